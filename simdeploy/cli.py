@@ -1,0 +1,105 @@
+"""The `simdeploy` command line: run and validate scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simdeploy.k8s.duration import format_duration
+from simdeploy.report.timeline import print_run
+from simdeploy.scenario.build import build, distribution
+from simdeploy.scenario.errors import ScenarioError
+from simdeploy.scenario.loader import Scenario, load_scenario
+
+app = typer.Typer(
+    help="Replay Kubernetes rollouts and rollbacks in simulated time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+
+
+def _load(path: Path) -> Scenario:
+    try:
+        return load_scenario(path)
+    except ScenarioError as error:
+        errors.print(f"[red]error:[/red] {path}: invalid scenario", highlight=False)
+        for problem in error.problems:
+            errors.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the result document here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+) -> None:
+    """Run a scenario to its end: print the timeline and a summary."""
+    loaded = _load(scenario)
+    result = build(loaded, seed).run()
+    if json_path is not None:
+        write_json_atomically(json_path, result)
+    print_run(result, console, quiet)
+
+
+@app.command()
+def validate(scenario: Path = typer.Argument(..., help="Scenario file (YAML).")) -> None:
+    """Check a scenario and list what it holds: objects, versions and actions."""
+    loaded = _load(scenario)
+    spec = loaded.spec
+    console.print(
+        f"[green]valid[/green] {scenario}: {spec.metadata.name} (seed {spec.seed}, {format_duration(spec.duration)})"
+    )
+    objects = Table("KIND", "NAMESPACE", "NAME", title="objects", title_justify="left", box=None)
+    for obj in loaded.manifests:
+        meta = obj.get("metadata", {})
+        objects.add_row(obj["kind"], meta.get("namespace", "default"), meta.get("name", ""))
+    console.print(objects)
+    versions = Table("IMAGE", "VERSION", "STARTUP", title="versions", title_justify="left", box=None)
+    for image, version in spec.versions.items():
+        startup = version.startup
+        versions.add_row(image, version.version or "-", _describe(startup))
+    console.print(versions)
+    actions = Table("AT", "ACTION", "DETAILS", title="timeline", title_justify="left", box=None)
+    for action in spec.timeline:
+        details = action.model_dump(exclude={"at", "action"}, exclude_none=True, by_alias=True)
+        actions.add_row(format_duration(action.at), action.action, json.dumps(details))
+    console.print(actions)
+    for warning in loaded.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _describe(spec) -> str:
+    if spec is None:
+        return "default (5s)"
+    return distribution(spec).describe()
+
+
+def write_json_atomically(path: Path, document: dict) -> None:
+    """Write JSON next to its destination, then rename: a failed run leaves nothing half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(document, stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def main() -> None:
+    app()

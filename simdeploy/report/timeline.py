@@ -1,0 +1,92 @@
+"""Terminal output of a run: the event timeline like `kubectl get events`, and the summary table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from simdeploy.k8s.duration import format_duration
+
+
+def format_clock(seconds: float) -> str:
+    """Simulated time as m:ss.s (or h:mm:ss), the way a game-day log reads."""
+    minutes, secs = divmod(seconds, 60)
+    if minutes >= 60:
+        hours, minutes = divmod(int(minutes), 60)
+        return f"{hours}:{minutes:02d}:{secs:04.1f}"
+    return f"{int(minutes)}:{secs:04.1f}"
+
+
+def event_lines(events: list[dict]) -> list[tuple[str, bool]]:
+    """The timeline as aligned text lines (like kubectl's tab writer), each with a warning flag."""
+    rows = [("TIME", "TYPE", "REASON", "OBJECT", "MESSAGE")]
+    rows += [
+        (
+            format_clock(e["t"]),
+            e.get("type", "Normal"),
+            e["reason"],
+            f"{e['kind'].lower()}/{e['name']}",
+            e["message"],
+        )
+        for e in events
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for index, row in enumerate(rows):
+        text = "   ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        lines.append((f"{text}   {row[4]}", index > 0 and row[1] == "Warning"))
+    return lines
+
+
+def summary_table(result: dict) -> Table:
+    summary = result["summary"]
+    table = Table(
+        title=f"{result['scenario']} (seed {result['seed']}, {format_duration(result['duration_s'])} simulated)",
+        show_header=False,
+    )
+    table.add_column("figure", style="bold")
+    table.add_column("value")
+    for name, measure in summary["deployments"].items():
+        table.add_row(f"deployment/{name}", "")
+        for rollout in measure["rollouts"]:
+            took = rollout["duration_s"]
+            done = (
+                f"completed at {format_clock(rollout['completed_s'])} (took {took:.1f}s)"
+                if took is not None
+                else "did not complete"
+            )
+            table.add_row(
+                f"  rollout to revision {rollout['revision']}",
+                f"started {format_clock(rollout['started_s'])}, {done}",
+            )
+        table.add_row("  peak pods (not terminating)", str(measure["peak_pods"]))
+        table.add_row("  min available during rollouts", _text(measure["min_available"]))
+        table.add_row(
+            "  max surge / max unavailable",
+            f"{measure['max_surge_observed']} / {measure['max_unavailable_observed']}",
+        )
+        table.add_row("  progress deadline exceeded", "yes" if measure["progress_deadline_exceeded"] else "no")
+        table.add_row("  final revision / image", f"{measure['final_revision']} / {measure['final_image']}")
+    table.add_row(
+        "peak pods in the cluster",
+        f"{summary['peak_pods']} ({summary['peak_pods_including_terminating']} counting terminating)",
+    )
+    return table
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_run(result: dict, console: Console, quiet: bool = False) -> None:
+    if not quiet:
+        for line, warning in event_lines(result["events"]):
+            console.print(
+                line,
+                style="yellow" if warning else None,
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
+        console.print()
+    console.print(summary_table(result))

@@ -1,0 +1,191 @@
+"""From a validated scenario to a ready-to-run Simulation: behaviours, nodes and timeline actions."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+
+from simdeploy.k8s.labels import parse_selector
+from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
+from simdeploy.scenario import schema
+from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
+from simdeploy.sim.behaviour import VersionBehaviour
+from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
+from simdeploy.sim.nodes import node_object
+from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
+
+_BEHAVIOUR_FIELDS = {
+    "pull": "pull",
+    "startup": "startup",
+    "ready_after": "ready_after",
+    "serves_after": "serves_after",
+    "exit_after": "exit_after",
+    "fail_liveness_after": "hang_after",
+    "shutdown": "shutdown",
+}
+
+
+def load(
+    source: str | Path | dict,
+    seed: int | None = None,
+    base_dir: str | Path | None = None,
+    **options,
+) -> Simulation:
+    """Load a scenario (file or dict) and build its Simulation, ready to run."""
+    return build(load_scenario(source, base_dir), seed, **options)
+
+
+def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool = True) -> Simulation:
+    spec = scenario.spec
+    behaviours = {image: behaviour(image, version) for image, version in spec.versions.items()}
+    namespace = default_namespace(scenario)
+    actions = [
+        Action(
+            action.at,
+            index,
+            describe(action),
+            _action(action, scenario.action_manifests.get(index, []), namespace),
+        )
+        for index, action in enumerate(spec.timeline)
+    ]
+    return Simulation(
+        name=spec.metadata.name,
+        manifests=scenario.manifests,
+        behaviours=behaviours,
+        duration=spec.duration,
+        seed=spec.seed if seed is None else seed,
+        cluster=cluster_settings(spec.cluster),
+        actions=actions,
+        record_pod_events=record_pod_events,
+    )
+
+
+def distribution(spec: schema.DistributionSpec) -> Distribution:
+    if spec.fixed is not None:
+        return Fixed(spec.fixed)
+    if spec.uniform is not None:
+        return Uniform(spec.uniform.min, spec.uniform.max)
+    if spec.normal is not None:
+        return Normal(spec.normal.mean, spec.normal.stddev)
+    if spec.lognormal is not None:
+        return LogNormal(spec.lognormal.median, spec.lognormal.p95)
+    return Empirical(tuple(spec.empirical))
+
+
+def behaviour(image: str, spec: schema.VersionSpec, base: VersionBehaviour | None = None) -> VersionBehaviour:
+    """A behaviour profile from its scenario form; fields left out keep `base` (or the defaults)."""
+    changes: dict = {"image": image}
+    if spec.version is not None:
+        changes["version"] = spec.version
+    for field, target in _BEHAVIOUR_FIELDS.items():
+        value = getattr(spec, field)
+        if value is not None:
+            changes[target] = distribution(value)
+    if "never_ready" in spec.model_fields_set or base is None:
+        changes["never_ready"] = spec.never_ready
+    if "exit_code" in spec.model_fields_set or base is None:
+        changes["exit_code"] = spec.exit_code
+    return (base or VersionBehaviour(image)).with_changes(**changes)
+
+
+def cluster_settings(cluster: schema.Cluster) -> ClusterSettings:
+    nodes = []
+    for group in cluster.nodes:
+        names = [group.name] if group.name else [f"{group.name_prefix}-{i}" for i in range(1, group.count + 1)]
+        nodes += [node_object(name, group.cpu, group.memory, group.pods, group.labels) for name in names]
+    return ClusterSettings(
+        nodes=tuple(nodes),
+        controller_latency=cluster.controller_latency,
+        scheduling_latency=cluster.scheduling_latency,
+        container_start=cluster.container_start,
+        endpoint_propagation_delay=cluster.endpoint_propagation_delay,
+        node_monitor_grace=cluster.node_monitor_grace_period,
+        eviction_toleration=cluster.unreachable_toleration,
+        epoch=parse_time(cluster.start_time) if cluster.start_time else DEFAULT_EPOCH,
+    )
+
+
+def describe(action: schema.ActionBase) -> str:
+    """A kubectl-like line for an action, for the timeline."""
+    target = getattr(action, "deployment", None) or getattr(action, "node", None) or getattr(action, "image", None)
+    return f"{action.action} {target}" if target else action.action
+
+
+def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
+    ns = action.namespace or default_ns
+    match action:
+        case schema.ApplyAction():
+            return lambda sim: "\n".join(sim.kubectl.apply(copy.deepcopy(obj)) for obj in manifests)
+        case schema.SetImageAction():
+            return lambda sim: sim.kubectl.set_image(ns, action.deployment, action.container, action.image)
+        case schema.ScaleAction():
+            return lambda sim: sim.kubectl.scale(ns, action.deployment, action.replicas)
+        case schema.PauseAction():
+            return lambda sim: sim.kubectl.pause(ns, action.deployment)
+        case schema.ResumeAction():
+            return lambda sim: sim.kubectl.resume(ns, action.deployment)
+        case schema.RolloutUndoAction():
+            return lambda sim: sim.kubectl.rollout_undo(ns, action.deployment, action.to_revision)
+        case schema.DeletePodsAction():
+            selector = parse_selector(action.selector) if isinstance(action.selector, str) else action.selector
+            return lambda sim: sim.kubectl.delete_pods(ns, selector, action.count, action.percent, action.grace_period)
+        case schema.NodeAction():
+            return _node_action(action)
+        case schema.SetBehaviourAction():
+            return lambda sim: _set_behaviour(sim, action)
+        case schema.PatchAction():
+            kind, name = action.target.split("/", 1)
+            return lambda sim: sim.kubectl.patch(_kind(kind), "" if _kind(kind) == "Node" else ns, name, action.patch)
+    raise ValueError(f"unsupported action {action.action}")
+
+
+def _node_action(action: schema.NodeAction) -> Callable[[Simulation], str]:
+    operations = {
+        "cordon": lambda sim: sim.nodes.cordon(action.node),
+        "uncordon": lambda sim: sim.nodes.cordon(action.node, unschedulable=False),
+        "drain": lambda sim: sim.nodes.drain(action.node),
+        "fail-node": lambda sim: sim.nodes.fail(action.node),
+    }
+    operation = operations[action.action]
+
+    def run(sim: Simulation) -> str:
+        operation(sim)
+        return f"node/{action.node} {action.action}"
+
+    return run
+
+
+def _set_behaviour(sim: Simulation, action: schema.SetBehaviourAction) -> str:
+    changed = behaviour(action.image, action.behaviour, sim.behaviours[action.image])
+    sim.set_behaviour(changed)
+    sim.recorder.event(
+        "Version",
+        action.image,
+        "BehaviourChanged",
+        f"{action.image} now behaves as the scenario's set-behaviour says",
+    )
+    return f"version {action.image} changed"
+
+
+_KINDS = {
+    "deployment": "Deployment",
+    "deployments": "Deployment",
+    "deploy": "Deployment",
+    "service": "Service",
+    "services": "Service",
+    "svc": "Service",
+    "node": "Node",
+    "nodes": "Node",
+    "pdb": "PodDisruptionBudget",
+    "poddisruptionbudget": "PodDisruptionBudget",
+    "configmap": "ConfigMap",
+    "cm": "ConfigMap",
+    "replicaset": "ReplicaSet",
+    "rs": "ReplicaSet",
+    "pod": "Pod",
+}
+
+
+def _kind(text: str) -> str:
+    return _KINDS.get(text.lower(), text)

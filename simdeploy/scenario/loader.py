@@ -1,0 +1,227 @@
+"""Reading a scenario: YAML, schema, manifests and cross-references, with errors that name file and field."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from simdeploy.k8s.defaults import apply_defaults
+from simdeploy.k8s.labels import parse_selector
+from simdeploy.k8s.validation import validate
+from simdeploy.scenario.errors import Problem, ScenarioError
+from simdeploy.scenario.schema import (
+    ApplyAction,
+    DeletePodsAction,
+    ManifestRef,
+    ScenarioSpec,
+    SetBehaviourAction,
+    SetImageAction,
+)
+
+
+@dataclass
+class Scenario:
+    """A validated scenario with its manifests read and defaulted."""
+
+    spec: ScenarioSpec
+    source: str  # the file it came from, or "<dict>"
+    base_dir: Path
+    manifests: list[dict] = field(default_factory=list)
+    action_manifests: dict[int, list[dict]] = field(default_factory=dict)  # timeline index -> objects
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.metadata.name
+
+
+def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario from a file path or a dict; raises ScenarioError."""
+    if isinstance(source, dict):
+        name, data = "<dict>", copy.deepcopy(source)
+        directory = Path(base_dir or ".")
+    else:
+        path = Path(source)
+        name, directory = str(path), Path(base_dir) if base_dir else path.parent
+        data = _read_yaml_mapping(path)
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(name, [_problem(e) for e in error.errors()]) from None
+    scenario = Scenario(spec, name, directory)
+    problems: list[Problem] = []
+    for index, ref in enumerate(spec.manifests):
+        scenario.manifests += _read_manifests(ref, directory, f"manifests[{index}]", problems)
+    for index, action in enumerate(spec.timeline):
+        if isinstance(action, ApplyAction):
+            objects = _read_manifests(action.manifest, directory, f"timeline[{index}].manifest", problems)
+            scenario.action_manifests[index] = objects
+    if not problems:
+        _check_references(scenario, problems)
+    if problems:
+        raise ScenarioError(name, problems)
+    return scenario
+
+
+def _read_yaml_mapping(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ScenarioError(str(path), [Problem("", "file not found")]) from None
+    except OSError as error:
+        raise ScenarioError(str(path), [Problem("", f"cannot read: {error.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ScenarioError(str(path), [Problem("", _yaml_message(error))]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            str(path),
+            [Problem("", "expected a YAML mapping with metadata, manifests, versions and timeline")],
+        )
+    return data
+
+
+def _yaml_message(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is not None:
+        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"invalid YAML: {problem}"
+
+
+def _problem(error: dict) -> Problem:
+    """A pydantic error as a field path and a sentence."""
+    path = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in _UNION_TAGS:
+            continue  # the discriminated-union branch name, not a field
+        elif not _PLAIN_KEY.fullmatch(str(part)):
+            path += f'["{part}"]'
+        else:
+            path += f".{part}" if path else str(part)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    elif error["type"] == "union_tag_invalid":
+        message = f"unknown action {error['input'].get('action')!r}; expected one of: {', '.join(_ACTIONS)}"
+    elif error["type"] == "union_tag_not_found":
+        message = f"every timeline entry needs `action`: one of {', '.join(_ACTIONS)}"
+    return Problem(path, message)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_ACTIONS = (
+    "apply set-image scale pause resume rollout-undo delete-pods cordon uncordon drain fail-node set-behaviour patch"
+).split()
+_UNION_TAGS = set(_ACTIONS)
+
+
+def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: list[Problem]) -> list[dict]:
+    if ref.inline is not None:
+        documents, origin = (
+            ([ref.inline] if isinstance(ref.inline, dict) else None),
+            f"{where}.inline",
+        )
+        if documents is None:
+            try:
+                documents = [d for d in yaml.safe_load_all(ref.inline) if d is not None]
+            except yaml.YAMLError as error:
+                problems.append(Problem(f"{where}.inline", _yaml_message(error)))
+                return []
+    else:
+        path = directory / ref.file
+        origin = f"{where}.file ({ref.file})"
+        try:
+            documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        except FileNotFoundError:
+            problems.append(Problem(f"{where}.file", f"file not found: {path}"))
+            return []
+        except yaml.YAMLError as error:
+            problems.append(Problem(f"{where}.file", f"{ref.file}: {_yaml_message(error)}"))
+            return []
+    objects = []
+    for number, document in enumerate(documents, start=1):
+        label = origin if len(documents) == 1 else f"{origin} document {number}"
+        if not isinstance(document, dict):
+            problems.append(Problem(label, "expected a Kubernetes object (a mapping)"))
+            continue
+        obj = apply_defaults(copy.deepcopy(document))
+        errors = validate(obj)
+        if errors:
+            named = f"{obj.get('kind', '?')}/{(obj.get('metadata') or {}).get('name', '?')}"
+            problems += [Problem(f"{label} {named}: {e.path}", e.message) for e in errors]
+            continue
+        objects.append(document)
+    return objects
+
+
+def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
+    """Every deployment an action names exists, and every image used has a behaviour."""
+    spec = scenario.spec
+    deployments = {_object_key(o) for o in scenario.manifests if o["kind"] == "Deployment"}
+    images: dict[str, str] = {}
+    for obj in scenario.manifests:
+        images.update(_images_of(obj, "manifests"))
+    for index, action in enumerate(spec.timeline):
+        where = f"timeline[{index}]"
+        if action.at > spec.duration:
+            problems.append(
+                Problem(
+                    f"{where}.at",
+                    f"{action.at:g}s is after the scenario's duration ({spec.duration:g}s)",
+                )
+            )
+        for obj in scenario.action_manifests.get(index, []):
+            if obj["kind"] == "Deployment":
+                deployments.add(_object_key(obj))
+            images.update(_images_of(obj, f"{where}.manifest"))
+        if isinstance(action, SetImageAction):
+            images.setdefault(action.image, f"{where}.image")
+        if isinstance(action, SetBehaviourAction) and action.image not in spec.versions:
+            problems.append(Problem(f"{where}.image", f"no version named {action.image!r} under versions"))
+        if isinstance(action, DeletePodsAction) and isinstance(action.selector, str):
+            try:
+                parse_selector(action.selector)
+            except ValueError as error:
+                problems.append(Problem(f"{where}.selector", str(error)))
+        name = getattr(action, "deployment", None)
+        if name is not None:
+            namespace = action.namespace or default_namespace(scenario)
+            if (namespace, name) not in deployments:
+                problems.append(
+                    Problem(
+                        f"{where}.deployment",
+                        f"no Deployment {name!r} in namespace {namespace!r} in the scenario's manifests",
+                    )
+                )
+    for image, used_by in images.items():
+        if image not in spec.versions:
+            problems.append(Problem("versions", f"no behaviour for image {image!r} (used by {used_by})"))
+
+
+def _object_key(obj: dict) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return meta.get("namespace", "default"), meta.get("name", "")
+
+
+def _images_of(obj: dict, where: str) -> dict[str, str]:
+    template = obj.get("spec", {}).get("template", {}) if obj["kind"] != "Pod" else obj
+    containers = (template.get("spec") or {}).get("containers") or []
+    name = f"{obj['kind'].lower()}/{obj['metadata'].get('name')}"
+    return {c["image"]: f"{where} {name} container {c['name']}" for c in containers if "image" in c}
+
+
+def default_namespace(scenario: Scenario) -> str:
+    """The namespace actions use when they name none: the manifests' one if they share it."""
+    namespaces = {o.get("metadata", {}).get("namespace", "default") for o in scenario.manifests if o["kind"] != "Node"}
+    return namespaces.pop() if len(namespaces) == 1 else "default"

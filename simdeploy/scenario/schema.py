@@ -1,0 +1,267 @@
+"""The scenario file format: metadata, cluster, manifests, version behaviours and a timeline of actions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from simdeploy.k8s.duration import parse_duration
+from simdeploy.k8s.quantity import parse_quantity
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a duration like 90s, 5m or 1h30m, got {value!r}")
+    return parse_duration(value)
+
+
+def _quantity(value: Any) -> str:
+    parse_quantity(value)
+    return str(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# -- distributions ---------------------------------------------------------------
+
+
+class UniformSpec(Strict):
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformSpec:
+        if self.max < self.min:
+            raise ValueError("max must not be less than min")
+        return self
+
+
+class NormalSpec(Strict):
+    mean: Duration
+    stddev: Duration
+
+
+class LogNormalSpec(Strict):
+    median: Duration = Field(gt=0)
+    p95: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogNormalSpec:
+        if self.p95 <= self.median:
+            raise ValueError("p95 must be greater than median")
+        return self
+
+
+class DistributionSpec(Strict):
+    """One of: fixed, uniform, normal, lognormal (by median and p95), empirical (observed values)."""
+
+    fixed: Duration | None = None
+    uniform: UniformSpec | None = None
+    normal: NormalSpec | None = None
+    lognormal: LogNormalSpec | None = None
+    empirical: list[Duration] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_is_fixed(cls, value: Any) -> Any:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return {"fixed": value}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DistributionSpec:
+        given = [
+            name for name in ("fixed", "uniform", "normal", "lognormal", "empirical") if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give a duration, or exactly one of fixed, uniform, normal, lognormal, empirical")
+        return self
+
+
+# -- versions ----------------------------------------------------------------------
+
+
+class VersionSpec(Strict):
+    """How one image behaves; times are from container start unless said otherwise."""
+
+    version: str | None = None
+    pull: DistributionSpec | None = None
+    startup: DistributionSpec | None = None
+    ready_after: DistributionSpec | None = Field(default=None, alias="readyAfter")
+    serves_after: DistributionSpec | None = Field(default=None, alias="servesAfter")
+    never_ready: bool = Field(default=False, alias="neverReady")
+    exit_after: DistributionSpec | None = Field(default=None, alias="exitAfter")
+    exit_code: int = Field(default=1, alias="exitCode")
+    fail_liveness_after: DistributionSpec | None = Field(default=None, alias="failLivenessAfter")
+    shutdown: DistributionSpec | None = None
+
+
+# -- cluster -------------------------------------------------------------------------
+
+
+class NodeGroup(Strict):
+    """Either one node (`name`) or `count` nodes named `<namePrefix>-1..N`."""
+
+    name: str | None = None
+    name_prefix: str = Field(default="node", alias="namePrefix")
+    count: int = Field(default=1, ge=1)
+    cpu: Quantity = "8"
+    memory: Quantity = "32Gi"
+    pods: int = Field(default=110, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Cluster(Strict):
+    nodes: list[NodeGroup] = Field(default_factory=lambda: [NodeGroup(count=3)], min_length=1)
+    controller_latency: Duration = Field(default=0.05, alias="controllerLatency")
+    scheduling_latency: Duration = Field(default=0.05, alias="schedulingLatency")
+    container_start: Duration = Field(default=1.0, alias="containerStart")
+    endpoint_propagation_delay: Duration = Field(default=1.0, alias="endpointPropagationDelay")
+    node_monitor_grace_period: Duration = Field(default=50.0, alias="nodeMonitorGracePeriod")
+    unreachable_toleration: Duration = Field(default=300.0, alias="unreachableTolerationSeconds")
+    start_time: str | None = Field(default=None, alias="startTime")
+
+
+# -- manifests -----------------------------------------------------------------------
+
+
+class ManifestRef(Strict):
+    """A manifest file (path relative to the scenario; may hold several documents) or an inline object."""
+
+    file: str | None = None
+    inline: dict[str, Any] | str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_object(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "apiVersion" in value and "kind" in value:
+            return {"inline": value}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ManifestRef:
+        if (self.file is None) == (self.inline is None):
+            raise ValueError("give exactly one of file (a path) or inline (a Kubernetes object)")
+        return self
+
+
+# -- timeline --------------------------------------------------------------------------
+
+
+class ActionBase(Strict):
+    at: Duration
+    namespace: str | None = None
+
+
+class ApplyAction(ActionBase):
+    action: Literal["apply"]
+    manifest: ManifestRef
+
+
+class SetImageAction(ActionBase):
+    action: Literal["set-image"]
+    deployment: str
+    container: str = "*"
+    image: str
+
+
+class ScaleAction(ActionBase):
+    action: Literal["scale"]
+    deployment: str
+    replicas: int = Field(ge=0)
+
+
+class PauseAction(ActionBase):
+    action: Literal["pause"]
+    deployment: str
+
+
+class ResumeAction(ActionBase):
+    action: Literal["resume"]
+    deployment: str
+
+
+class RolloutUndoAction(ActionBase):
+    action: Literal["rollout-undo"]
+    deployment: str
+    to_revision: int = Field(default=0, ge=0, alias="toRevision")
+
+
+class DeletePodsAction(ActionBase):
+    action: Literal["delete-pods"]
+    selector: str | dict[str, Any]
+    count: int | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0, le=100)
+    grace_period: int | None = Field(default=None, ge=0, alias="gracePeriod")
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> DeletePodsAction:
+        if self.count is not None and self.percent is not None:
+            raise ValueError("give count or percent, not both")
+        return self
+
+
+class NodeAction(ActionBase):
+    action: Literal["cordon", "uncordon", "drain", "fail-node"]
+    node: str
+
+
+class SetBehaviourAction(ActionBase):
+    action: Literal["set-behaviour"]
+    image: str
+    behaviour: VersionSpec
+
+
+class PatchAction(ActionBase):
+    action: Literal["patch"]
+    target: str = Field(pattern=r"^[a-zA-Z]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    patch: dict[str, Any]
+
+
+Action = Annotated[
+    ApplyAction
+    | SetImageAction
+    | ScaleAction
+    | PauseAction
+    | ResumeAction
+    | RolloutUndoAction
+    | DeletePodsAction
+    | NodeAction
+    | SetBehaviourAction
+    | PatchAction,
+    Field(discriminator="action"),
+]
+ACTION_NAMES = (
+    "apply set-image scale pause resume rollout-undo delete-pods cordon uncordon drain fail-node set-behaviour patch"
+).split()
+
+
+# -- the scenario ----------------------------------------------------------------------
+
+
+class Metadata(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class ScenarioSpec(Strict):
+    """A scenario file, as written."""
+
+    api_version: Literal["simdeploy/v1alpha1"] = Field(default="simdeploy/v1alpha1", alias="apiVersion")
+    kind: Literal["Scenario"] = "Scenario"
+    metadata: Metadata
+    seed: int = 1
+    duration: Duration = 600.0
+    cluster: Cluster = Field(default_factory=Cluster)
+    manifests: list[ManifestRef] = Field(min_length=1)
+    versions: dict[str, VersionSpec] = Field(default_factory=dict)
+    timeline: list[Action] = Field(default_factory=list)

@@ -1,0 +1,501 @@
+"""The kubelets: image pulls, container starts, probes, restarts with back-off, and graceful termination.
+
+Each container run is drawn from its image's behaviour profile; the kubelet then schedules only the
+moments at which something changes (a probe result flips, the process exits, a kill completes), so a
+pod whose state cannot change costs no events.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field, replace
+
+from simdeploy.k8s.timeutil import format_time, parse_time, sim_to_datetime
+from simdeploy.sim import probes
+from simdeploy.sim.behaviour import ContainerRun, VersionBehaviour
+from simdeploy.sim.clock import Clock
+from simdeploy.sim.probes import INF, Probe
+from simdeploy.sim.recorder import Recorder
+from simdeploy.sim.store import DELETED, MODIFIED, Store
+
+# pkg/kubelet/kubelet.go and kubelet config defaults: CrashLoopBackOff 10 s doubling to 300 s,
+# reset after a container ran 10 minutes.
+BACKOFF_BASE = 10.0
+BACKOFF_CAP = 300.0
+BACKOFF_RESET_AFTER = 600.0
+# The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
+MIN_STOP_TIMEOUT = 2.0
+_SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
+
+
+@dataclass
+class Container:
+    """What the kubelet knows of one container of one pod."""
+
+    name: str
+    image: str
+    behaviour: VersionBehaviour
+    startup_probe: Probe | None
+    readiness_probe: Probe | None
+    liveness_probe: Probe | None
+    pre_stop: float
+    restart_count: int = 0
+    state: str = "waiting"  # waiting | running | terminated
+    waiting_reason: str = "ContainerCreating"
+    run: ContainerRun | None = None
+    started: bool = False  # the startup probe has succeeded (or there is none)
+    started_at: float = 0.0  # when the startup probe passed
+    ready: bool = False
+    next_backoff: float = 0.0
+    last_exit: dict | None = None
+
+
+@dataclass
+class PodRuntime:
+    """A pod admitted to a node."""
+
+    pod: dict
+    node: str
+    containers: list[Container]
+    epoch: int = 0
+    terminating: bool = False
+    ready: bool = False
+    running: bool = False
+
+
+@dataclass
+class NodeRuntime:
+    """A node's kubelet: its image cache and its serialised image-pull queue."""
+
+    name: str
+    images: dict[str, float] = field(default_factory=dict)  # image -> time it is present
+    pull_free_at: float = 0.0
+    alive: bool = True
+
+
+class Kubelet:
+    """All kubelets of the cluster; reacts to pods bound to nodes and to graceful deletions."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        store: Store,
+        rng: random.Random,
+        recorder: Recorder,
+        behaviours: dict[str, VersionBehaviour],
+        container_start: float = 1.0,
+    ):
+        self.clock = clock
+        self.store = store
+        self.rng = rng
+        self.recorder = recorder
+        self.behaviours = behaviours
+        self.container_start = container_start
+        self.nodes: dict[str, NodeRuntime] = {}
+        self.pods: dict[str, PodRuntime] = {}  # by pod uid
+        self._next_ip = 0
+        store.watch("Pod", self._on_pod)
+
+    # -- watch -----------------------------------------------------------------
+
+    def _on_pod(self, event_type: str, pod: dict) -> None:
+        uid = pod["metadata"]["uid"]
+        runtime = self.pods.get(uid)
+        if event_type == DELETED:
+            if runtime is not None:
+                runtime.epoch += 1
+                del self.pods[uid]
+            return
+        if event_type != MODIFIED:
+            return
+        if runtime is None:
+            node = pod["spec"].get("nodeName")
+            if node and not pod["metadata"].get("deletionTimestamp"):
+                self._admit(pod, node)
+        elif pod["metadata"].get("deletionTimestamp") and not runtime.terminating:
+            self._terminate(runtime)
+
+    # -- admission, pulls, start -----------------------------------------------
+
+    def node(self, name: str) -> NodeRuntime:
+        return self.nodes.setdefault(name, NodeRuntime(name))
+
+    def _admit(self, pod: dict, node_name: str) -> None:
+        node = self.node(node_name)
+        containers = [self._container(spec) for spec in pod["spec"]["containers"]]
+        runtime = PodRuntime(pod, node_name, containers)
+        self.pods[pod["metadata"]["uid"]] = runtime
+        if not node.alive:
+            return
+        self._next_ip += 1
+        status = pod.setdefault("status", {})
+        status["hostIP"] = _node_ip(node_name)
+        status["podIP"] = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
+        status["startTime"] = self.store.timestamp()
+        ready_at = self.clock.now
+        for container in containers:
+            ready_at = max(ready_at, self._pull(runtime, node, container))
+        epoch = runtime.epoch
+        self.clock.call_at(ready_at + self.container_start, lambda: self._start_all(runtime, epoch))
+
+    def _container(self, spec: dict) -> Container:
+        return Container(
+            name=spec["name"],
+            image=spec["image"],
+            behaviour=self.behaviours[spec["image"]],
+            startup_probe=Probe.from_spec(spec.get("startupProbe")),
+            readiness_probe=Probe.from_spec(spec.get("readinessProbe")),
+            liveness_probe=Probe.from_spec(spec.get("livenessProbe")),
+            pre_stop=pre_stop_seconds(spec),
+        )
+
+    def _pull(self, runtime: PodRuntime, node: NodeRuntime, container: Container) -> float:
+        """Queue the image pull on the node (serialised, as serializeImagePulls) and say when done."""
+        name = runtime.pod["metadata"]["name"]
+        present_at = node.images.get(container.image)
+        now = self.clock.now
+        if present_at is not None:
+            if present_at <= now:
+                self.recorder.event(
+                    "Pod",
+                    name,
+                    "Pulled",
+                    f'Container image "{container.image}" already present on machine',
+                )
+            return present_at
+        start = max(now, node.pull_free_at)
+        took = container.behaviour.pull.sample(self.rng)
+        done = start + took
+        node.pull_free_at = done
+        node.images[container.image] = done
+        epoch = runtime.epoch
+        self.clock.call_at(
+            start,
+            lambda: self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{container.image}"'),
+        )
+        self.clock.call_at(
+            done,
+            lambda: self._pod_event(
+                runtime,
+                epoch,
+                "Pulled",
+                f'Successfully pulled image "{container.image}" in {took:.3g}s',
+            ),
+        )
+        return done
+
+    def _pod_event(self, runtime: PodRuntime, epoch: int, reason: str, message: str) -> None:
+        if runtime.epoch == epoch:
+            self.recorder.event("Pod", runtime.pod["metadata"]["name"], reason, message)
+
+    def _start_all(self, runtime: PodRuntime, epoch: int) -> None:
+        if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
+            return
+        runtime.running = True
+        for container in runtime.containers:
+            self._start(runtime, container)
+        self._write_status(runtime)
+
+    def _start(self, runtime: PodRuntime, container: Container) -> None:
+        now = self.clock.now
+        container.state = "running"
+        container.run = container.behaviour.draw(self.rng, now)
+        container.started = container.startup_probe is None
+        container.started_at = now
+        container.ready = False
+        name = runtime.pod["metadata"]["name"]
+        self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
+        self.recorder.event("Pod", name, "Started", f"Started container {container.name}")
+        self._plan(runtime, container)
+
+    # -- probes ----------------------------------------------------------------
+
+    def _plan(self, runtime: PodRuntime, container: Container) -> None:
+        """Schedule the next moment this container's state changes, if there is one."""
+        change = self._next_change(container, self.clock.now)
+        if change is None:
+            return
+        moment, what = change
+        epoch, run = runtime.epoch, container.run
+        self.clock.call_at(moment, lambda: self._change(runtime, container, epoch, run, what))
+
+    def _next_change(self, c: Container, now: float) -> tuple[float, str] | None:
+        run = c.run
+        start = run.started
+        candidates: list[tuple[float, str]] = []
+        if run.exits < INF:
+            candidates.append((run.exits, "exit"))
+        if not c.started:
+            probe = c.startup_probe
+            passes = probes.success_time(start, probe, max(now, run.live), run.hangs)
+            fail_from, fail_until = (now, run.live) if now < run.live else (max(now, run.hangs), INF)
+            killed = probes.failure_time(start, probe, fail_from, fail_until)
+            if killed is None and passes is None and fail_until < INF:
+                killed = probes.failure_time(start, probe, max(now, run.hangs))
+            if killed is not None:
+                candidates.append((killed + self._timeout(run, probe, killed), "startup-failed"))
+            if passes is not None:
+                candidates.append((passes, "started"))
+            return min(candidates, default=None)
+        gate = max(now, c.started_at)
+        if c.readiness_probe is None:
+            if not c.ready:
+                candidates.append((max(gate, now), "ready"))
+        elif not c.ready:
+            ready = probes.success_time(start, c.readiness_probe, max(gate, run.ready), run.hangs)
+            if ready is not None:
+                candidates.append((ready, "ready"))
+        else:
+            unready = probes.failure_time(start, c.readiness_probe, max(gate, run.hangs))
+            if unready is not None:
+                timeout = self._timeout(run, c.readiness_probe, unready)
+                candidates.append((unready + timeout, "unready"))
+        if c.liveness_probe is not None:
+            killed = None
+            if gate < run.live:
+                killed = probes.failure_time(start, c.liveness_probe, gate, run.live)
+            if killed is None:
+                killed = probes.failure_time(start, c.liveness_probe, max(gate, run.hangs))
+            if killed is not None:
+                timeout = self._timeout(run, c.liveness_probe, killed)
+                candidates.append((killed + timeout, "liveness-failed"))
+        return min(candidates, default=None)
+
+    @staticmethod
+    def _timeout(run: ContainerRun, probe: Probe, moment: float) -> float:
+        """A hung endpoint fails only when the probe times out; a closed port fails at once."""
+        return probe.timeout if moment >= run.hangs else 0.0
+
+    def _change(self, runtime: PodRuntime, c: Container, epoch: int, run: ContainerRun, what: str) -> None:
+        if runtime.epoch != epoch or c.run is not run or c.state != "running":
+            return  # planned for a run or a pod state that no longer exists
+        name = runtime.pod["metadata"]["name"]
+        if what == "started":
+            c.started = True
+            c.started_at = self.clock.now
+        elif what == "ready":
+            c.ready = True
+        elif what == "unready":
+            c.ready = False
+            self.recorder.event(
+                "Pod",
+                name,
+                "Unhealthy",
+                "Readiness probe failed: context deadline exceeded",
+                warning=True,
+            )
+        elif what == "exit":
+            self._exited(runtime, c, c.behaviour.exit_code, "Error")
+            return
+        else:
+            probe_name = "Startup" if what == "startup-failed" else "Liveness"
+            self.recorder.event("Pod", name, "Unhealthy", f"{probe_name} probe failed", warning=True)
+            self.recorder.event(
+                "Pod",
+                name,
+                "Killing",
+                f"Container {c.name} failed {probe_name.lower()} probe, will be restarted",
+            )
+            self._exited(runtime, c, 137, "Error")
+            return
+        self._plan(runtime, c)
+        self._write_status(runtime)
+
+    # -- exits and restarts ----------------------------------------------------
+
+    def _exited(self, runtime: PodRuntime, c: Container, exit_code: int, reason: str) -> None:
+        now = self.clock.now
+        ran = now - c.run.started
+        c.last_exit = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": self._stamp(c.run.started),
+            "finishedAt": self.store.timestamp(),
+        }
+        c.state = "waiting"
+        c.ready = False
+        c.started = False
+        if ran >= BACKOFF_RESET_AFTER:
+            c.next_backoff = 0.0
+        delay = c.next_backoff
+        c.next_backoff = BACKOFF_BASE if delay == 0 else min(delay * 2, BACKOFF_CAP)
+        c.waiting_reason = "CrashLoopBackOff" if delay > 0 else "ContainerCreating"
+        if delay > 0:
+            self.recorder.event(
+                "Pod",
+                runtime.pod["metadata"]["name"],
+                "BackOff",
+                f"Back-off restarting failed container {c.name}",
+                warning=True,
+            )
+        epoch = runtime.epoch
+        self.clock.call_later(delay, lambda: self._restart(runtime, c, epoch))
+        self._write_status(runtime)
+
+    def _restart(self, runtime: PodRuntime, c: Container, epoch: int) -> None:
+        if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
+            return
+        c.restart_count += 1
+        self._start(runtime, c)
+        self._write_status(runtime)
+
+    # -- termination -----------------------------------------------------------
+
+    def _terminate(self, runtime: PodRuntime) -> None:
+        """Graceful deletion: preStop, then SIGTERM, then SIGKILL when the grace period ends."""
+        runtime.terminating = True
+        runtime.epoch += 1
+        if not self.nodes[runtime.node].alive:
+            return  # nobody is left to stop the containers: the pod stays Terminating
+        pod = runtime.pod
+        now = self.clock.now
+        grace = float(pod["metadata"].get("deletionGracePeriodSeconds", 30))
+        deadline = now + grace
+        gone = now
+        for c in runtime.containers:
+            if c.state != "running":
+                continue
+            self.recorder.event("Pod", pod["metadata"]["name"], "Killing", f"Stopping container {c.name}")
+            pre_stop_end = min(now + c.pre_stop, deadline)
+            stop_timeout = max(deadline - pre_stop_end, MIN_STOP_TIMEOUT)
+            shutdown = c.behaviour.shutdown.sample(self.rng)
+            gone = max(gone, pre_stop_end + min(shutdown, stop_timeout))
+        self.clock.call_at(gone, lambda: self._remove(runtime))
+
+    def _remove(self, runtime: PodRuntime) -> None:
+        meta = runtime.pod["metadata"]
+        if self.store.find("Pod", meta["namespace"], meta["name"]) is runtime.pod:
+            self.store.delete("Pod", meta["namespace"], meta["name"])
+
+    # -- nodes -----------------------------------------------------------------
+
+    def fail_node(self, name: str) -> None:
+        """The machine dies: containers stop at once and nothing reports it to the API."""
+        node = self.node(name)
+        node.alive = False
+        for runtime in self.pods.values():
+            if runtime.node == name:
+                runtime.epoch += 1
+                runtime.running = False
+                for c in runtime.containers:
+                    c.state = "terminated"
+                    c.ready = False
+
+    # -- behaviour changes -----------------------------------------------------
+
+    def change_behaviour(self, behaviour: VersionBehaviour, hang_now: bool, exit_now: bool) -> None:
+        """Apply a new profile to running containers of that image; new runs draw from it anyway."""
+        now = self.clock.now
+        for runtime in self.pods.values():
+            if runtime.terminating or not runtime.running:
+                continue
+            for c in runtime.containers:
+                if c.image != behaviour.image or c.state != "running":
+                    continue
+                c.behaviour = behaviour
+                run = c.run
+                if hang_now and behaviour.hang_after is not None:
+                    run = _replace_run(run, hangs=now + behaviour.hang_after.sample(self.rng))
+                if exit_now and behaviour.exit_after is not None:
+                    run = _replace_run(run, exits=now + behaviour.exit_after.sample(self.rng))
+                if behaviour.never_ready:
+                    run = _replace_run(run, ready=INF, serves=INF)
+                if run is not c.run:
+                    c.run = run
+                    self._plan(runtime, c)
+
+    # -- status ----------------------------------------------------------------
+
+    def _stamp(self, moment: float) -> str:
+        return format_time(sim_to_datetime(self.store.epoch, moment))
+
+    def _write_status(self, runtime: PodRuntime) -> None:
+        pod = runtime.pod
+        if self.store.find("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"]) is not pod:
+            return
+        status = pod["status"]
+        now_stamp = self.store.timestamp()
+        ready = all(c.ready for c in runtime.containers)
+        status["phase"] = (
+            "Running" if any(c.state == "running" for c in runtime.containers) else status.get("phase", "Pending")
+        )
+        status["containerStatuses"] = [self._container_status(c) for c in runtime.containers]
+        conditions = {c["type"]: c for c in status.get("conditions", [])}
+        _set_condition(conditions, "Initialized", True, now_stamp)
+        _set_condition(conditions, "ContainersReady", ready, now_stamp)
+        _set_condition(conditions, "Ready", ready, now_stamp)
+        order = (
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        )
+        status["conditions"] = [conditions[t] for t in order if t in conditions]
+        if ready != runtime.ready:
+            runtime.ready = ready
+            message = "Pod is ready: all containers passed readiness" if ready else "Pod is not ready"
+            self.recorder.event("Pod", pod["metadata"]["name"], "Ready" if ready else "NotReady", message)
+        self.store.update(pod)
+
+    def _container_status(self, c: Container) -> dict:
+        if c.state == "running":
+            state = {"running": {"startedAt": self._stamp(c.run.started)}}
+        elif c.state == "terminated" and c.last_exit:
+            state = {"terminated": c.last_exit}
+        else:
+            state = {"waiting": {"reason": c.waiting_reason}}
+        status = {
+            "name": c.name,
+            "image": c.image,
+            "imageID": "",
+            "ready": c.ready,
+            "started": c.state == "running" and c.started,
+            "restartCount": c.restart_count,
+            "state": state,
+        }
+        if c.last_exit:
+            status["lastState"] = {"terminated": c.last_exit}
+        return status
+
+
+def _set_condition(conditions: dict, kind: str, value: bool, stamp: str) -> None:
+    text = "True" if value else "False"
+    current = conditions.get(kind)
+    if current is not None and current["status"] == text:
+        return
+    conditions[kind] = {
+        "type": kind,
+        "status": text,
+        "lastProbeTime": None,
+        "lastTransitionTime": stamp,
+    }
+
+
+def _replace_run(run: ContainerRun, **changes) -> ContainerRun:
+    return replace(run, **changes)
+
+
+def _node_ip(name: str) -> str:
+    return f"172.18.0.{sum(name.encode()) % 250 + 2}"
+
+
+def pre_stop_seconds(container: dict) -> float:
+    """How long a container's preStop hook takes: `sleep N` in an exec hook, or the sleep action."""
+    hook = (container.get("lifecycle") or {}).get("preStop") or {}
+    if "sleep" in hook:
+        return float(hook["sleep"].get("seconds", 0))
+    command = " ".join(str(part) for part in (hook.get("exec") or {}).get("command", []))
+    match = _SLEEP.search(command)
+    return float(match.group(1)) if match else 0.0
+
+
+def ready_since(pod: dict) -> float | None:
+    """Seconds since the epoch (as a timestamp) of the Ready condition turning True, if ready."""
+    for condition in pod.get("status", {}).get("conditions", ()):
+        if condition["type"] == "Ready":
+            if condition["status"] != "True":
+                return None
+            return parse_time(condition["lastTransitionTime"]).timestamp()
+    return None

@@ -1,0 +1,145 @@
+"""Measurements over a run: pods, availability, surge and rollouts, per Deployment and cluster-wide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simdeploy.k8s import deployment_util as du
+from simdeploy.sim.store import DELETED, Store, controller_uid
+
+
+@dataclass
+class Rollout:
+    """One rollout: the Deployment moved to a new (or an older) template."""
+
+    revision: int
+    started: float
+    completed: float | None = None
+
+
+@dataclass
+class DeploymentMeasure:
+    """What was observed of one Deployment."""
+
+    name: str
+    replicas: int = 0
+    active_pods: int = 0  # pods not terminating and not finished
+    pods: int = 0  # pods existing, terminating included
+    peak_pods: int = 0  # most active pods at once
+    peak_pods_including_terminating: int = 0
+    available: int = 0
+    min_available: int | None = None
+    max_surge: int = 0
+    max_unavailable: int = 0
+    deadline_exceeded: bool = False
+    revision: str | None = None
+    generation: int = 0
+    spec_changed_at: float = 0.0
+    image: str | None = None
+    rollouts: list[Rollout] = field(default_factory=list)
+    replica_sets: dict[str, int] = field(default_factory=dict)  # RS name -> available
+
+    @property
+    def rolling_out(self) -> bool:
+        return bool(self.rollouts)
+
+    def observe(self) -> None:
+        """Update the extremes once any field changed."""
+        self.peak_pods = max(self.peak_pods, self.active_pods)
+        self.peak_pods_including_terminating = max(self.peak_pods_including_terminating, self.pods)
+        if self.rolling_out:
+            self.min_available = (
+                self.available if self.min_available is None else min(self.min_available, self.available)
+            )
+            self.max_unavailable = max(self.max_unavailable, self.replicas - self.available)
+            self.max_surge = max(self.max_surge, self.active_pods - self.replicas)
+
+
+class Measurements:
+    """Watches the store and keeps the figures that the result summary reports."""
+
+    def __init__(self, store: Store, now: Callable[[], float]):
+        self.store = store
+        self.now = now
+        self.deployments: dict[str, DeploymentMeasure] = {}
+        self.pods = 0  # existing, terminating included
+        self.active_pods = 0
+        self.peak_pods = 0
+        self.peak_pods_including_terminating = 0
+        self._rs_owner: dict[str, DeploymentMeasure] = {}  # RS uid -> its Deployment's measure
+        self._pod_state: dict[str, tuple[bool, bool]] = {}  # pod uid -> (counted, active)
+        store.watch("Deployment", self._on_deployment)
+        store.watch("ReplicaSet", self._on_replica_set)
+        store.watch("Pod", self._on_pod)
+
+    def _on_deployment(self, event_type: str, d: dict) -> None:
+        name = d["metadata"]["name"]
+        measure = self.deployments.setdefault(name, DeploymentMeasure(name))
+        if event_type == DELETED:
+            return
+        measure.replicas = d["spec"].get("replicas", 1)
+        measure.image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+        revision = (d["metadata"].get("annotations") or {}).get(du.REVISION_ANNOTATION)
+        now = self.now()
+        if d["metadata"].get("generation", 0) != measure.generation:
+            measure.generation = d["metadata"].get("generation", 0)
+            measure.spec_changed_at = now
+        if revision is not None and revision != measure.revision:
+            if measure.revision is not None:
+                # The rollout began when the user changed the template, not when the controller saw it.
+                measure.rollouts.append(Rollout(int(revision), measure.spec_changed_at))
+            measure.revision = revision
+        status = d.get("status", {})
+        condition = du.get_deployment_condition(status, du.DEPLOYMENT_PROGRESSING)
+        if condition is not None and condition.get("reason") == du.TIMED_OUT_REASON:
+            measure.deadline_exceeded = True
+        current = measure.rollouts[-1] if measure.rollouts else None
+        if current is not None and current.completed is None and du.deployment_complete(d, status):
+            current.completed = now
+        measure.observe()
+
+    def _on_replica_set(self, event_type: str, rs: dict) -> None:
+        owner = controller_uid(rs)
+        if owner is None:
+            return
+        uid = rs["metadata"]["uid"]
+        measure = self._rs_owner.get(uid)
+        if measure is None:
+            deployment = self._deployment_named(rs)
+            if deployment is None:
+                return
+            measure = self.deployments.setdefault(deployment, DeploymentMeasure(deployment))
+            self._rs_owner[uid] = measure
+        available = 0 if event_type == DELETED else rs.get("status", {}).get("availableReplicas", 0)
+        measure.replica_sets[rs["metadata"]["name"]] = available
+        measure.available = sum(measure.replica_sets.values())
+        measure.observe()
+
+    def _deployment_named(self, rs: dict) -> str | None:
+        for ref in rs["metadata"].get("ownerReferences") or ():
+            if ref.get("controller") and ref["kind"] == "Deployment":
+                return ref["name"]
+        return None
+
+    def _on_pod(self, event_type: str, pod: dict) -> None:
+        uid = pod["metadata"]["uid"]
+        counted_before, active_before = self._pod_state.get(uid, (False, False))
+        finished = pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+        counted = event_type != DELETED and not finished
+        active = counted and not pod["metadata"].get("deletionTimestamp")
+        if (counted, active) == (counted_before, active_before):
+            return
+        if event_type == DELETED:
+            self._pod_state.pop(uid, None)
+        else:
+            self._pod_state[uid] = (counted, active)
+        self.pods += counted - counted_before
+        self.active_pods += active - active_before
+        self.peak_pods = max(self.peak_pods, self.active_pods)
+        self.peak_pods_including_terminating = max(self.peak_pods_including_terminating, self.pods)
+        measure = self._rs_owner.get(controller_uid(pod) or "")
+        if measure is not None:
+            measure.pods += counted - counted_before
+            measure.active_pods += active - active_before
+            measure.observe()

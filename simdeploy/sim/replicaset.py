@@ -1,0 +1,212 @@
+"""The ReplicaSet controller: keeps spec.replicas active pods and reports ready and available counts.
+
+Follows pkg/controller/replicaset/replica_set.go: terminating pods do not count (replacements are
+created at once), at most burstReplicas creations or deletions per sync, deletion in the rank
+order of ActivePodsWithRanks, and a requeue after minReadySeconds when every pod is ready but not
+yet available.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from simdeploy.k8s.pod_util import rank_pods_for_deletion
+from simdeploy.k8s.timeutil import parse_time, sim_to_datetime
+from simdeploy.sim.api import Api
+from simdeploy.sim.clock import Clock
+from simdeploy.sim.recorder import Recorder
+from simdeploy.sim.store import ADDED, DELETED, Store, controller_uid
+from simdeploy.sim.workqueue import WorkQueue
+
+BURST_REPLICAS = 500
+
+
+@dataclass
+class PodCounts:
+    """The controller's running tally of one ReplicaSet's pods, kept up to date from pod events."""
+
+    active: dict[str, dict] = field(default_factory=dict)  # uid -> pod
+    ready_since: dict[str, float] = field(default_factory=dict)  # uid -> simulated time
+    available: set[str] = field(default_factory=set)
+    waiting: deque = field(default_factory=deque)  # (ready_since, uid) not yet available
+    terminating: set[str] = field(default_factory=set)
+
+
+class ReplicaSetController:
+    """Reconciles every ReplicaSet in the store."""
+
+    def __init__(self, clock: Clock, store: Store, api: Api, recorder: Recorder, latency: float):
+        self.clock = clock
+        self.store = store
+        self.api = api
+        self.recorder = recorder
+        self.queue = WorkQueue(clock, latency, self.sync)
+        self.counts: dict[str, PodCounts] = {}  # by ReplicaSet uid
+        self._epoch_ts = store.epoch.timestamp()
+        store.watch("ReplicaSet", self._on_replica_set)
+        store.watch("Pod", self._on_pod)
+
+    # -- watches ---------------------------------------------------------------
+
+    def _on_replica_set(self, event_type: str, rs: dict) -> None:
+        meta = rs["metadata"]
+        if event_type == DELETED:
+            self.counts.pop(meta["uid"], None)
+            return
+        self.queue.add(f"{meta['namespace']}/{meta['name']}")
+
+    def _on_pod(self, event_type: str, pod: dict) -> None:
+        owner = controller_uid(pod)
+        if owner is None:
+            return
+        counts = self.counts.setdefault(owner, PodCounts())
+        uid = pod["metadata"]["uid"]
+        status = pod.get("status", {})
+        gone = event_type == DELETED
+        terminating = not gone and bool(pod["metadata"].get("deletionTimestamp"))
+        active = not gone and not terminating and status.get("phase") not in ("Succeeded", "Failed")
+        if terminating:
+            counts.terminating.add(uid)
+        else:
+            counts.terminating.discard(uid)
+        since = self._ready_since(pod) if active else None
+        if active:
+            counts.active[uid] = pod
+        else:
+            counts.active.pop(uid, None)
+        if since is None:
+            counts.ready_since.pop(uid, None)
+            counts.available.discard(uid)
+        elif counts.ready_since.get(uid) != since:
+            counts.ready_since[uid] = since
+            counts.available.discard(uid)
+            counts.waiting.append((since, uid))
+        if event_type == ADDED and not active:
+            return
+        for rs in self._owners(pod, owner):
+            self.queue.add(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}")
+
+    def _owners(self, pod: dict, owner_uid: str) -> list[dict]:
+        for ref in pod["metadata"]["ownerReferences"]:
+            if ref["uid"] == owner_uid:
+                rs = self.store.find("ReplicaSet", pod["metadata"]["namespace"], ref["name"])
+                return [rs] if rs is not None and rs["metadata"]["uid"] == owner_uid else []
+        return []
+
+    def _ready_since(self, pod: dict) -> float | None:
+        for condition in pod.get("status", {}).get("conditions", ()):
+            if condition["type"] == "Ready":
+                if condition["status"] != "True":
+                    return None
+                return parse_time(condition["lastTransitionTime"]).timestamp() - self._epoch_ts
+        return None
+
+    # -- sync ------------------------------------------------------------------
+
+    def sync(self, key: str) -> None:
+        namespace, name = key.split("/", 1)
+        rs = self.store.find("ReplicaSet", namespace, name)
+        if rs is None or rs["metadata"].get("deletionTimestamp"):
+            return
+        counts = self.counts.setdefault(rs["metadata"]["uid"], PodCounts())
+        self._manage_replicas(rs, counts)
+        self._update_status(rs, counts)
+
+    def _manage_replicas(self, rs: dict, counts: PodCounts) -> None:
+        diff = len(counts.active) - rs["spec"].get("replicas", 1)
+        if diff < 0:
+            for _ in range(min(-diff, BURST_REPLICAS)):
+                pod = self.api.create(self._new_pod(rs))
+                self.recorder.event(
+                    "ReplicaSet",
+                    rs["metadata"]["name"],
+                    "SuccessfulCreate",
+                    f"Created pod: {pod['metadata']['name']}",
+                )
+        elif diff > 0:
+            for pod in self._pods_to_delete(rs, counts, min(diff, BURST_REPLICAS)):
+                self.recorder.event(
+                    "ReplicaSet",
+                    rs["metadata"]["name"],
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                )
+                self.api.delete_pod(pod)
+
+    def _pods_to_delete(self, rs: dict, counts: PodCounts, count: int) -> list[dict]:
+        """The `count` pods upstream would delete first (getPodsToDelete)."""
+        related = self._related_pods(rs)
+        now = sim_to_datetime(self.store.epoch, self.clock.now)
+        return rank_pods_for_deletion(list(counts.active.values()), related, now)[:count]
+
+    def _related_pods(self, rs: dict) -> list[dict]:
+        """Active pods of every ReplicaSet with the same controller (getIndirectlyRelatedPods)."""
+        owner = controller_uid(rs)
+        if owner is None:
+            return list(self.counts.get(rs["metadata"]["uid"], PodCounts()).active.values())
+        pods: list[dict] = []
+        for sibling in self.store.owned_by("ReplicaSet", owner):
+            pods.extend(self.counts.get(sibling["metadata"]["uid"], PodCounts()).active.values())
+        return pods
+
+    def _new_pod(self, rs: dict) -> dict:
+        template = rs["spec"]["template"]
+        meta = template.get("metadata", {})
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "generateName": rs["metadata"]["name"] + "-",
+                "namespace": rs["metadata"]["namespace"],
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": dict(meta.get("annotations") or {}),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": rs["metadata"]["name"],
+                        "uid": rs["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            # Pods of one ReplicaSet share the template's (immutable) containers.
+            "spec": dict(template["spec"]),
+            "status": {"phase": "Pending"},
+        }
+
+    # -- status ----------------------------------------------------------------
+
+    def _refresh_available(self, counts: PodCounts, min_ready: float) -> None:
+        now = self.clock.now
+        while counts.waiting:
+            since, uid = counts.waiting[0]
+            if counts.ready_since.get(uid) != since:
+                counts.waiting.popleft()  # no longer ready, or ready again since a later time
+                continue
+            if min_ready > 0 and not since + min_ready < now:
+                break
+            counts.waiting.popleft()
+            counts.available.add(uid)
+
+    def _update_status(self, rs: dict, counts: PodCounts) -> None:
+        min_ready = float(rs["spec"].get("minReadySeconds", 0))
+        self._refresh_available(counts, min_ready)
+        spec_replicas = rs["spec"].get("replicas", 1)
+        new = {
+            "replicas": len(counts.active),
+            "fullyLabeledReplicas": len(counts.active),
+            "readyReplicas": len(counts.ready_since),
+            "availableReplicas": len(counts.available),
+            "terminatingReplicas": len(counts.terminating),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        status = rs.setdefault("status", {})
+        if any(status.get(k) != v for k, v in new.items()):
+            status.update(new)
+            self.store.update(rs)
+            self.recorder.replica_set(rs)
+        if min_ready > 0 and new["readyReplicas"] == spec_replicas != new["availableReplicas"]:
+            self.queue.add_after(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}", min_ready)

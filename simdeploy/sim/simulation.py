@@ -1,0 +1,191 @@
+"""The Simulation: one simulated cluster, its controllers and kubelets, driven in simulated time."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from simdeploy.k8s.timeutil import DEFAULT_EPOCH
+from simdeploy.sim.api import Api
+from simdeploy.sim.behaviour import VersionBehaviour
+from simdeploy.sim.clock import Clock
+from simdeploy.sim.deployment.controller import DeploymentController
+from simdeploy.sim.disruption import DisruptionController
+from simdeploy.sim.kubectl import Kubectl, KubectlError
+from simdeploy.sim.kubelet import Kubelet
+from simdeploy.sim.measure import DeploymentMeasure, Measurements
+from simdeploy.sim.nodes import Nodes, node_object
+from simdeploy.sim.recorder import Recorder
+from simdeploy.sim.replicaset import ReplicaSetController
+from simdeploy.sim.scheduler import Scheduler
+from simdeploy.sim.store import Store
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The cluster's nodes and the latencies of its control plane (defaults: timing-defaults notes)."""
+
+    nodes: tuple[dict, ...] = field(
+        default_factory=lambda: tuple(node_object(f"node-{i}", 8, "32Gi", 110) for i in (1, 2, 3))
+    )
+    controller_latency: float = 0.05
+    scheduling_latency: float = 0.05
+    container_start: float = 1.0
+    endpoint_propagation_delay: float = 1.0
+    node_monitor_grace: float = 50.0
+    eviction_toleration: float = 300.0
+    epoch: datetime = DEFAULT_EPOCH
+
+
+@dataclass(order=True)
+class Action:
+    """A scheduled operator action: at time `at`, run `apply(simulation)`."""
+
+    at: float
+    order: int
+    description: str = field(compare=False)
+    apply: Callable[[Simulation], str] = field(compare=False)
+
+
+class Simulation:
+    """A namespace-scale Kubernetes cluster in simulated time.
+
+    Build it from manifests, behaviours and actions (or with simdeploy.load for a scenario file),
+    then run() to the end, or run_until() a moment, change objects through `kubectl`, `api` or
+    `store`, and carry on.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        manifests: list[dict],
+        behaviours: dict[str, VersionBehaviour],
+        duration: float,
+        seed: int = 1,
+        cluster: ClusterSettings | None = None,
+        actions: list[Action] | None = None,
+        record_pod_events: bool = True,
+    ):
+        self.name = name
+        self.seed = seed
+        self.duration = duration
+        self.cluster = cluster or ClusterSettings()
+        self.rng = random.Random(seed)
+        self.clock = Clock()
+        self.store = Store(lambda: self.clock.now, self.cluster.epoch)
+        self.recorder = Recorder(lambda: self.clock.now, record_pod_events=record_pod_events)
+        self.measurements = Measurements(self.store, lambda: self.clock.now)
+        self.api = Api(self.clock, self.store)
+        latency = self.cluster.controller_latency
+        self.kubelet = Kubelet(
+            self.clock,
+            self.store,
+            self.rng,
+            self.recorder,
+            dict(behaviours),
+            self.cluster.container_start,
+        )
+        self.scheduler = Scheduler(self.clock, self.store, self.recorder, self.cluster.scheduling_latency)
+        self.replica_sets = ReplicaSetController(self.clock, self.store, self.api, self.recorder, latency)
+        self.deployments = DeploymentController(self.clock, self.store, self.api, self.recorder, latency)
+        self.disruption = DisruptionController(self.clock, self.store, latency)
+        self.nodes = Nodes(
+            self.clock,
+            self.store,
+            self.api,
+            self.kubelet,
+            self.recorder,
+            self.cluster.node_monitor_grace,
+            self.cluster.eviction_toleration,
+        )
+        self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
+        for node in self.cluster.nodes:
+            self.nodes.add(copy.deepcopy(node))
+        for manifest in manifests:
+            self.kubectl.apply(copy.deepcopy(manifest))
+        for action in sorted(actions or []):
+            self.at(action.at, action.description, action.apply)
+
+    @property
+    def now(self) -> float:
+        return self.clock.now
+
+    @property
+    def behaviours(self) -> dict[str, VersionBehaviour]:
+        return self.kubelet.behaviours
+
+    def at(self, moment: float, description: str, apply: Callable[[Simulation], str]) -> None:
+        """Run an operator action at a simulated time; a kubectl error lands on the timeline."""
+
+        def run() -> None:
+            try:
+                apply(self)
+            except KubectlError as error:
+                self.recorder.event("Action", description, "Failed", f"error: {error}", warning=True)
+
+        self.clock.call_at(moment, run)
+
+    def run_until(self, moment: float) -> None:
+        self.clock.run_until(moment)
+
+    def run(self) -> dict:
+        """Run to the scenario's end and return the result document."""
+        self.clock.run_until(self.duration)
+        return self.result()
+
+    def set_behaviour(self, behaviour: VersionBehaviour, hang_now: bool = True, exit_now: bool = True) -> None:
+        """Change how an image behaves from now on, for new and running containers."""
+        self.kubelet.behaviours[behaviour.image] = behaviour
+        self.kubelet.change_behaviour(behaviour, hang_now, exit_now)
+
+    # -- result ----------------------------------------------------------------
+
+    def result(self) -> dict:
+        """The result document (the contract of `simdeploy run --json`)."""
+        deployments = {name: _deployment_summary(m) for name, m in self.measurements.deployments.items()}
+        primary = next(iter(deployments.values()), None) or _deployment_summary(DeploymentMeasure(""))
+        summary = {
+            **primary,
+            "peak_pods": self.measurements.peak_pods,
+            "peak_pods_including_terminating": self.measurements.peak_pods_including_terminating,
+            "deployments": deployments,
+        }
+        return {
+            "scenario": self.name,
+            "seed": self.seed,
+            "duration_s": self.duration,
+            "summary": summary,
+            "events": list(self.recorder.events),
+            "series": list(self.recorder.series),
+        }
+
+
+def _deployment_summary(m: DeploymentMeasure) -> dict:
+    last = m.rollouts[-1] if m.rollouts else None
+    return {
+        "rollout_complete_s": _seconds(last.completed) if last else None,
+        "peak_pods": m.peak_pods,
+        "peak_pods_including_terminating": m.peak_pods_including_terminating,
+        "min_available": m.min_available,
+        "max_surge_observed": m.max_surge,
+        "max_unavailable_observed": m.max_unavailable,
+        "progress_deadline_exceeded": m.deadline_exceeded,
+        "final_revision": int(m.revision) if m.revision else None,
+        "final_image": m.image,
+        "rollouts": [
+            {
+                "revision": r.revision,
+                "started_s": _seconds(r.started),
+                "completed_s": _seconds(r.completed),
+                "duration_s": _seconds(r.completed - r.started) if r.completed is not None else None,
+            }
+            for r in m.rollouts
+        ],
+    }
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
