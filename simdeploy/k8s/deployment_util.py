@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -313,24 +314,52 @@ def find_active_or_latest(new_rs: Obj | None, old_rss: list[Obj]) -> Obj | None:
 
 def _semantic(value: Any) -> Any:
     # apimachinery's semantic DeepEqual treats nil and empty maps/slices alike.
-    if isinstance(value, dict):
-        pairs = ((k, _semantic(v)) for k, v in value.items())
-        return {k: v for k, v in pairs if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_semantic(v) for v in value]
+    if type(value) is dict:
+        result = {}
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                item = _semantic(item)
+                if not item:
+                    continue
+            elif item is None:
+                continue
+            result[key] = item
+        return result
+    if type(value) is list:
+        return [_semantic(item) if type(item) in (dict, list) else item for item in value]
     return value
+
+
+def _without_hash(template: Obj) -> Any:
+    result = _semantic(template)  # rebuilt dicts, so popping below is safe
+    metadata = result.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    labels.pop(DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY, None)
+    if not labels:
+        metadata.pop("labels", None)
+    if not metadata:
+        result.pop("metadata", None)
+    return result
+
+
+# Templates are compared on every sync; remember each one's normal form while it is unchanged.
+_NORMAL_FORMS: dict[int, tuple[Obj, Obj, Any]] = {}
+
+
+def _normal_form(template: Obj) -> Any:
+    cached = _NORMAL_FORMS.get(id(template))
+    if cached is not None and cached[0] is template and cached[1] == template:
+        return cached[2]
+    if len(_NORMAL_FORMS) > 4096:
+        _NORMAL_FORMS.clear()
+    normal = _without_hash(template)
+    _NORMAL_FORMS[id(template)] = (template, copy.deepcopy(template), normal)
+    return normal
 
 
 def equal_ignore_hash(template1: Obj, template2: Obj) -> bool:
     """Pod templates equal once the pod-template-hash label is dropped. Inputs are untouched."""
-
-    def without_hash(template: Obj) -> Any:
-        result = _semantic(template)  # rebuilt dicts, so popping below is safe
-        labels = (result.get("metadata") or {}).get("labels") or {}
-        labels.pop(DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY, None)
-        return _semantic(result)
-
-    return without_hash(template1) == without_hash(template2)
+    return _normal_form(template1) == _normal_form(template2)
 
 
 def find_new_replica_set(deployment: Obj, rs_list: list[Obj]) -> Obj | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -95,10 +94,13 @@ def max_container_restarts(pod: dict) -> int:
     return max([0, *counts])
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _log2_bucket(moment: datetime, now: datetime) -> int:
     """controller_utils.go logarithmicRankDiff: int(log2(now - t in nanoseconds)), -1 if <= 0."""
-    nanoseconds = (now - moment) // timedelta(microseconds=1) * 1000
-    return int(math.log2(nanoseconds)) if nanoseconds > 0 else -1
+    nanoseconds = (now - moment) // _MICROSECOND * 1000
+    return nanoseconds.bit_length() - 1 if nanoseconds > 0 else -1
 
 
 def _time_rank(moment: datetime | None, uid: str, now: datetime) -> tuple:
@@ -130,20 +132,28 @@ def pod_deletion_rank_key(pod: dict, related_on_same_node: int, now: datetime) -
     the same bucket whether or not their times are equal. Pods without metadata.uid behave
     exactly as upstream.
     """
-    metadata = _metadata(pod)
+    metadata = pod.get("metadata") or {}
+    status = pod.get("status") or {}
     uid = metadata.get("uid") or ""
-    ready = is_pod_ready(pod)
-    ready_since = None
-    if ready:
-        ready_since = _time_or_none(get_pod_ready_condition(pod).get("lastTransitionTime"))
+    ready_condition = None
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Ready":
+            ready_condition = condition
+            break
+    ready = ready_condition is not None and ready_condition.get("status") == "True"
     created = _time_or_none(metadata.get("creationTimestamp"))
+    if ready:
+        ready_rank = _time_rank(_time_or_none(ready_condition.get("lastTransitionTime")), uid, now)
+    else:
+        ready_rank = (0,)
+    annotations = metadata.get("annotations")
     ranking = (
-        1 if _node_name(pod) else 0,
-        _PHASE_ORDINAL.get(_status(pod).get("phase"), 0),
+        1 if (pod.get("spec") or {}).get("nodeName") else 0,
+        _PHASE_ORDINAL.get(status.get("phase"), 0),
         1 if ready else 0,
-        pod_deletion_cost(pod),
+        pod_deletion_cost(pod) if annotations and POD_DELETION_COST in annotations else 0,
         -related_on_same_node,
-        _time_rank(ready_since, uid, now) if ready else (0,),
+        ready_rank,
         -max_container_restarts(pod),
         _time_rank(created, uid, now),
     )
@@ -159,6 +169,8 @@ def rank_pods_for_deletion(pods_to_rank: list[dict], related_pods: list[dict], n
     pkg/controller/replicaset/replica_set.go. related_pods are normally the pods of every
     ReplicaSet of the same Deployment and should include pods_to_rank.
     """
+    if not pods_to_rank:
+        return []
     on_node = Counter(_node_name(pod) for pod in related_pods if is_pod_active(pod))
 
     def key(pod: dict) -> tuple:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 # Simulated time 0 is this instant unless a scenario says otherwise; fixed so output is reproducible.
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -13,6 +14,7 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=8192)
 def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 timestamp (fractional seconds allowed) into an aware datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -61,6 +61,7 @@ def summary_table(result: dict) -> Table:
             )
         table.add_row("  peak pods (not terminating)", str(measure["peak_pods"]))
         table.add_row("  min available during rollouts", _text(measure["min_available"]))
+        table.add_row("  min ready and really serving", _text(measure["min_serving"]))
         table.add_row(
             "  max surge / max unavailable",
             f"{measure['max_surge_observed']} / {measure['max_unavailable_observed']}",

@@ -47,6 +47,7 @@ class Container:
     started: bool = False  # the startup probe has succeeded (or there is none)
     started_at: float = 0.0  # when the startup probe passed
     ready: bool = False
+    serving: bool = False  # the app really answers requests (whatever /readyz says)
     next_backoff: float = 0.0
     last_exit: dict | None = None
 
@@ -62,6 +63,7 @@ class PodRuntime:
     terminating: bool = False
     ready: bool = False
     running: bool = False
+    serving: bool = False
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Kubelet:
         self.nodes: dict[str, NodeRuntime] = {}
         self.pods: dict[str, PodRuntime] = {}  # by pod uid
         self._next_ip = 0
+        self.serving_listeners: list[Callable[[dict, bool], None]] = []
         store.watch("Pod", self._on_pod)
 
     # -- watch -----------------------------------------------------------------
@@ -204,6 +207,7 @@ class Kubelet:
         container.started = container.startup_probe is None
         container.started_at = now
         container.ready = False
+        container.serving = False
         name = runtime.pod["metadata"]["name"]
         self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
         self.recorder.event("Pod", name, "Started", f"Started container {container.name}")
@@ -226,6 +230,10 @@ class Kubelet:
         candidates: list[tuple[float, str]] = []
         if run.exits < INF:
             candidates.append((run.exits, "exit"))
+        if not c.serving and run.serves < run.hangs:
+            candidates.append((max(now, run.serves), "serves"))
+        elif c.serving and run.hangs < INF:
+            candidates.append((max(now, run.hangs), "hangs"))
         if not c.started:
             probe = c.startup_probe
             passes = probes.success_time(start, probe, max(now, run.live), run.hangs)
@@ -271,6 +279,11 @@ class Kubelet:
         if runtime.epoch != epoch or c.run is not run or c.state != "running":
             return  # planned for a run or a pod state that no longer exists
         name = runtime.pod["metadata"]["name"]
+        if what in ("serves", "hangs"):
+            c.serving = what == "serves"
+            self._plan(runtime, c)
+            self._update_serving(runtime)
+            return
         if what == "started":
             c.started = True
             c.started_at = self.clock.now
@@ -315,6 +328,7 @@ class Kubelet:
         }
         c.state = "waiting"
         c.ready = False
+        c.serving = False
         c.started = False
         if ran >= BACKOFF_RESET_AFTER:
             c.next_backoff = 0.0
@@ -331,6 +345,7 @@ class Kubelet:
             )
         epoch = runtime.epoch
         self.clock.call_later(delay, lambda: self._restart(runtime, c, epoch))
+        self._update_serving(runtime)
         self._write_status(runtime)
 
     def _restart(self, runtime: PodRuntime, c: Container, epoch: int) -> None:
@@ -381,6 +396,8 @@ class Kubelet:
                 for c in runtime.containers:
                     c.state = "terminated"
                     c.ready = False
+                    c.serving = False
+                self._update_serving(runtime)
 
     # -- behaviour changes -----------------------------------------------------
 
@@ -406,6 +423,13 @@ class Kubelet:
                     self._plan(runtime, c)
 
     # -- status ----------------------------------------------------------------
+
+    def _update_serving(self, runtime: PodRuntime) -> None:
+        serving = all(c.state == "running" and c.serving for c in runtime.containers)
+        if serving != runtime.serving:
+            runtime.serving = serving
+            for listener in self.serving_listeners:
+                listener(runtime.pod, serving)
 
     def _stamp(self, moment: float) -> str:
         return format_time(sim_to_datetime(self.store.epoch, moment))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simdeploy.k8s import deployment_util as du
+from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.store import DELETED, Store, controller_uid
 
 
@@ -30,9 +31,12 @@ class DeploymentMeasure:
     peak_pods_including_terminating: int = 0
     available: int = 0
     min_available: int | None = None
+    serving: int = 0  # pods Ready whose app can really serve
+    min_serving: int | None = None
     max_surge: int = 0
     max_unavailable: int = 0
-    deadline_exceeded: bool = False
+    deadline_exceeded: bool = False  # ever
+    timed_out: bool = False  # now
     revision: str | None = None
     generation: int = 0
     spec_changed_at: float = 0.0
@@ -49,26 +53,30 @@ class DeploymentMeasure:
         self.peak_pods = max(self.peak_pods, self.active_pods)
         self.peak_pods_including_terminating = max(self.peak_pods_including_terminating, self.pods)
         if self.rolling_out:
-            self.min_available = (
-                self.available if self.min_available is None else min(self.min_available, self.available)
-            )
+            self.min_available = _least(self.min_available, self.available)
+            self.min_serving = _least(self.min_serving, self.serving)
             self.max_unavailable = max(self.max_unavailable, self.replicas - self.available)
             self.max_surge = max(self.max_surge, self.active_pods - self.replicas)
+
+
+def _least(current: int | None, value: int) -> int:
+    return value if current is None else min(current, value)
 
 
 class Measurements:
     """Watches the store and keeps the figures that the result summary reports."""
 
-    def __init__(self, store: Store, now: Callable[[], float]):
+    def __init__(self, store: Store, now: Callable[[], float], recorder: Recorder | None = None):
         self.store = store
         self.now = now
+        self.recorder = recorder
         self.deployments: dict[str, DeploymentMeasure] = {}
         self.pods = 0  # existing, terminating included
         self.active_pods = 0
         self.peak_pods = 0
         self.peak_pods_including_terminating = 0
         self._rs_owner: dict[str, DeploymentMeasure] = {}  # RS uid -> its Deployment's measure
-        self._pod_state: dict[str, tuple[bool, bool]] = {}  # pod uid -> (counted, active)
+        self._pod_state: dict[str, PodState] = {}
         store.watch("Deployment", self._on_deployment)
         store.watch("ReplicaSet", self._on_replica_set)
         store.watch("Pod", self._on_pod)
@@ -92,8 +100,12 @@ class Measurements:
             measure.revision = revision
         status = d.get("status", {})
         condition = du.get_deployment_condition(status, du.DEPLOYMENT_PROGRESSING)
-        if condition is not None and condition.get("reason") == du.TIMED_OUT_REASON:
-            measure.deadline_exceeded = True
+        timed_out = condition is not None and condition.get("reason") == du.TIMED_OUT_REASON
+        if timed_out and not measure.timed_out and self.recorder is not None:
+            # Not an API event upstream, but the moment `kubectl rollout status` gives up.
+            self.recorder.event("Deployment", name, du.TIMED_OUT_REASON, condition["message"], warning=True)
+        measure.timed_out = timed_out
+        measure.deadline_exceeded = measure.deadline_exceeded or timed_out
         current = measure.rollouts[-1] if measure.rollouts else None
         if current is not None and current.completed is None and du.deployment_complete(d, status):
             current.completed = now
@@ -124,22 +136,55 @@ class Measurements:
 
     def _on_pod(self, event_type: str, pod: dict) -> None:
         uid = pod["metadata"]["uid"]
-        counted_before, active_before = self._pod_state.get(uid, (False, False))
+        before = self._pod_state.get(uid, _NO_POD)
         finished = pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
         counted = event_type != DELETED and not finished
         active = counted and not pod["metadata"].get("deletionTimestamp")
-        if (counted, active) == (counted_before, active_before):
+        ready = active and _is_ready(pod)
+        self._update(pod, before, PodState(counted, active, ready, before.serving and counted))
+
+    def serving_changed(self, pod: dict, serving: bool) -> None:
+        """The kubelet says whether the pod's app really answers requests now."""
+        before = self._pod_state.get(pod["metadata"]["uid"], _NO_POD)
+        self._update(pod, before, PodState(before.counted, before.active, before.ready, serving))
+
+    def _update(self, pod: dict, before: PodState, after: PodState) -> None:
+        if after == before:
             return
-        if event_type == DELETED:
-            self._pod_state.pop(uid, None)
+        uid = pod["metadata"]["uid"]
+        if after.counted or after.serving:
+            self._pod_state[uid] = after
         else:
-            self._pod_state[uid] = (counted, active)
-        self.pods += counted - counted_before
-        self.active_pods += active - active_before
+            self._pod_state.pop(uid, None)
+        self.pods += after.counted - before.counted
+        self.active_pods += after.active - before.active
         self.peak_pods = max(self.peak_pods, self.active_pods)
         self.peak_pods_including_terminating = max(self.peak_pods_including_terminating, self.pods)
         measure = self._rs_owner.get(controller_uid(pod) or "")
         if measure is not None:
-            measure.pods += counted - counted_before
-            measure.active_pods += active - active_before
+            measure.pods += after.counted - before.counted
+            measure.active_pods += after.active - before.active
+            measure.serving += after.ready_and_serving - before.ready_and_serving
             measure.observe()
+
+
+@dataclass(frozen=True, slots=True)
+class PodState:
+    counted: bool  # exists and has not finished (terminating included)
+    active: bool  # counted and not terminating
+    ready: bool  # active and its Ready condition is True
+    serving: bool  # its app really answers requests (from the kubelet)
+
+    @property
+    def ready_and_serving(self) -> bool:
+        return self.ready and self.serving
+
+
+_NO_POD = PodState(False, False, False, False)
+
+
+def _is_ready(pod: dict) -> bool:
+    for condition in pod.get("status", {}).get("conditions", ()):
+        if condition["type"] == "Ready":
+            return condition["status"] == "True"
+    return False

@@ -117,7 +117,7 @@ class ReplicaSetController:
         diff = len(counts.active) - rs["spec"].get("replicas", 1)
         if diff < 0:
             for _ in range(min(-diff, BURST_REPLICAS)):
-                pod = self.api.create(self._new_pod(rs))
+                pod = self.api.create(self._new_pod(rs), trusted=True)
                 self.recorder.event(
                     "ReplicaSet",
                     rs["metadata"]["name"],
@@ -136,9 +136,11 @@ class ReplicaSetController:
 
     def _pods_to_delete(self, rs: dict, counts: PodCounts, count: int) -> list[dict]:
         """The `count` pods upstream would delete first (getPodsToDelete)."""
-        related = self._related_pods(rs)
+        pods = list(counts.active.values())
+        if count >= len(pods):
+            return pods  # no need to rank pods that all go
         now = sim_to_datetime(self.store.epoch, self.clock.now)
-        return rank_pods_for_deletion(list(counts.active.values()), related, now)[:count]
+        return rank_pods_for_deletion(pods, self._related_pods(rs), now)[:count]
 
     def _related_pods(self, rs: dict) -> list[dict]:
         """Active pods of every ReplicaSet with the same controller (getIndirectlyRelatedPods)."""

@@ -77,7 +77,7 @@ class Simulation:
         self.clock = Clock()
         self.store = Store(lambda: self.clock.now, self.cluster.epoch)
         self.recorder = Recorder(lambda: self.clock.now, record_pod_events=record_pod_events)
-        self.measurements = Measurements(self.store, lambda: self.clock.now)
+        self.measurements = Measurements(self.store, lambda: self.clock.now, self.recorder)
         self.api = Api(self.clock, self.store)
         latency = self.cluster.controller_latency
         self.kubelet = Kubelet(
@@ -88,6 +88,7 @@ class Simulation:
             dict(behaviours),
             self.cluster.container_start,
         )
+        self.kubelet.serving_listeners.append(self.measurements.serving_changed)
         self.scheduler = Scheduler(self.clock, self.store, self.recorder, self.cluster.scheduling_latency)
         self.replica_sets = ReplicaSetController(self.clock, self.store, self.api, self.recorder, latency)
         self.deployments = DeploymentController(self.clock, self.store, self.api, self.recorder, latency)
@@ -170,6 +171,7 @@ def _deployment_summary(m: DeploymentMeasure) -> dict:
         "peak_pods": m.peak_pods,
         "peak_pods_including_terminating": m.peak_pods_including_terminating,
         "min_available": m.min_available,
+        "min_serving": m.min_serving,
         "max_surge_observed": m.max_surge,
         "max_unavailable_observed": m.max_unavailable,
         "progress_deadline_exceeded": m.deadline_exceeded,

@@ -52,6 +52,8 @@ class Store:
         self._owner_of: dict[int, str | None] = {}
         self.resource_version = 0
         self._uid_counter = 0
+        self._stamp_second = -1
+        self._stamp = ""
 
     # -- reading ---------------------------------------------------------------
 
@@ -86,8 +88,12 @@ class Store:
     # -- writing ---------------------------------------------------------------
 
     def timestamp(self) -> str:
-        """Now, as an RFC 3339 string."""
-        return format_time(sim_to_datetime(self.epoch, self._now()))
+        """Now, as an RFC 3339 string (whole seconds, so one string serves a whole second)."""
+        second = int(self._now())
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp = format_time(sim_to_datetime(self.epoch, second))
+        return self._stamp
 
     def create(self, obj: Obj) -> Obj:
         meta = obj.setdefault("metadata", {})

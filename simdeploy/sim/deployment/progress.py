@@ -55,7 +55,6 @@ def _update_progressing(dc, d: dict, new_rs: dict | None, new_status: dict, curr
         message = f"{subject} has timed out progressing."
         condition = du.new_deployment_condition(du.DEPLOYMENT_PROGRESSING, "False", du.TIMED_OUT_REASON, message, now)
         du.set_deployment_condition(new_status, condition)
-        dc.event(d, "ProgressDeadlineExceeded", message, warning=True)
 
 
 def _copy_replica_failure(all_rss: list[dict], new_rs: dict | None, new_status: dict) -> None:
@@ -70,9 +69,17 @@ def _copy_replica_failure(all_rss: list[dict], new_rs: dict | None, new_status: 
         if failure is not None:
             break
     if failure is not None:
-        du.set_deployment_condition(new_status, dict(failure))
+        du.set_deployment_condition(new_status, replica_set_to_deployment_condition(failure))
     else:
         du.remove_deployment_condition(new_status, du.DEPLOYMENT_REPLICA_FAILURE)
+
+
+def replica_set_to_deployment_condition(condition: dict) -> dict:
+    """ReplicaSetToDeploymentCondition: an RS condition has no lastUpdateTime; use its lastTransitionTime."""
+    result = {key: condition[key] for key in ("type", "status", "reason", "message") if key in condition}
+    if "lastTransitionTime" in condition:
+        result["lastUpdateTime"] = result["lastTransitionTime"] = condition["lastTransitionTime"]
+    return result
 
 
 def requeue_stuck_deployment(dc, d: dict, new_status: dict) -> float:
@@ -88,5 +95,6 @@ def requeue_stuck_deployment(dc, d: dict, new_status: dict) -> float:
     if after < 1:
         dc.enqueue(d)
         return 0
+    # Add a second to avoid skew in the delayed enqueue, but report the time left (progress.go).
     dc.enqueue_after(d, after + 1)
-    return after + 1
+    return after

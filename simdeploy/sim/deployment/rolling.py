@@ -53,7 +53,12 @@ def reconcile_old_replica_sets(dc, all_rss: list[dict], old_rss: list[dict], new
     max_scaled_down = all_pods_count - min_available - new_rs_unavailable
     if max_scaled_down <= 0:
         return False
-    old_rss, cleaned_up = cleanup_unhealthy_replicas(dc, old_rss, d, max_scaled_down)
+    try:
+        old_rss, cleaned_up = cleanup_unhealthy_replicas(dc, old_rss, d, max_scaled_down)
+    except ValueError:
+        # Upstream swallows this error (status can show more available pods than spec while the
+        # ReplicaSet controller is still deleting them) and tries again on the next sync.
+        return False
     all_rss = [*old_rss, new_rs] if new_rs is not None else list(old_rss)
     scaled_down = scale_down_old_replica_sets_for_rolling_update(dc, all_rss, old_rss, d)
     return cleaned_up + scaled_down > 0

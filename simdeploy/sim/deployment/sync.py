@@ -125,7 +125,8 @@ def cleanup_deployment(dc, old_rss: list[dict], d: dict) -> None:
         status = rs.get("status", {})
         if status.get("replicas", 0) != 0 or rs["spec"]["replicas"] != 0:
             continue
-        if rs["metadata"].get("generation", 1) > status.get("observedGeneration", 0):
+        # An unset generation is 0, as in Go (sync_test.go's RSs have neither generation nor observedGeneration).
+        if rs["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
             continue
         try:
             dc.api.delete("ReplicaSet", rs["metadata"]["namespace"], rs["metadata"]["name"])
