@@ -217,9 +217,7 @@ def find_old_family():
     [
         pytest.param(["newRS", "oldRS"], ["oldRS"], [], id="old RSs"),
         pytest.param(["oldRS"], ["oldRS"], [], id="old RSs with no new RS"),
-        pytest.param(
-            ["oldRS", "newRS", "newRSDup"], ["oldRS", "newRS"], ["newRS"], id="two new RSs"
-        ),
+        pytest.param(["oldRS", "newRS", "newRSDup"], ["oldRS", "newRS"], ["newRS"], id="two new RSs"),
         pytest.param(["newRS"], [], [], id="no old RSs"),
     ],
 )
@@ -235,9 +233,7 @@ def test_find_old_replica_sets(rs_names, expected_all, expected_required):
 
 def count_family():
     return {
-        "rs1": rs_with(
-            1, status={"observedGeneration": 1, "replicas": 2, "terminatingReplicas": 3}
-        ),
+        "rs1": rs_with(1, status={"observedGeneration": 1, "replicas": 2, "terminatingReplicas": 3}),
         # Upstream sets rs1's observedGeneration twice, so rs2 is "never synced" (generation 0).
         "rs2": rs_with(2, status={"replicas": 3, "terminatingReplicas": 1}),
         "rs3": rs_with(3, status={"replicas": 0}),  # unsynced, no terminating count
@@ -360,9 +356,7 @@ def test_get_deployment_condition(cond_type, exists):
     ("status", "condition", "expected"),
     [
         pytest.param({}, cond_available(), {"conditions": [cond_available()]}, id="first time"),
-        pytest.param(
-            {"conditions": [cond_progressing()]}, cond_available(), example_status(), id="simple"
-        ),
+        pytest.param({"conditions": [cond_progressing()]}, cond_available(), example_status(), id="simple"),
         pytest.param(
             {"conditions": [cond_progressing()]},
             cond_progressing2(),
@@ -401,9 +395,7 @@ def test_set_condition_keeps_transition_time_when_only_the_reason_changes():
     first = datetime(2026, 1, 1, tzinfo=UTC)
     second = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
     status = {"conditions": [du.new_deployment_condition("Progressing", "True", "A", "m", first)]}
-    du.set_deployment_condition(
-        status, du.new_deployment_condition("Progressing", "True", "B", "m2", second)
-    )
+    du.set_deployment_condition(status, du.new_deployment_condition("Progressing", "True", "B", "m2", second))
     (cond,) = status["conditions"]
     assert cond["reason"] == "B"
     assert cond["lastUpdateTime"] == "2026-01-01T00:05:00Z"
@@ -424,9 +416,7 @@ def test_set_condition_keeps_transition_time_when_only_the_reason_changes():
         pytest.param(1, 1, 1, 0, 1, 1, False, id="one replica deployment never comes up"),
     ],
 )
-def test_deployment_complete(
-    desired, current, updated, available, max_unavailable, max_surge, expected
-):
+def test_deployment_complete(desired, current, updated, available, max_unavailable, max_surge, expected):
     status = {"replicas": current, "updatedReplicas": updated, "availableReplicas": available}
     d = rolling(desired, max_surge, max_unavailable, status)
     assert du.deployment_complete(d, d["status"]) is expected
@@ -610,12 +600,8 @@ def test_is_saturated():
     [
         pytest.param(None, True, id="annotations nil"),
         pytest.param({du.DESIRED_REPLICAS_ANNOTATION: "8", du.MAX_REPLICAS_ANNOTATION: "20"}, True),
-        pytest.param(
-            {du.DESIRED_REPLICAS_ANNOTATION: "10", du.MAX_REPLICAS_ANNOTATION: "16"}, True
-        ),
-        pytest.param(
-            {du.DESIRED_REPLICAS_ANNOTATION: "10", du.MAX_REPLICAS_ANNOTATION: "20"}, False
-        ),
+        pytest.param({du.DESIRED_REPLICAS_ANNOTATION: "10", du.MAX_REPLICAS_ANNOTATION: "16"}, True),
+        pytest.param({du.DESIRED_REPLICAS_ANNOTATION: "10", du.MAX_REPLICAS_ANNOTATION: "20"}, False),
     ],
 )
 def test_replicas_annotations_need_update(annotations, expected):
@@ -639,9 +625,7 @@ def test_replicas_annotations_need_update(annotations, expected):
         pytest.param(100, 0, 10, 50, "130", -8, id="down 1/6 with maxSurge"),
     ],
 )
-def test_replica_set_fraction(
-    d_replicas, d_status_replicas, d_surge, rs_replicas, max_annotation, expected
-):
+def test_replica_set_fraction(d_replicas, d_status_replicas, d_surge, rs_replicas, max_annotation, expected):
     d = rolling(d_replicas, d_surge, 1, {"replicas": d_status_replicas})
     annotations = {} if max_annotation is None else {du.MAX_REPLICAS_ANNOTATION: max_annotation}
     assert du.get_replica_set_fraction(rs_with(rs_replicas, annotations), d) == expected
@@ -663,17 +647,13 @@ def test_proportions_of_a_resize_during_a_rollout():
 
 def test_proportion_is_capped_by_what_is_left():
     d = rolling(50, 6, 0)
-    assert (
-        du.get_replica_set_proportion(rs_with(8, {du.MAX_REPLICAS_ANNOTATION: "13"}), d, 5, 0) == 5
-    )
+    assert du.get_replica_set_proportion(rs_with(8, {du.MAX_REPLICAS_ANNOTATION: "13"}), d, 5, 0) == 5
     shrink = rolling(5, 0, 1)
     rs = rs_with(10, {du.MAX_REPLICAS_ANNOTATION: "10"})
     assert du.get_replica_set_proportion(rs, shrink, -3, 0) == -3
 
 
-@pytest.mark.parametrize(
-    ("x", "expected"), [(0.0, 0), (0.49, 0), (0.5, 1), (2.5, 3), (-0.5, -1), (-2.4, -2)]
-)
+@pytest.mark.parametrize(("x", "expected"), [(0.0, 0), (0.49, 0), (0.5, 1), (2.5, 3), (-0.5, -1), (-2.4, -2)])
 def test_round_to_int32_rounds_half_away_from_zero(x, expected):
     assert du.round_to_int32(x) == expected
 
@@ -777,9 +757,7 @@ def test_revision_history_char_limit(history, limit, expected):
 
 def test_new_deployment_condition_uses_rfc3339_times():
     now = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
-    cond = du.new_deployment_condition(
-        "Available", "True", du.MINIMUM_REPLICAS_AVAILABLE, "ok", now
-    )
+    cond = du.new_deployment_condition("Available", "True", du.MINIMUM_REPLICAS_AVAILABLE, "ok", now)
     assert cond == {
         "type": "Available",
         "status": "True",

@@ -137,9 +137,7 @@ INVALID_SELECTORS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "selector"), INVALID_SELECTORS, ids=[r[0] for r in INVALID_SELECTORS]
-)
+@pytest.mark.parametrize(("case", "selector"), INVALID_SELECTORS, ids=[r[0] for r in INVALID_SELECTORS])
 def test_invalid_selector_raises_and_formats_as_error(case, selector):
     with pytest.raises(ValueError):
         selector_matches(selector, {"x": "y"})
@@ -194,9 +192,7 @@ def test_format_selector_sorts_terms_by_key_across_match_labels_and_expressions(
         "matchExpressions": [expr("tier", "In", "web")],
     }
     assert format_selector(selector) == "app=payments-api,tier in (web)"
-    assert format_selector(
-        {"matchExpressions": [expr("b", "Exists")], "matchLabels": {"a": "1"}}
-    ) == ("a=1,b")
+    assert format_selector({"matchExpressions": [expr("b", "Exists")], "matchLabels": {"a": "1"}}) == ("a=1,b")
 
 
 def test_format_selector_of_empty_and_missing_selectors():
@@ -232,11 +228,7 @@ PARSES = [
     ),
     (
         "this-is-another-dns.domain.com/key-with-dash in (so,what)",
-        {
-            "matchExpressions": [
-                expr("this-is-another-dns.domain.com/key-with-dash", "In", "so", "what")
-            ]
-        },
+        {"matchExpressions": [expr("this-is-another-dns.domain.com/key-with-dash", "In", "so", "what")]},
     ),
     (
         "0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",

@@ -189,9 +189,7 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "spec", "scale", "ready_flags", "want"), SCENARIOS, ids=[r[0] for r in SCENARIOS]
-)
+@pytest.mark.parametrize(("case", "spec", "scale", "ready_flags", "want"), SCENARIOS, ids=[r[0] for r in SCENARIOS])
 def test_disruption_controller_status(case, spec, scale, ready_flags, want):
     budget = {"metadata": {"name": "foobar", "generation": 1}, "spec": spec}
     status = compute_pdb_status(budget, selected(*ready_flags), scale, NOW)

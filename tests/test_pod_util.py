@@ -130,9 +130,7 @@ def test_active_means_not_terminal_and_not_being_deleted(phase, deletion, active
 def test_active_pod_filtering():
     """TestActivePodFiltering: Succeeded and Failed pods are dropped, order kept."""
     phases = ["Succeeded", "Failed", "Running", "Running", "Running"]
-    pods = [
-        {"metadata": {"name": f"pod-{i + 1}"}, "status": {"phase": p}} for i, p in enumerate(phases)
-    ]
+    pods = [{"metadata": {"name": f"pod-{i + 1}"}, "status": {"phase": p}} for i, p in enumerate(phases)]
     assert [p["metadata"]["name"] for p in filter_active_pods(pods)] == ["pod-3", "pod-4", "pod-5"]
 
 
@@ -183,27 +181,19 @@ UNSCHEDULED = make_pod("unscheduled", "", "Pending", False, 0, None, None)
 SCHEDULED_PENDING = make_pod("pending", "node", "Pending", False, 0, None, None)
 UNKNOWN_PHASE = make_pod("unknown-phase", "node", "Unknown", False, 0, None, None)
 RUNNING_NOT_READY = make_pod("not-ready", "node", "Running", False, 0, None, None)
-READY_NO_TRANSITION = make_pod(
-    "ready-no-last-transition-time", "node", "Running", True, 0, None, None
-)
+READY_NO_TRANSITION = make_pod("ready-no-last-transition-time", "node", "Running", True, 0, None, None)
 READY_NOW = make_pod("ready-now", "node", "Running", True, 0, NOW, NOW)
 READY_THEN = make_pod("ready-then", "node", "Running", True, 0, THEN_1_MONTH, THEN_1_MONTH)
 READY_NOW_HIGH_RESTARTS = make_pod("ready-high-restarts", "node", "Running", True, 9001, NOW, NOW)
-READY_NOW_CREATED_THEN = make_pod(
-    "ready-now-created-then", "node", "Running", True, 0, NOW, THEN_1_MONTH
-)
+READY_NOW_CREATED_THEN = make_pod("ready-now-created-then", "node", "Running", True, 0, NOW, THEN_1_MONTH)
 LOW_DELETION_COST = make_pod(
     "low-deletion-cost", "node", "Running", True, 0, NOW, THEN_1_MONTH, {POD_DELETION_COST: "10"}
 )
 HIGH_DELETION_COST = make_pod(
     "high-deletion-cost", "node", "Running", True, 0, NOW, THEN_1_MONTH, {POD_DELETION_COST: "100"}
 )
-UNSCHEDULED_5_HOURS = make_pod(
-    "unscheduled-5-hours", "", "Pending", False, 0, THEN_5_HOURS, THEN_5_HOURS
-)
-UNSCHEDULED_8_HOURS = make_pod(
-    "unscheduled-10-hours", "", "Pending", False, 0, THEN_8_HOURS, THEN_8_HOURS
-)
+UNSCHEDULED_5_HOURS = make_pod("unscheduled-5-hours", "", "Pending", False, 0, THEN_5_HOURS, THEN_5_HOURS)
+UNSCHEDULED_8_HOURS = make_pod("unscheduled-10-hours", "", "Pending", False, 0, THEN_8_HOURS, THEN_8_HOURS)
 READY_2_HOURS = make_pod("ready-2-hours", "", "Running", True, 0, THEN_2_HOURS, THEN_1_MONTH)
 READY_5_HOURS = make_pod("ready-5-hours", "", "Running", True, 0, THEN_5_HOURS, THEN_1_MONTH)
 READY_8_HOURS = make_pod("ready-10-hours", "", "Running", True, 0, THEN_8_HOURS, THEN_1_MONTH)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from simdeploy.k8s.timeutil import format_time, parse_time, sim_to_datetime
