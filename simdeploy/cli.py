@@ -33,9 +33,9 @@ def _load(path: Path) -> Scenario:
     try:
         return load_scenario(path)
     except ScenarioError as error:
-        errors.print(f"[red]error:[/red] {path}: invalid scenario", highlight=False)
+        errors.print(f"[red]error:[/red] {path}: invalid scenario", highlight=False, soft_wrap=True)
         for problem in error.problems:
-            errors.print(f"  {problem}", highlight=False, markup=False)
+            errors.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

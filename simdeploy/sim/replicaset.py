@@ -79,13 +79,23 @@ class ReplicaSetController:
             counts.ready_since.pop(uid, None)
             counts.available.discard(uid)
         elif counts.ready_since.get(uid) != since:
+            became_ready = uid not in counts.ready_since
             counts.ready_since[uid] = since
             counts.available.discard(uid)
             counts.waiting.append((since, uid))
+            if became_ready:
+                self._requeue_when_available(pod, owner)
         if event_type == ADDED and not active:
             return
         for rs in self._owners(pod, owner):
             self.queue.add(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}")
+
+    def _requeue_when_available(self, pod: dict, owner_uid: str) -> None:
+        """A pod turned Ready: look again once minReadySeconds have passed (updatePod upstream)."""
+        for rs in self._owners(pod, owner_uid):
+            min_ready = rs["spec"].get("minReadySeconds", 0)
+            if min_ready > 0:
+                self.queue.add_after(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}", min_ready + 1)
 
     def _owners(self, pod: dict, owner_uid: str) -> list[dict]:
         for ref in pod["metadata"]["ownerReferences"]:
@@ -209,6 +219,5 @@ class ReplicaSetController:
         if any(status.get(k) != v for k, v in new.items()):
             status.update(new)
             self.store.update(rs)
-            self.recorder.replica_set(rs)
         if min_ready > 0 and new["readyReplicas"] == spec_replicas != new["availableReplicas"]:
             self.queue.add_after(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}", min_ready)

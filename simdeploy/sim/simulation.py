@@ -77,6 +77,7 @@ class Simulation:
         self.clock = Clock()
         self.store = Store(lambda: self.clock.now, self.cluster.epoch)
         self.recorder = Recorder(lambda: self.clock.now, record_pod_events=record_pod_events)
+        self.store.watch("ReplicaSet", lambda _event, rs: self.recorder.replica_set(rs))
         self.measurements = Measurements(self.store, lambda: self.clock.now, self.recorder)
         self.api = Api(self.clock, self.store)
         latency = self.cluster.controller_latency

@@ -1,0 +1,84 @@
+"""Every bundled scenario runs, and teaches what its opening comment says it does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import simdeploy
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def run(name: str) -> dict:
+    return simdeploy.load(SCENARIOS / f"{name}.yaml").run()
+
+
+def events(result: dict, reason: str) -> list[dict]:
+    return [e for e in result["events"] if e["reason"] == reason]
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_bundled_scenario_opens_with_what_it_teaches_and_runs(path):
+    first_line = path.read_text().splitlines()[0]
+    assert first_line.startswith(f"# {path.stem}:")
+    result = simdeploy.load(path).run()
+    assert result["scenario"] == path.stem
+    assert result["events"]
+
+
+def test_rolling_update_keeps_within_surge_and_unavailable():
+    summary = run("payments-rolling-update")["summary"]
+    assert summary["peak_pods"] <= 6 + 2
+    assert summary["min_available"] >= 6 - 1
+    assert summary["rollout_complete_s"] is not None
+
+
+def test_recreate_has_downtime_and_never_surges():
+    summary = run("recreate-downtime")["summary"]
+    assert summary["min_available"] == 0
+    assert summary["peak_pods_including_terminating"] == 6
+    assert summary["max_surge_observed"] == 0
+    assert summary["final_revision"] == 2
+
+
+def test_bad_image_push_exceeds_the_deadline_and_undo_restores_revision_one_template():
+    result = run("bad-image-push")
+    summary = result["summary"]
+    assert summary["progress_deadline_exceeded"]
+    timed_out = events(result, "ProgressDeadlineExceeded")[0]["t"]
+    assert 600 + 60 <= timed_out <= 600 + 60 + 30  # 10 min after the last progress near 1m
+    assert summary["min_available"] == 5  # the controller never drained the old pods
+    assert summary["final_image"].endswith("@sha256:abc123...")
+    assert summary["final_revision"] == 3  # the old ReplicaSet, revision bumped by the undo
+    rollouts = summary["rollouts"]
+    assert rollouts[0]["completed_s"] is None and rollouts[1]["completed_s"] is not None
+    assert len({row["replicaset"] for row in result["series"]}) == 2  # undo reuses the old RS
+
+
+def test_lying_readiness_leaves_no_pod_able_to_serve_while_kubernetes_sees_five():
+    summary = run("lying-readiness")["summary"]
+    assert summary["min_available"] == 5
+    assert summary["min_serving"] < summary["min_available"]
+
+
+def test_max_unavailable_50_percent_of_two_rounds_down_but_a_drain_takes_the_last_pod():
+    result = run("two-replicas-max-unavailable-50")
+    summary = result["summary"]
+    assert summary["max_unavailable_observed"] == 2
+    assert summary["min_available"] == 0
+    first_scale_down = [e for e in events(result, "ScalingReplicaSet") if "from 2 to 1" in e["message"]]
+    assert first_scale_down, "the controller removes one old pod (50% of 2 rounds down to 1)"
+    assert events(result, "Evicted")
+
+
+def test_the_pdb_blocks_the_drain_until_the_undo():
+    result = run("two-replicas-max-unavailable-50-pdb")
+    summary = result["summary"]
+    assert summary["min_available"] == 1
+    refused = events(result, "EvictionRefused")
+    evicted = events(result, "Evicted")
+    assert refused and evicted
+    assert refused[0]["t"] == 180
+    assert evicted[0]["t"] > 600  # only after the rollout undo at 10m restored a second pod
