@@ -10,6 +10,7 @@ import copy
 import random
 
 from simdeploy.k8s import deployment_util as du
+from simdeploy.k8s.defaults import apply_defaults
 from simdeploy.sim.api import Api
 from simdeploy.sim.nodes import Nodes
 from simdeploy.sim.recorder import Recorder
@@ -58,7 +59,6 @@ class Kubectl:
             raise KubectlError(f'unable to find container named "{container}"')
         if all(c["image"] == image for c in targets):
             return self._note("Deployment", name, "SetImage", f"deployment.apps/{name} image unchanged")
-        d["spec"]["template"] = copy.deepcopy(d["spec"]["template"])
         for c in d["spec"]["template"]["spec"]["containers"]:
             if container in ("*", c["name"]):
                 c["image"] = image
@@ -159,7 +159,8 @@ class Kubectl:
 
     def apply(self, obj: dict) -> str:
         """kubectl apply: create the object, or replace its spec, labels and annotations."""
-        kind, meta = obj["kind"], obj.setdefault("metadata", {})
+        obj = apply_defaults(copy.deepcopy(obj))  # compare like with like: the stored object is defaulted
+        kind, meta = obj["kind"], obj["metadata"]
         namespace = meta.get("namespace", "default") if kind not in ("Node", "Namespace") else ""
         existing = self.store.find(kind, namespace, meta.get("name", ""))
         label = f"{kind.lower()}/{meta.get('name')}"
