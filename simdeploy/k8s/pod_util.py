@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from simdeploy.k8s.timeutil import parse_time
 
@@ -114,6 +115,80 @@ def _time_rank(moment: datetime | None, uid: str, now: datetime) -> tuple:
     return (1, _log2_bucket(moment, now), uid)
 
 
+class RankParts(NamedTuple):
+    """What a pod's deletion rank depends on, read once from the pod (it changes only with it)."""
+
+    node: str
+    scheduled: int
+    phase: int
+    ready: int
+    cost: int
+    ready_since: datetime | None
+    restarts: int
+    created: datetime | None
+    uid: str
+    tie_break: tuple
+
+
+def rank_parts(pod: dict) -> RankParts:
+    metadata = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    ready_condition = None
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Ready":
+            ready_condition = condition
+            break
+    ready = ready_condition is not None and ready_condition.get("status") == "True"
+    created = _time_or_none(metadata.get("creationTimestamp"))
+    annotations = metadata.get("annotations")
+    node = (pod.get("spec") or {}).get("nodeName") or ""
+    newest_first = (0, 0.0) if created is None else (1, -created.timestamp())
+    return RankParts(
+        node=node,
+        scheduled=1 if node else 0,
+        phase=_PHASE_ORDINAL.get(status.get("phase"), 0),
+        ready=1 if ready else 0,
+        cost=pod_deletion_cost(pod) if annotations and POD_DELETION_COST in annotations else 0,
+        ready_since=_time_or_none(ready_condition.get("lastTransitionTime")) if ready else None,
+        restarts=max_container_restarts(pod),
+        created=created,
+        uid=metadata.get("uid") or "",
+        tie_break=(*newest_first, metadata.get("name") or ""),
+    )
+
+
+def rank_key(parts: RankParts, related_on_same_node: int, now: datetime, buckets: dict | None = None) -> tuple:
+    """The deletion sort key of pod_deletion_rank_key, from precomputed parts.
+
+    `buckets` caches log2 buckets by timestamp within one ranking (many pods share a second).
+    """
+    if buckets is None:
+        buckets = {}
+    ready_rank: tuple = (0,)
+    if parts.ready and parts.ready_since is not None:
+        bucket = buckets.get(parts.ready_since)
+        if bucket is None:
+            bucket = buckets[parts.ready_since] = _log2_bucket(parts.ready_since, now)
+        ready_rank = (1, bucket, parts.uid)
+    created_rank: tuple = (0,)
+    if parts.created is not None:
+        bucket = buckets.get(parts.created)
+        if bucket is None:
+            bucket = buckets[parts.created] = _log2_bucket(parts.created, now)
+        created_rank = (1, bucket, parts.uid)
+    ranking = (
+        parts.scheduled,
+        parts.phase,
+        parts.ready,
+        parts.cost,
+        -related_on_same_node,
+        ready_rank,
+        -parts.restarts,
+        created_rank,
+    )
+    return ranking, parts.tie_break
+
+
 def pod_deletion_rank_key(pod: dict, related_on_same_node: int, now: datetime) -> tuple:
     """Key such that sorted(pods, key=...) lists first the pods a ReplicaSet deletes first.
 
@@ -132,33 +207,7 @@ def pod_deletion_rank_key(pod: dict, related_on_same_node: int, now: datetime) -
     the same bucket whether or not their times are equal. Pods without metadata.uid behave
     exactly as upstream.
     """
-    metadata = pod.get("metadata") or {}
-    status = pod.get("status") or {}
-    uid = metadata.get("uid") or ""
-    ready_condition = None
-    for condition in status.get("conditions") or ():
-        if condition.get("type") == "Ready":
-            ready_condition = condition
-            break
-    ready = ready_condition is not None and ready_condition.get("status") == "True"
-    created = _time_or_none(metadata.get("creationTimestamp"))
-    if ready:
-        ready_rank = _time_rank(_time_or_none(ready_condition.get("lastTransitionTime")), uid, now)
-    else:
-        ready_rank = (0,)
-    annotations = metadata.get("annotations")
-    ranking = (
-        1 if (pod.get("spec") or {}).get("nodeName") else 0,
-        _PHASE_ORDINAL.get(status.get("phase"), 0),
-        1 if ready else 0,
-        pod_deletion_cost(pod) if annotations and POD_DELETION_COST in annotations else 0,
-        -related_on_same_node,
-        ready_rank,
-        -max_container_restarts(pod),
-        _time_rank(created, uid, now),
-    )
-    newest_first = (0, 0.0) if created is None else (1, -created.timestamp())
-    return ranking, (*newest_first, metadata.get("name") or "")
+    return rank_key(rank_parts(pod), related_on_same_node, now)
 
 
 def rank_pods_for_deletion(pods_to_rank: list[dict], related_pods: list[dict], now: datetime) -> list[dict]:
@@ -172,8 +221,10 @@ def rank_pods_for_deletion(pods_to_rank: list[dict], related_pods: list[dict], n
     if not pods_to_rank:
         return []
     on_node = Counter(_node_name(pod) for pod in related_pods if is_pod_active(pod))
+    buckets: dict = {}
 
     def key(pod: dict) -> tuple:
-        return pod_deletion_rank_key(pod, on_node[_node_name(pod)], now)
+        parts = rank_parts(pod)
+        return rank_key(parts, on_node[parts.node], now, buckets)
 
     return sorted(pods_to_rank, key=key)

@@ -26,6 +26,8 @@ class DisruptionController:
             self.queue.add(f"{pdb['metadata']['namespace']}/{pdb['metadata']['name']}")
 
     def _on_pod(self, event_type: str, obj: dict) -> None:
+        if not self.store.count("PodDisruptionBudget"):
+            return
         namespace = obj["metadata"].get("namespace")
         for pdb in self.store.list("PodDisruptionBudget", namespace):
             self.queue.add(f"{namespace}/{pdb['metadata']['name']}")
@@ -50,10 +52,12 @@ class DisruptionController:
     def _controller_scale(self, pods: list[dict]) -> int:
         """Sum of spec.replicas of the Deployments (or bare ReplicaSets) that own these pods."""
         scales: dict[str, int] = {}
+        seen: set[str] = set()
         for pod in pods:
             rs_uid = controller_uid(pod)
-            if rs_uid is None or rs_uid in scales:
+            if rs_uid is None or rs_uid in seen:
                 continue
+            seen.add(rs_uid)
             rs = self._replica_set(pod)
             if rs is None:
                 continue

@@ -8,10 +8,11 @@ yet available.
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from simdeploy.k8s.pod_util import rank_pods_for_deletion
+from simdeploy.k8s.pod_util import RankParts, rank_key, rank_parts
 from simdeploy.k8s.timeutil import parse_time, sim_to_datetime
 from simdeploy.sim.api import Api
 from simdeploy.sim.clock import Clock
@@ -31,6 +32,7 @@ class PodCounts:
     available: set[str] = field(default_factory=set)
     waiting: deque = field(default_factory=deque)  # (ready_since, uid) not yet available
     terminating: set[str] = field(default_factory=set)
+    rank: dict[str, RankParts] = field(default_factory=dict)  # uid -> what its deletion rank needs
 
 
 class ReplicaSetController:
@@ -43,6 +45,10 @@ class ReplicaSetController:
         self.recorder = recorder
         self.queue = WorkQueue(clock, latency, self.sync)
         self.counts: dict[str, PodCounts] = {}  # by ReplicaSet uid
+        # Active pods per node of each group of related ReplicaSets (one Deployment's), for ranking.
+        self._group_of: dict[str, str] = {}  # ReplicaSet uid -> group uid
+        self._colocated: dict[str, Counter] = {}  # group uid -> node -> active pods
+        self._placed: dict[str, tuple[str, str]] = {}  # active pod uid -> (group, node)
         self._epoch_ts = store.epoch.timestamp()
         store.watch("ReplicaSet", self._on_replica_set)
         store.watch("Pod", self._on_pod)
@@ -54,6 +60,7 @@ class ReplicaSetController:
         if event_type == DELETED:
             self.counts.pop(meta["uid"], None)
             return
+        self._group_of[meta["uid"]] = controller_uid(rs) or meta["uid"]
         self.queue.add(f"{meta['namespace']}/{meta['name']}")
 
     def _on_pod(self, event_type: str, pod: dict) -> None:
@@ -73,8 +80,11 @@ class ReplicaSetController:
         since = self._ready_since(pod) if active else None
         if active:
             counts.active[uid] = pod
+            counts.rank[uid] = rank_parts(pod)
         else:
             counts.active.pop(uid, None)
+            counts.rank.pop(uid, None)
+        self._place(uid, self._group_of.get(owner, owner), counts.rank[uid].node if active else None)
         if since is None:
             counts.ready_since.pop(uid, None)
             counts.available.discard(uid)
@@ -89,6 +99,19 @@ class ReplicaSetController:
             return
         for rs in self._owners(pod, owner):
             self.queue.add(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}")
+
+    def _place(self, uid: str, group: str, node: str | None) -> None:
+        """Keep the per-node count of active related pods (node None: no longer active)."""
+        before = self._placed.get(uid)
+        after = (group, node) if node is not None else None
+        if before == after:
+            return
+        if before is not None:
+            self._colocated[before[0]][before[1]] -= 1
+            del self._placed[uid]
+        if after is not None:
+            self._colocated.setdefault(group, Counter())[node] += 1
+            self._placed[uid] = after
 
     def _requeue_when_available(self, pod: dict, owner_uid: str) -> None:
         """A pod turned Ready: look again once minReadySeconds have passed (updatePod upstream)."""
@@ -145,22 +168,18 @@ class ReplicaSetController:
                 self.api.delete_pod(pod)
 
     def _pods_to_delete(self, rs: dict, counts: PodCounts, count: int) -> list[dict]:
-        """The `count` pods upstream would delete first (getPodsToDelete)."""
-        pods = list(counts.active.values())
-        if count >= len(pods):
-            return pods  # no need to rank pods that all go
+        """The `count` pods upstream would delete first (getPodsToDelete, ActivePodsWithRanks)."""
+        if count >= len(counts.active):
+            return list(counts.active.values())  # no need to rank pods that all go
         now = sim_to_datetime(self.store.epoch, self.clock.now)
-        return rank_pods_for_deletion(pods, self._related_pods(rs), now)[:count]
+        colocated = self._colocated.get(self._group_of.get(rs["metadata"]["uid"], ""), Counter())
+        buckets: dict = {}
 
-    def _related_pods(self, rs: dict) -> list[dict]:
-        """Active pods of every ReplicaSet with the same controller (getIndirectlyRelatedPods)."""
-        owner = controller_uid(rs)
-        if owner is None:
-            return list(self.counts.get(rs["metadata"]["uid"], PodCounts()).active.values())
-        pods: list[dict] = []
-        for sibling in self.store.owned_by("ReplicaSet", owner):
-            pods.extend(self.counts.get(sibling["metadata"]["uid"], PodCounts()).active.values())
-        return pods
+        def key(uid: str) -> tuple:
+            parts = counts.rank[uid]
+            return rank_key(parts, colocated[parts.node], now, buckets)
+
+        return [counts.active[uid] for uid in heapq.nsmallest(count, counts.active, key=key)]
 
     def _new_pod(self, rs: dict) -> dict:
         template = rs["spec"]["template"]
