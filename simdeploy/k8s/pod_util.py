@@ -104,17 +104,6 @@ def _log2_bucket(moment: datetime, now: datetime) -> int:
     return nanoseconds.bit_length() - 1 if nanoseconds > 0 else -1
 
 
-def _time_rank(moment: datetime | None, uid: str, now: datetime) -> tuple:
-    """Sort key for steps 6 and 8 of ActivePodsWithRanks.Less with LogarithmicScaleDown.
-
-    A zero time sorts first (afterOrZero); otherwise shorter ago first, compared in
-    power-of-two buckets, and within one bucket by UID (upstream's pseudo-random pick).
-    """
-    if moment is None:
-        return (0,)
-    return (1, _log2_bucket(moment, now), uid)
-
-
 class RankParts(NamedTuple):
     """What a pod's deletion rank depends on, read once from the pod (it changes only with it)."""
 
