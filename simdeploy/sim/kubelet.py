@@ -231,7 +231,7 @@ class Kubelet:
         candidates: list[tuple[float, str]] = []
         if run.exits < INF:
             candidates.append((run.exits, "exit"))
-        if not c.serving and run.serves < run.hangs:
+        if not c.serving and run.serves < run.hangs and now < run.hangs:
             candidates.append((max(now, run.serves), "serves"))
         elif c.serving and run.hangs < INF:
             candidates.append((max(now, run.hangs), "hangs"))
