@@ -20,11 +20,12 @@ from simdeploy.sim.probes import INF, Probe
 from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.store import DELETED, MODIFIED, Store
 
-# pkg/kubelet/kubelet.go and kubelet config defaults: CrashLoopBackOff 10 s doubling to 300 s,
-# reset after a container ran 10 minutes.
+# pkg/kubelet/kubelet.go and kubelet config defaults: CrashLoopBackOff 10 s doubling to 300 s, reset
+# once a container ran more than 2 x 300 s (client-go util/flowcontrol backoff.go hasExpired).
 BACKOFF_BASE = 10.0
 BACKOFF_CAP = 300.0
 BACKOFF_RESET_AFTER = 600.0
+DEFAULT_GRACE = 30.0  # terminationGracePeriodSeconds
 # The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
 MIN_STOP_TIMEOUT = 2.0
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
@@ -42,7 +43,7 @@ class Container:
     liveness_probe: Probe | None
     pre_stop: float
     restart_count: int = 0
-    state: str = "waiting"  # waiting | running | terminated
+    state: str = "waiting"  # waiting | running | stopping (killed, still running) | terminated
     waiting_reason: str = "ContainerCreating"
     run: ContainerRun | None = None
     started: bool = False  # the startup probe has succeeded (or there is none)
@@ -51,6 +52,7 @@ class Container:
     serving: bool = False  # the app really answers requests (whatever /readyz says)
     next_backoff: float = 0.0
     last_exit: dict | None = None
+    stops_at: float = 0.0  # when a container being killed has stopped
 
 
 @dataclass
@@ -203,6 +205,7 @@ class Kubelet:
 
     def _start(self, runtime: PodRuntime, container: Container) -> None:
         now = self.clock.now
+        container.behaviour = self.behaviours[container.image]  # a restart runs the image as it behaves now
         container.state = "running"
         container.run = container.behaviour.draw(self.rng, now)
         container.started = container.startup_probe is None
@@ -311,12 +314,45 @@ class Kubelet:
                 "Killing",
                 f"Container {c.name} failed {probe_name.lower()} probe, will be restarted",
             )
-            self._exited(runtime, c, 137, "Error")
+            self._kill(runtime, c, c.startup_probe if what == "startup-failed" else c.liveness_probe)
             return
         self._plan(runtime, c)
         self._write_status(runtime)
 
-    # -- exits and restarts ----------------------------------------------------
+    # -- kills, exits and restarts ----------------------------------------------
+
+    def _stop_time(self, c: Container, grace: float) -> tuple[float, bool]:
+        """Seconds from a kill until the container has stopped, and whether SIGKILL stopped it.
+
+        kuberuntime_container.go killContainer: the preStop hook runs for at most the grace period;
+        then StopContainer gets the grace left, in whole seconds (executePreStopHook truncates the
+        time the hook took), but never less than 2 s; SIGTERM, then SIGKILL when that runs out.
+        """
+        pre_stop = min(c.pre_stop, grace)
+        stop_timeout = max(grace - int(pre_stop), MIN_STOP_TIMEOUT)
+        shutdown = c.behaviour.shutdown.sample(self.rng)
+        return pre_stop + min(shutdown, stop_timeout), shutdown > stop_timeout
+
+    def _kill(self, runtime: PodRuntime, c: Container, probe: Probe) -> None:
+        """A failed liveness or startup probe: stop the container with the grace period, then restart it.
+
+        The grace is the probe's terminationGracePeriodSeconds if set, else the pod's
+        (kuberuntime_container.go setTerminationGracePeriod). The container keeps running until it
+        has stopped; its back-off counts from then (FinishedAt).
+        """
+        grace = probe.termination_grace_period
+        if grace is None:
+            grace = float(runtime.pod["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE))
+        took, sigkill = self._stop_time(c, grace)
+        c.state = "stopping"
+        c.stops_at = self.clock.now + took
+        epoch, run = runtime.epoch, c.run
+        self.clock.call_later(took, lambda: self._killed(runtime, c, epoch, run, 137 if sigkill else 143))
+        self._update_serving(runtime)
+
+    def _killed(self, runtime: PodRuntime, c: Container, epoch: int, run: ContainerRun, exit_code: int) -> None:
+        if runtime.epoch == epoch and c.run is run and c.state == "stopping":
+            self._exited(runtime, c, exit_code, "Error")
 
     def _exited(self, runtime: PodRuntime, c: Container, exit_code: int, reason: str) -> None:
         now = self.clock.now
@@ -331,7 +367,7 @@ class Kubelet:
         c.ready = False
         c.serving = False
         c.started = False
-        if ran >= BACKOFF_RESET_AFTER:
+        if ran > BACKOFF_RESET_AFTER + 1e-6:  # (the margin absorbs float rounding of simulated time)
             c.next_backoff = 0.0
         delay = c.next_backoff
         c.next_backoff = BACKOFF_BASE if delay == 0 else min(delay * 2, BACKOFF_CAP)
@@ -366,21 +402,23 @@ class Kubelet:
             return  # nobody is left to stop the containers: the pod stays Terminating
         pod = runtime.pod
         now = self.clock.now
-        grace = float(pod["metadata"].get("deletionGracePeriodSeconds", 30))
-        deadline = now + grace
+        grace = float(pod["metadata"].get("deletionGracePeriodSeconds", DEFAULT_GRACE))
         gone = now
         for c in runtime.containers:
+            if c.state == "stopping":  # already being killed for a failed probe
+                gone = max(gone, c.stops_at)
             if c.state != "running":
                 continue
             self.recorder.event("Pod", pod["metadata"]["name"], "Killing", f"Stopping container {c.name}")
-            pre_stop_end = min(now + c.pre_stop, deadline)
-            stop_timeout = max(deadline - pre_stop_end, MIN_STOP_TIMEOUT)
-            shutdown = c.behaviour.shutdown.sample(self.rng)
-            gone = max(gone, pre_stop_end + min(shutdown, stop_timeout))
-        self.clock.call_at(gone, lambda: self._remove(runtime))
+            gone = max(gone, now + self._stop_time(c, grace)[0])
+        epoch = runtime.epoch
+        self.clock.call_at(gone, lambda: self._remove(runtime, epoch))
 
-    def _remove(self, runtime: PodRuntime) -> None:
+    def _remove(self, runtime: PodRuntime, epoch: int) -> None:
+        """The containers have stopped: the kubelet confirms the deletion (unless its node died meanwhile)."""
         meta = runtime.pod["metadata"]
+        if runtime.epoch != epoch:
+            return
         if self.store.find("Pod", meta["namespace"], meta["name"]) is runtime.pod:
             self.store.delete("Pod", meta["namespace"], meta["name"])
 
@@ -442,9 +480,8 @@ class Kubelet:
         status = pod["status"]
         now_stamp = self.store.timestamp()
         ready = all(c.ready for c in runtime.containers)
-        status["phase"] = (
-            "Running" if any(c.state == "running" for c in runtime.containers) else status.get("phase", "Pending")
-        )
+        running = any(c.state in ("running", "stopping") for c in runtime.containers)
+        status["phase"] = "Running" if running else status.get("phase", "Pending")
         status["containerStatuses"] = [self._container_status(c) for c in runtime.containers]
         conditions = {c["type"]: c for c in status.get("conditions", [])}
         _set_condition(conditions, "Initialized", True, now_stamp)
@@ -465,7 +502,7 @@ class Kubelet:
         self.store.update(pod)
 
     def _container_status(self, c: Container) -> dict:
-        if c.state == "running":
+        if c.state in ("running", "stopping"):
             state = {"running": {"startedAt": self._stamp(c.run.started)}}
         elif c.state == "terminated" and c.last_exit:
             state = {"terminated": c.last_exit}
@@ -476,7 +513,7 @@ class Kubelet:
             "image": c.image,
             "imageID": "",
             "ready": c.ready,
-            "started": c.state == "running" and c.started,
+            "started": c.state in ("running", "stopping") and c.started,
             "restartCount": c.restart_count,
             "state": state,
         }

@@ -16,6 +16,7 @@ EVICTION_RETRY = 5.0
 # Node lifecycle controller defaults: --node-monitor-period 5 s, grace 50 s (1.32+), and the
 # default NoExecute toleration of 300 s before pods on an unreachable node are evicted.
 NODE_MONITOR_PERIOD = 5.0
+UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
 def node_object(name: str, cpu: str | float, memory: str | float, pods: int, labels: dict | None = None) -> dict:
@@ -100,7 +101,7 @@ class Nodes:
                 "Pod",
                 meta["name"],
                 "EvictionRefused",
-                f"error when evicting pods/{meta['name']} -n {meta['namespace']} (will retry after 5s): {refused}",
+                f'error when evicting pods/"{meta["name"]}" -n "{meta["namespace"]}" (will retry after 5s): {refused}',
                 warning=True,
             )
             self.clock.call_later(EVICTION_RETRY, lambda: self._evict(pod, node))
@@ -128,29 +129,62 @@ class Nodes:
             }
         ]
         node["spec"]["taints"] = [
-            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": stamp},
-            {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+            {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": stamp},
+            {"key": UNREACHABLE, "effect": "NoSchedule"},
         ]
         self.store.update(node)
         self.recorder.event("Node", name, "NodeNotReady", f"Node {name} status is now: NodeNotReady", warning=True)
+        # pkg/controller/util/node MarkPodsNotReady: every pod bound to the node, terminating ones too.
+        for pod in self.store.list("Pod"):
+            if pod["spec"].get("nodeName") == name and _mark_pod_not_ready(pod, stamp):
+                self.store.update(pod)
+        # The taint-eviction controller deletes each pod once its toleration of the taint runs out.
         for pod in self._pods_on(name):
-            _mark_pod_not_ready(pod, stamp)
-            self.store.update(pod)
-        self.clock.call_later(self.eviction_toleration, lambda: self._evict_unreachable(name))
+            seconds = unreachable_toleration(pod, self.eviction_toleration)
+            if seconds is not None:
+                self.clock.call_later(seconds, lambda pod=pod: self._evict_unreachable(name, pod))
 
-    def _evict_unreachable(self, name: str) -> None:
-        for pod in self._pods_on(name):
-            self.recorder.event(
-                "Pod",
-                pod["metadata"]["name"],
-                "TaintManagerEviction",
-                f"Marking for deletion Pod {pod['metadata']['namespace']}/{pod['metadata']['name']}",
-            )
-            self.api.delete_pod(pod)
+    def _evict_unreachable(self, name: str, pod: dict) -> None:
+        meta = pod["metadata"]
+        if self.store.find("Pod", meta["namespace"], meta["name"]) is not pod or meta.get("deletionTimestamp"):
+            return
+        if pod["spec"].get("nodeName") != name:
+            return
+        self.recorder.event(
+            "Pod",
+            meta["name"],
+            "TaintManagerEviction",
+            f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
+        )
+        self.api.delete_pod(pod)
 
 
-def _mark_pod_not_ready(pod: dict, stamp: str) -> None:
+def unreachable_toleration(pod: dict, default: float) -> float | None:
+    """Seconds a pod stays on an unreachable node before it is evicted; None for ever.
+
+    The DefaultTolerationSeconds admission plugin gives a pod with no toleration for the
+    unreachable:NoExecute taint one of `default` seconds. Otherwise the first toleration that
+    tolerates the taint decides: its tolerationSeconds, or for ever without one; none at all means
+    at once (taint-eviction controller, getMinTolerationTime).
+    """
+    covered = False
+    for toleration in pod["spec"].get("tolerations") or ():
+        if toleration.get("effect") not in (None, "", "NoExecute"):
+            continue
+        if toleration.get("key") not in (None, "", UNREACHABLE):
+            continue
+        covered = True
+        if toleration.get("operator") == "Exists" or toleration.get("value") in (None, ""):
+            seconds = toleration.get("tolerationSeconds")
+            return None if seconds is None else max(float(seconds), 0.0)
+    return 0.0 if covered else default
+
+
+def _mark_pod_not_ready(pod: dict, stamp: str) -> bool:
+    """Set the pod's Ready condition (only that one) to False; say whether it changed."""
     for condition in pod.get("status", {}).get("conditions", ()):
-        if condition["type"] in ("Ready", "ContainersReady") and condition["status"] == "True":
+        if condition["type"] == "Ready" and condition["status"] != "False":
             condition["status"] = "False"
             condition["lastTransitionTime"] = stamp
+            return True
+    return False

@@ -24,6 +24,7 @@ class Probe:
     timeout: float = 1.0
     success_threshold: int = 1
     failure_threshold: int = 3
+    termination_grace_period: float | None = None  # the probe's own grace for a kill it causes
 
     @classmethod
     def from_spec(cls, spec: dict | None) -> Probe | None:
@@ -35,7 +36,12 @@ class Probe:
             timeout=float(spec.get("timeoutSeconds", 1)),
             success_threshold=int(spec.get("successThreshold", 1)),
             failure_threshold=int(spec.get("failureThreshold", 3)),
+            termination_grace_period=_optional_float(spec.get("terminationGracePeriodSeconds")),
         )
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)
 
 
 def first_tick(start: float, probe: Probe) -> int:

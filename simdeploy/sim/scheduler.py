@@ -35,6 +35,22 @@ def pod_requests(pod: dict) -> tuple[float, float]:
     return cpu, memory
 
 
+@dataclass(frozen=True)
+class Need:
+    """What a pod asks of a node; pods of one ReplicaSet ask the same, so they share a node heap."""
+
+    owner: str | None
+    cpu: float
+    memory: float
+    node_selector: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, pod: dict) -> Need:
+        cpu, memory = pod_requests(pod)
+        selector = tuple(sorted((pod["spec"].get("nodeSelector") or {}).items()))
+        return cls(controller_uid(pod), cpu, memory, selector)
+
+
 @dataclass
 class NodeInfo:
     """A node as the scheduler caches it: capacity, whether it takes pods, and what is placed on it."""
@@ -46,17 +62,26 @@ class NodeInfo:
     takes_pods: str | None  # None, or why the node takes no pods at all
     usage: NodeUsage = field(default_factory=NodeUsage)
     version: int = 0
+    labels: dict = field(default_factory=dict)
 
-    def unfit(self, cpu: float, memory: float) -> str | None:
+    def unfit(self, need: Need) -> tuple[str, ...]:
+        """Why the pod cannot go here, as the first failing filter plugin says; () when it fits.
+
+        Plugin order of the default profile: NodeUnschedulable, TaintToleration, NodeAffinity, then
+        NodeResourcesFit, which reports every resource that is short (noderesources/fit.go).
+        """
         if self.takes_pods:
-            return self.takes_pods
+            return (self.takes_pods,)
+        if any(self.labels.get(key) != value for key, value in need.node_selector):
+            return ("node(s) didn't match Pod's node affinity/selector",)
+        reasons = []
         if self.usage.pods + 1 > self.pods:
-            return "Too many pods"
-        if cpu and self.usage.cpu + cpu > self.cpu + 1e-9:
-            return "Insufficient cpu"
-        if memory and self.usage.memory + memory > self.memory + 1e-9:
-            return "Insufficient memory"
-        return None
+            reasons.append("Too many pods")
+        if need.cpu and self.usage.cpu + need.cpu > self.cpu + 1e-9:
+            reasons.append("Insufficient cpu")
+        if need.memory and self.usage.memory + need.memory > self.memory + 1e-9:
+            reasons.append("Insufficient memory")
+        return tuple(reasons)
 
     def score(self, owner: str | None) -> tuple:
         # Spread the replicas of one owner (default topology spreading), then least allocated.
@@ -67,8 +92,8 @@ class NodeInfo:
 class Scheduler:
     """Places each new pod after the scheduling latency; retries unschedulable pods when room frees.
 
-    Candidate nodes sit in one heap per owner, ordered by score; an entry whose node changed since
-    it was pushed is re-scored when it comes up, so placing a pod costs O(log nodes).
+    Candidate nodes sit in one heap per owner and request, ordered by score; an entry whose node
+    changed since it was pushed is re-scored when it comes up, so placing a pod costs O(log nodes).
     """
 
     MAX_HEAPS = 8
@@ -79,7 +104,7 @@ class Scheduler:
         self.recorder = recorder
         self.latency = latency
         self.nodes: dict[str, NodeInfo] = {}
-        self._heaps: OrderedDict[str | None, list] = OrderedDict()
+        self._heaps: OrderedDict[Need, list] = OrderedDict()
         self._placed: dict[str, tuple[str, float, float, str | None]] = {}  # pod uid -> placement
         self._unschedulable: dict[str, dict] = {}  # pod uid -> pod, in arrival order
         self._retry_pending = False
@@ -116,6 +141,7 @@ class Scheduler:
             return
         allocatable = node["status"]["allocatable"]
         info = self.nodes.get(name) or NodeInfo(name, 0.0, 0.0, 0, None)
+        info.labels = dict(node["metadata"].get("labels") or {})
         info.cpu = parse_quantity(allocatable.get("cpu", 0))
         info.memory = parse_quantity(allocatable.get("memory", 0))
         info.pods = int(allocatable.get("pods", 110))
@@ -132,8 +158,8 @@ class Scheduler:
     def _changed(self, info: NodeInfo) -> None:
         """A node's score may have dropped: offer it afresh to every owner's heap."""
         info.version += 1
-        for owner, heap in self._heaps.items():
-            heapq.heappush(heap, (info.score(owner), info.version, info.name))
+        for need, heap in self._heaps.items():
+            heapq.heappush(heap, (info.score(need.owner), info.version, info.name))
 
     def _retry_soon(self) -> None:
         if self._unschedulable and not self._retry_pending:
@@ -153,56 +179,54 @@ class Scheduler:
             return
         if meta.get("deletionTimestamp") or pod["spec"].get("nodeName"):
             return
-        cpu, memory = pod_requests(pod)
-        owner = controller_uid(pod)
-        info = self._choose(owner, cpu, memory)
+        need = Need.of(pod)
+        info = self._choose(need)
         if info is None:
             first = meta["uid"] not in self._unschedulable
             self._unschedulable[meta["uid"]] = pod
             if first:
-                message = self._unschedulable_message(cpu, memory)
+                message = self._unschedulable_message(need)
                 self._set_scheduled(pod, False, message)
                 self.recorder.event("Pod", meta["name"], "FailedScheduling", message, warning=True)
             return
         self._unschedulable.pop(meta["uid"], None)
-        info.usage.cpu += cpu
-        info.usage.memory += memory
+        info.usage.cpu += need.cpu
+        info.usage.memory += need.memory
         info.usage.pods += 1
-        info.usage.by_owner[owner] += 1
+        info.usage.by_owner[need.owner] += 1
         self._changed(info)
-        self._placed[meta["uid"]] = (info.name, cpu, memory, owner)
+        self._placed[meta["uid"]] = (info.name, need.cpu, need.memory, need.owner)
         pod["spec"]["nodeName"] = info.name
         self.recorder.event(
             "Pod", meta["name"], "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {info.name}"
         )
         self._set_scheduled(pod, True, None)
 
-    def _heap(self, owner: str | None) -> list:
-        heap = self._heaps.get(owner)
+    def _heap(self, need: Need) -> list:
+        heap = self._heaps.get(need)
         if heap is None:
-            heap = [(info.score(owner), info.version, info.name) for info in self.nodes.values()]
+            heap = [(info.score(need.owner), info.version, info.name) for info in self.nodes.values()]
             heapq.heapify(heap)
-            self._heaps[owner] = heap
+            self._heaps[need] = heap
             if len(self._heaps) > self.MAX_HEAPS:
                 self._heaps.popitem(last=False)
-        self._heaps.move_to_end(owner)
+        self._heaps.move_to_end(need)
         return heap
 
-    def _choose(self, owner: str | None, cpu: float, memory: float) -> NodeInfo | None:
+    def _choose(self, need: Need) -> NodeInfo | None:
         """The best-scoring node that fits; a node that does not fit is offered again when it changes."""
-        heap = self._heap(owner)
+        heap = self._heap(need)
         while heap:
             _, version, name = heapq.heappop(heap)
             info = self.nodes.get(name)
             if info is None or version != info.version:
                 continue  # stale: _changed() pushed a current entry for this node
-            if not info.unfit(cpu, memory):
+            if not info.unfit(need):
                 return info
         return None
 
-    def _unschedulable_message(self, cpu: float, memory: float) -> str:
-        reasons = Counter(info.unfit(cpu, memory) or "" for info in self.nodes.values())
-        reasons.pop("", None)
+    def _unschedulable_message(self, need: Need) -> str:
+        reasons = Counter(reason for info in self.nodes.values() for reason in info.unfit(need))
         return _unschedulable_message(reasons, len(self.nodes))
 
     def _set_scheduled(self, pod: dict, scheduled: bool, message: str | None) -> None:
@@ -228,5 +252,6 @@ def _node_ready(node: dict) -> bool:
 
 
 def _unschedulable_message(reasons: Counter, nodes: int) -> str:
-    detail = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    """FitError.Error() in pkg/scheduler/framework: the "<count> <reason>" strings, sorted as strings."""
+    detail = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
     return f"0/{nodes} nodes are available: {detail}." if detail else f"0/{nodes} nodes are available."
