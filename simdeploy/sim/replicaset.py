@@ -32,7 +32,8 @@ class PodCounts:
     available: set[str] = field(default_factory=set)
     waiting: deque = field(default_factory=deque)  # (ready_since, uid) not yet available
     terminating: set[str] = field(default_factory=set)
-    rank: dict[str, RankParts] = field(default_factory=dict)  # uid -> what its deletion rank needs
+    # uid -> (resourceVersion, what its deletion rank needs), filled when the pods are first ranked
+    rank: dict[str, tuple[str, RankParts]] = field(default_factory=dict)
 
 
 class ReplicaSetController:
@@ -80,11 +81,11 @@ class ReplicaSetController:
         since = self._ready_since(pod) if active else None
         if active:
             counts.active[uid] = pod
-            counts.rank[uid] = rank_parts(pod)
         else:
             counts.active.pop(uid, None)
             counts.rank.pop(uid, None)
-        self._place(uid, self._group_of.get(owner, owner), counts.rank[uid].node if active else None)
+        node = (pod["spec"].get("nodeName") or "") if active else None
+        self._place(uid, self._group_of.get(owner, owner), node)
         if since is None:
             counts.ready_since.pop(uid, None)
             counts.available.discard(uid)
@@ -176,7 +177,11 @@ class ReplicaSetController:
         buckets: dict = {}
 
         def key(uid: str) -> tuple:
-            parts = counts.rank[uid]
+            version = counts.active[uid]["metadata"]["resourceVersion"]
+            cached = counts.rank.get(uid)
+            if cached is None or cached[0] != version:
+                cached = counts.rank[uid] = (version, rank_parts(counts.active[uid]))
+            parts = cached[1]
             return rank_key(parts, colocated[parts.node], now, buckets)
 
         return [counts.active[uid] for uid in heapq.nsmallest(count, counts.active, key=key)]
