@@ -8,14 +8,13 @@ pod whose state cannot change costs no events.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from simdeploy.k8s.timeutil import format_time, parse_time, sim_to_datetime
-from simdeploy.sim import probes
+from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.sim.behaviour import ContainerRun, VersionBehaviour
 from simdeploy.sim.clock import Clock
+from simdeploy.sim.container import Container, container_status, next_change, pre_stop_seconds
 from simdeploy.sim.probes import INF, Probe
 from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.store import DELETED, MODIFIED, Store
@@ -28,31 +27,6 @@ BACKOFF_RESET_AFTER = 600.0
 DEFAULT_GRACE = 30.0  # terminationGracePeriodSeconds
 # The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
 MIN_STOP_TIMEOUT = 2.0
-_SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
-
-
-@dataclass
-class Container:
-    """What the kubelet knows of one container of one pod."""
-
-    name: str
-    image: str
-    behaviour: VersionBehaviour
-    startup_probe: Probe | None
-    readiness_probe: Probe | None
-    liveness_probe: Probe | None
-    pre_stop: float
-    restart_count: int = 0
-    state: str = "waiting"  # waiting | running | stopping (killed, still running) | terminated
-    waiting_reason: str = "ContainerCreating"
-    run: ContainerRun | None = None
-    started: bool = False  # the startup probe has succeeded (or there is none)
-    started_at: float = 0.0  # when the startup probe passed
-    ready: bool = False
-    serving: bool = False  # the app really answers requests (whatever /readyz says)
-    next_backoff: float = 0.0
-    last_exit: dict | None = None
-    stops_at: float = 0.0  # when a container being killed has stopped
 
 
 @dataclass
@@ -221,63 +195,12 @@ class Kubelet:
 
     def _plan(self, runtime: PodRuntime, container: Container) -> None:
         """Schedule the next moment this container's state changes, if there is one."""
-        change = self._next_change(container, self.clock.now)
+        change = next_change(container, self.clock.now)
         if change is None:
             return
         moment, what = change
         epoch, run = runtime.epoch, container.run
         self.clock.call_at(moment, lambda: self._change(runtime, container, epoch, run, what))
-
-    def _next_change(self, c: Container, now: float) -> tuple[float, str] | None:
-        run = c.run
-        start = run.started
-        candidates: list[tuple[float, str]] = []
-        if run.exits < INF:
-            candidates.append((run.exits, "exit"))
-        if not c.serving and run.serves < run.hangs and now < run.hangs:
-            candidates.append((max(now, run.serves), "serves"))
-        elif c.serving and run.hangs < INF:
-            candidates.append((max(now, run.hangs), "hangs"))
-        if not c.started:
-            probe = c.startup_probe
-            passes = probes.success_time(start, probe, max(now, run.live), run.hangs)
-            fail_from, fail_until = (now, run.live) if now < run.live else (max(now, run.hangs), INF)
-            killed = probes.failure_time(start, probe, fail_from, fail_until)
-            if killed is None and passes is None and fail_until < INF:
-                killed = probes.failure_time(start, probe, max(now, run.hangs))
-            if killed is not None:
-                candidates.append((killed + self._timeout(run, probe, killed), "startup-failed"))
-            if passes is not None:
-                candidates.append((passes, "started"))
-            return min(candidates, default=None)
-        gate = max(now, c.started_at)
-        if c.readiness_probe is None:
-            if not c.ready:
-                candidates.append((max(gate, now), "ready"))
-        elif not c.ready:
-            ready = probes.success_time(start, c.readiness_probe, max(gate, run.ready), run.hangs)
-            if ready is not None:
-                candidates.append((ready, "ready"))
-        else:
-            unready = probes.failure_time(start, c.readiness_probe, max(gate, run.hangs))
-            if unready is not None:
-                timeout = self._timeout(run, c.readiness_probe, unready)
-                candidates.append((unready + timeout, "unready"))
-        if c.liveness_probe is not None:
-            killed = None
-            if gate < run.live:
-                killed = probes.failure_time(start, c.liveness_probe, gate, run.live)
-            if killed is None:
-                killed = probes.failure_time(start, c.liveness_probe, max(gate, run.hangs))
-            if killed is not None:
-                timeout = self._timeout(run, c.liveness_probe, killed)
-                candidates.append((killed + timeout, "liveness-failed"))
-        return min(candidates, default=None)
-
-    @staticmethod
-    def _timeout(run: ContainerRun, probe: Probe, moment: float) -> float:
-        """A hung endpoint fails only when the probe times out; a closed port fails at once."""
-        return probe.timeout if moment >= run.hangs else 0.0
 
     def _change(self, runtime: PodRuntime, c: Container, epoch: int, run: ContainerRun, what: str) -> None:
         if runtime.epoch != epoch or c.run is not run or c.state != "running":
@@ -452,11 +375,11 @@ class Kubelet:
                 c.behaviour = behaviour
                 run = c.run
                 if hang_now and behaviour.hang_after is not None:
-                    run = _replace_run(run, hangs=now + behaviour.hang_after.sample(self.rng))
+                    run = replace(run, hangs=now + behaviour.hang_after.sample(self.rng))
                 if exit_now and behaviour.exit_after is not None:
-                    run = _replace_run(run, exits=now + behaviour.exit_after.sample(self.rng))
+                    run = replace(run, exits=now + behaviour.exit_after.sample(self.rng))
                 if behaviour.never_ready:
-                    run = _replace_run(run, ready=INF, serves=INF)
+                    run = replace(run, ready=INF, serves=INF)
                 if run is not c.run:
                     c.run = run
                     self._plan(runtime, c)
@@ -482,7 +405,7 @@ class Kubelet:
         ready = all(c.ready for c in runtime.containers)
         running = any(c.state in ("running", "stopping") for c in runtime.containers)
         status["phase"] = "Running" if running else status.get("phase", "Pending")
-        status["containerStatuses"] = [self._container_status(c) for c in runtime.containers]
+        status["containerStatuses"] = [container_status(c, self._stamp) for c in runtime.containers]
         conditions = {c["type"]: c for c in status.get("conditions", [])}
         _set_condition(conditions, "Initialized", True, now_stamp)
         _set_condition(conditions, "ContainersReady", ready, now_stamp)
@@ -501,26 +424,6 @@ class Kubelet:
             self.recorder.event("Pod", pod["metadata"]["name"], "Ready" if ready else "NotReady", message)
         self.store.update(pod)
 
-    def _container_status(self, c: Container) -> dict:
-        if c.state in ("running", "stopping"):
-            state = {"running": {"startedAt": self._stamp(c.run.started)}}
-        elif c.state == "terminated" and c.last_exit:
-            state = {"terminated": c.last_exit}
-        else:
-            state = {"waiting": {"reason": c.waiting_reason}}
-        status = {
-            "name": c.name,
-            "image": c.image,
-            "imageID": "",
-            "ready": c.ready,
-            "started": c.state in ("running", "stopping") and c.started,
-            "restartCount": c.restart_count,
-            "state": state,
-        }
-        if c.last_exit:
-            status["lastState"] = {"terminated": c.last_exit}
-        return status
-
 
 def _set_condition(conditions: dict, kind: str, value: bool, stamp: str) -> None:
     text = "True" if value else "False"
@@ -535,29 +438,5 @@ def _set_condition(conditions: dict, kind: str, value: bool, stamp: str) -> None
     }
 
 
-def _replace_run(run: ContainerRun, **changes) -> ContainerRun:
-    return replace(run, **changes)
-
-
 def _node_ip(name: str) -> str:
     return f"172.18.0.{sum(name.encode()) % 250 + 2}"
-
-
-def pre_stop_seconds(container: dict) -> float:
-    """How long a container's preStop hook takes: `sleep N` in an exec hook, or the sleep action."""
-    hook = (container.get("lifecycle") or {}).get("preStop") or {}
-    if "sleep" in hook:
-        return float(hook["sleep"].get("seconds", 0))
-    command = " ".join(str(part) for part in (hook.get("exec") or {}).get("command", []))
-    match = _SLEEP.search(command)
-    return float(match.group(1)) if match else 0.0
-
-
-def ready_since(pod: dict) -> float | None:
-    """Seconds since the epoch (as a timestamp) of the Ready condition turning True, if ready."""
-    for condition in pod.get("status", {}).get("conditions", ()):
-        if condition["type"] == "Ready":
-            if condition["status"] != "True":
-                return None
-            return parse_time(condition["lastTransitionTime"]).timestamp()
-    return None
