@@ -18,23 +18,30 @@ def format_clock(seconds: float) -> str:
 
 
 def event_lines(events: list[dict]) -> list[tuple[str, bool]]:
-    """The timeline as aligned text lines (like kubectl's tab writer), each with a warning flag."""
-    rows = [("TIME", "TYPE", "REASON", "OBJECT", "MESSAGE")]
-    rows += [
-        (
-            format_clock(e["t"]),
-            e.get("type", "Normal"),
-            e["reason"],
-            f"{e['kind'].lower()}/{e['name']}",
-            e["message"],
-        )
-        for e in events
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = []
-    for index, row in enumerate(rows):
+    """The timeline as aligned text lines (like kubectl's tab writer), each with a warning flag.
+
+    Repeats of an event (same object, reason and message) fold into its first line, as the API
+    server aggregates them: "(x12, last 3:55.0)".
+    """
+    first: dict[tuple, list] = {}
+    rows: list[list] = []
+    for e in events:
+        key = (e["kind"], e["name"], e["reason"], e["message"])
+        if key in first:
+            first[key][5] += 1
+            first[key][6] = e["t"]
+            continue
+        row = [format_clock(e["t"]), e.get("type", "Normal"), e["reason"], f"{e['kind'].lower()}/{e['name']}"]
+        row += [e["message"], 1, e["t"]]
+        first[key] = row
+        rows.append(row)
+    header = ["TIME", "TYPE", "REASON", "OBJECT"]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    lines = [("   ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)) + "   MESSAGE", False)]
+    for row in rows:
         text = "   ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-        lines.append((f"{text}   {row[4]}", index > 0 and row[1] == "Warning"))
+        message = row[4] if row[5] == 1 else f"{row[4]} (x{row[5]}, last {format_clock(row[6])})"
+        lines.append((f"{text}   {message}", row[1] == "Warning"))
     return lines
 
 

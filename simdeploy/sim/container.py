@@ -35,6 +35,7 @@ class Container:
     next_backoff: float = 0.0
     last_exit: dict | None = None
     stops_at: float = 0.0  # when a container being killed has stopped
+    reported_unready: bool = False  # this run's failing readiness is already on the timeline
 
 
 def next_change(c: Container, now: float) -> tuple[float, str] | None:
@@ -68,6 +69,11 @@ def next_change(c: Container, now: float) -> tuple[float, str] | None:
         ready = probes.success_time(start, c.readiness_probe, max(gate, run.ready), run.hangs)
         if ready is not None:
             candidates.append((ready, "ready"))
+        if not c.reported_unready:
+            # Worth a line once failureThreshold probes in a row have failed before readiness.
+            failing = probes.failure_time(start, c.readiness_probe, gate, ready if ready is not None else INF)
+            if failing is not None:
+                candidates.append((failing, "readiness-failing"))
     else:
         unready = probes.failure_time(start, c.readiness_probe, max(gate, run.hangs))
         if unready is not None:

@@ -144,8 +144,11 @@ class Kubelet:
                     f'Container image "{container.image}" already present on machine',
                 )
             return present_at
-        start = max(now, node.pull_free_at)
         took = container.behaviour.pull.sample(self.rng)
+        if took <= 0:  # the image was already on the node (pre-pulled, or kind-loaded)
+            node.images[container.image] = now
+            return self._pull(runtime, node, container)
+        start = max(now, node.pull_free_at)
         done = start + took
         node.pull_free_at = done
         node.images[container.image] = done
@@ -185,6 +188,7 @@ class Kubelet:
         container.started = container.startup_probe is None
         container.started_at = now
         container.ready = False
+        container.reported_unready = False
         container.serving = False
         name = runtime.pod["metadata"]["name"]
         self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
@@ -214,6 +218,13 @@ class Kubelet:
         if what == "started":
             c.started = True
             c.started_at = self.clock.now
+        elif what == "readiness-failing":
+            c.reported_unready = True
+            refused = self.clock.now < c.run.live
+            detail = "dial tcp: connect: connection refused" if refused else "HTTP probe failed with statuscode: 503"
+            self.recorder.event("Pod", name, "Unhealthy", f"Readiness probe failed: {detail}", warning=True)
+            self._plan(runtime, c)
+            return
         elif what == "ready":
             c.ready = True
         elif what == "unready":
