@@ -24,6 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+if not console.is_terminal:
+    console.width = 140  # piped or captured: keep tables on one line each rather than 80 columns
 errors = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from simdeploy.k8s.defaults import apply_defaults
-from simdeploy.k8s.labels import selector_matches
-from simdeploy.k8s.pdb_util import eviction_decision
+from simdeploy.k8s.pdb_util import eviction_charged_pdb, eviction_decision
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.k8s.validation import validate
 from simdeploy.sim.clock import Clock
@@ -76,15 +75,16 @@ class Api:
         """The Eviction subresource: delete the pod unless a PodDisruptionBudget forbids it."""
         now = sim_to_datetime(self.store.epoch, self.clock.now)
         meta = pod["metadata"]
-        pdbs = [pdb for pdb in self.store.list("PodDisruptionBudget", meta["namespace"]) if _selects(pdb, pod)]
+        pdbs = self.store.list("PodDisruptionBudget", meta["namespace"])
         code, message = eviction_decision(pod, pdbs, now)
         if code != 200:
             raise EvictionRefused(code, message)
-        if len(pdbs) == 1 and not meta.get("deletionTimestamp"):
-            status = pdbs[0].setdefault("status", {})
+        charged = eviction_charged_pdb(pod, pdbs, now)
+        if charged is not None:
+            status = charged.setdefault("status", {})
             status["disruptionsAllowed"] = status.get("disruptionsAllowed", 0) - 1
             status.setdefault("disruptedPods", {})[meta["name"]] = format_time(now)
-            self.store.update(pdbs[0])
+            self.store.update(charged)
         self.delete_pod(pod)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
@@ -104,8 +104,3 @@ class Api:
                     self.delete(kind, meta["namespace"], meta["name"])
                 except NotFound:
                     pass
-
-
-def _selects(pdb: dict, pod: dict) -> bool:
-    selector = pdb.get("spec", {}).get("selector")
-    return selector is not None and selector_matches(selector, pod["metadata"].get("labels"))

@@ -58,22 +58,10 @@ class DisruptionController:
             if rs_uid is None or rs_uid in seen:
                 continue
             seen.add(rs_uid)
-            rs = self._replica_set(pod)
+            rs = self.store.controller_of(pod, "ReplicaSet")
             if rs is None:
                 continue
-            deployment = self._deployment(rs)
+            deployment = self.store.controller_of(rs, "Deployment")
             owner = deployment or rs
             scales[owner["metadata"]["uid"]] = owner["spec"].get("replicas", 1)
         return sum(scales.values())
-
-    def _replica_set(self, pod: dict) -> dict | None:
-        for ref in pod["metadata"].get("ownerReferences") or ():
-            if ref.get("controller") and ref["kind"] == "ReplicaSet":
-                return self.store.find("ReplicaSet", pod["metadata"]["namespace"], ref["name"])
-        return None
-
-    def _deployment(self, rs: dict) -> dict | None:
-        for ref in rs["metadata"].get("ownerReferences") or ():
-            if ref.get("controller") and ref["kind"] == "Deployment":
-                return self.store.find("Deployment", rs["metadata"]["namespace"], ref["name"])
-        return None

@@ -75,6 +75,14 @@ class Store:
             objects = (o for o in objects if selector_matches(selector, o["metadata"].get("labels")))
         return list(objects)
 
+    def controller_of(self, obj: Obj, kind: str) -> Obj | None:
+        """The object of `kind` that controls `obj` (its ownerReference with controller: true), if it exists."""
+        for ref in obj["metadata"].get("ownerReferences") or ():
+            if ref.get("controller") and ref.get("kind") == kind:
+                owner = self.find(kind, obj["metadata"].get("namespace", ""), ref["name"])
+                return owner if owner is not None and owner["metadata"]["uid"] == ref["uid"] else None
+        return None
+
     def owned_by(self, kind: str, owner_uid: str) -> list[Obj]:
         """Objects of a kind whose controller ownerReference points at owner_uid."""
         return list(self._by_owner.get(kind, {}).get(owner_uid, {}).values())

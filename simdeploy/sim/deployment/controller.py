@@ -57,7 +57,7 @@ class DeploymentController:
         self.queue.add_after(key, delay)
 
     def _on_replica_set(self, event_type: str, rs: dict) -> None:
-        owner = self._owner_deployment(rs)
+        owner = self.store.controller_of(rs, "Deployment")
         if owner is not None:
             self.enqueue(owner)
 
@@ -65,19 +65,10 @@ class DeploymentController:
         # Recreate waits for old pods to be gone (deletePod in deployment_controller.go).
         if event_type != DELETED:
             return
-        for ref in pod["metadata"].get("ownerReferences") or ():
-            rs = self.store.find("ReplicaSet", pod["metadata"]["namespace"], ref["name"])
-            owner = rs and self._owner_deployment(rs)
-            if owner is not None and owner["spec"]["strategy"]["type"] == du.RECREATE_STRATEGY:
-                self.enqueue(owner)
-
-    def _owner_deployment(self, rs: dict) -> dict | None:
-        for ref in rs["metadata"].get("ownerReferences") or ():
-            if ref.get("controller") and ref["kind"] == "Deployment":
-                found = self.store.find("Deployment", rs["metadata"]["namespace"], ref["name"])
-                if found is not None and found["metadata"]["uid"] == ref["uid"]:
-                    return found
-        return None
+        rs = self.store.controller_of(pod, "ReplicaSet")
+        owner = rs and self.store.controller_of(rs, "Deployment")
+        if owner is not None and owner["spec"]["strategy"]["type"] == du.RECREATE_STRATEGY:
+            self.enqueue(owner)
 
     # -- syncDeployment --------------------------------------------------------
 
