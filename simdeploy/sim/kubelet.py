@@ -338,6 +338,7 @@ class Kubelet:
         now = self.clock.now
         grace = float(pod["metadata"].get("deletionGracePeriodSeconds", DEFAULT_GRACE))
         gone = now
+        epoch = runtime.epoch
         for c in runtime.containers:
             if c.state == "stopping":  # already being killed for a failed probe
                 gone = max(gone, c.stops_at)
@@ -345,8 +346,14 @@ class Kubelet:
                 continue
             self.recorder.event("Pod", pod["metadata"]["name"], "Killing", f"Stopping container {c.name}")
             gone = max(gone, now + self._stop_time(c, grace)[0])
-        epoch = runtime.epoch
+            # On SIGTERM, after preStop, the app closes its listener: new requests are refused.
+            self.clock.call_at(now + min(c.pre_stop, grace), lambda c=c: self._sigterm(runtime, c, epoch))
         self.clock.call_at(gone, lambda: self._remove(runtime, epoch))
+
+    def _sigterm(self, runtime: PodRuntime, c: Container, epoch: int) -> None:
+        if runtime.epoch == epoch and c.serving:
+            c.serving = False
+            self._update_serving(runtime)
 
     def _remove(self, runtime: PodRuntime, epoch: int) -> None:
         """The containers have stopped: the kubelet confirms the deletion (unless its node died meanwhile)."""
