@@ -12,8 +12,11 @@ from simdeploy.scenario import schema
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
+from simdeploy.sim.latency import HistogramLatency, Latency, LogNormalLatency
 from simdeploy.sim.nodes import node_object
+from simdeploy.sim.rates import Constant, Diurnal, Ramp, RateProfile, Series, Spike, Steps
 from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
+from simdeploy.sim.traffic import Route, Source
 
 _BEHAVIOUR_FIELDS = {
     "pull": "pull",
@@ -49,7 +52,7 @@ def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool =
         )
         for index, action in enumerate(spec.timeline)
     ]
-    return Simulation(
+    simulation = Simulation(
         name=spec.metadata.name,
         manifests=scenario.manifests,
         behaviours=behaviours,
@@ -59,6 +62,13 @@ def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool =
         actions=actions,
         record_pod_events=record_pod_events,
     )
+    for route in spec.routes:
+        simulation.traffic.set_route(Route(route.namespace or namespace, route.name, dict(route.weights)))
+    for traffic in spec.traffic:
+        profile = rate_profile(traffic.rate, scenario.rate_files)
+        ns = traffic.namespace or namespace
+        simulation.traffic.add_source(Source(ns, profile, traffic.service, traffic.route, traffic.start))
+    return simulation
 
 
 def distribution(spec: schema.DistributionSpec) -> Distribution:
@@ -86,7 +96,38 @@ def behaviour(image: str, spec: schema.VersionSpec, base: VersionBehaviour | Non
         changes["never_ready"] = spec.never_ready
     if "exit_code" in spec.model_fields_set or base is None:
         changes["exit_code"] = spec.exit_code
+    if spec.error_rate is not None:
+        changes["error_rate"] = spec.error_rate
+    if spec.latency is not None:
+        changes["latency"] = latency(spec.latency)
+    if spec.capacity is not None:
+        changes["capacity"] = spec.capacity
+    if spec.concurrency is not None:
+        changes["concurrency"] = spec.concurrency
     return (base or VersionBehaviour(image)).with_changes(**changes)
+
+
+def latency(spec: schema.LatencySpec) -> Latency:
+    if spec.histogram is not None:
+        return HistogramLatency(tuple(b.le for b in spec.histogram), tuple(b.fraction for b in spec.histogram))
+    return LogNormalLatency(spec.p50, spec.p99)
+
+
+def rate_profile(spec: schema.RateSpec, rate_files: dict) -> RateProfile:
+    if spec.constant is not None:
+        return Constant(spec.constant)
+    if spec.steps is not None:
+        steps = sorted(spec.steps, key=lambda step: step.at)
+        return Steps(tuple(step.at for step in steps), tuple(step.rps for step in steps))
+    if spec.ramp is not None:
+        return Ramp(spec.ramp.from_, spec.ramp.to, spec.ramp.over, spec.ramp.start)
+    if spec.diurnal is not None:
+        d = spec.diurnal
+        return Diurnal(d.mean, d.amplitude, d.period, d.peak_at)
+    if spec.spike is not None:
+        return Spike(spec.spike.base, spec.spike.peak, spec.spike.at, spec.spike.duration)
+    times, rates = rate_files[spec.csv]
+    return Series(times, rates)
 
 
 def cluster_settings(cluster: schema.Cluster) -> ClusterSettings:
@@ -103,6 +144,9 @@ def cluster_settings(cluster: schema.Cluster) -> ClusterSettings:
         node_monitor_grace=cluster.node_monitor_grace_period,
         eviction_toleration=cluster.unreachable_toleration,
         epoch=parse_time(cluster.start_time) if cluster.start_time else DEFAULT_EPOCH,
+        tick=cluster.tick,
+        scrape_interval=cluster.scrape_interval,
+        overload_code=cluster.overload,
     )
 
 
@@ -134,6 +178,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
             return _node_action(action)
         case schema.SetBehaviourAction():
             return lambda sim: _set_behaviour(sim, action)
+        case schema.SetWeightsAction():
+            return lambda sim: _set_weights(sim, ns, action)
         case schema.PatchAction():
             kind, name = action.target.split("/", 1)
             return lambda sim: sim.kubectl.patch(_kind(kind), "" if _kind(kind) == "Node" else ns, name, action.patch)
@@ -166,6 +212,13 @@ def _set_behaviour(sim: Simulation, action: schema.SetBehaviourAction) -> str:
         f"{action.image} now behaves as the scenario's set-behaviour says",
     )
     return f"version {action.image} changed"
+
+
+def _set_weights(sim: Simulation, namespace: str, action: schema.SetWeightsAction) -> str:
+    sim.traffic.set_route(Route(namespace, action.route, dict(action.weights)))
+    weights = ", ".join(f"{name}={weight:g}" for name, weight in action.weights.items())
+    sim.recorder.event("Route", action.route, "SetWeights", f"route {action.route} weights now {weights}")
+    return f"route/{action.route} weights set"
 
 
 _KINDS = {

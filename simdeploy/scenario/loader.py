@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,16 +12,19 @@ import yaml
 from pydantic import ValidationError
 
 from simdeploy.k8s.defaults import apply_defaults
+from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.validation import validate
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.schema import (
+    ACTION_NAMES,
     ApplyAction,
     DeletePodsAction,
     ManifestRef,
     ScenarioSpec,
     SetBehaviourAction,
     SetImageAction,
+    SetWeightsAction,
 )
 
 # libyaml's safe loader when PyYAML was built with it (same results, several times faster).
@@ -36,6 +40,7 @@ class Scenario:
     base_dir: Path
     manifests: list[dict] = field(default_factory=list)
     action_manifests: dict[int, list[dict]] = field(default_factory=dict)  # timeline index -> objects
+    rate_files: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)  # csv -> data
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -64,6 +69,11 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         if isinstance(action, ApplyAction):
             objects = _read_manifests(action.manifest, directory, f"timeline[{index}].manifest", problems)
             scenario.action_manifests[index] = objects
+    for index, traffic in enumerate(spec.traffic):
+        if traffic.rate.csv is not None and traffic.rate.csv not in scenario.rate_files:
+            rates = _read_rates(directory / traffic.rate.csv, f"traffic[{index}].rate.csv", problems)
+            if rates is not None:
+                scenario.rate_files[traffic.rate.csv] = rates
     if not problems:
         _check_references(scenario, problems)
     if problems:
@@ -116,17 +126,14 @@ def _problem(error: dict) -> Problem:
     elif error["type"] == "missing":
         message = "required field is missing"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown action {error['input'].get('action')!r}; expected one of: {', '.join(_ACTIONS)}"
+        message = f"unknown action {error['input'].get('action')!r}; expected one of: {', '.join(ACTION_NAMES)}"
     elif error["type"] == "union_tag_not_found":
-        message = f"every timeline entry needs `action`: one of {', '.join(_ACTIONS)}"
+        message = f"every timeline entry needs `action`: one of {', '.join(ACTION_NAMES)}"
     return Problem(path, message)
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_ACTIONS = (
-    "apply set-image scale pause resume rollout-undo delete-pods cordon uncordon drain fail-node set-behaviour patch"
-).split()
-_UNION_TAGS = set(_ACTIONS)
+_UNION_TAGS = set(ACTION_NAMES)
 
 
 def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: list[Problem]) -> list[dict]:
@@ -168,6 +175,48 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
     return objects
 
 
+def _read_rates(path: Path, where: str, problems: list[Problem]) -> tuple[tuple, tuple] | None:
+    """A CSV of `time,rps` rows (time in seconds or a duration; a header row is allowed)."""
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except FileNotFoundError:
+        problems.append(Problem(where, f"file not found: {path}"))
+        return None
+    points = []
+    for number, row in enumerate(rows, start=1):
+        if not row or (number == 1 and not _is_number(row[0]) and not _is_duration(row[0])):
+            continue  # blank line or header
+        try:
+            points.append((parse_duration(_number_or_text(row[0])), float(row[1])))
+        except (ValueError, IndexError):
+            problems.append(Problem(where, f"{path.name} line {number}: expected `time,rps`, got {','.join(row)!r}"))
+            return None
+    if not points or [t for t, _ in points] != sorted({t for t, _ in points}):
+        problems.append(Problem(where, f"{path.name}: needs rows of time,rps with increasing times"))
+        return None
+    return tuple(t for t, _ in points), tuple(r for _, r in points)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _number_or_text(text: str) -> float | str:
+    return float(text) if _is_number(text) else text.strip()
+
+
 def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
     """Every deployment an action names exists, and every image used has a behaviour."""
     spec = scenario.spec
@@ -207,9 +256,39 @@ def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
                         f"no Deployment {name!r} in namespace {namespace!r} in the scenario's manifests",
                     )
                 )
+    _check_traffic(scenario, problems)
     for image, used_by in images.items():
         if image not in spec.versions:
             problems.append(Problem("versions", f"no behaviour for image {image!r} (used by {used_by})"))
+
+
+def _check_traffic(scenario: Scenario, problems: list[Problem]) -> None:
+    """Traffic goes to Services the scenario defines, or through routes it defines."""
+    spec = scenario.spec
+    namespace = default_namespace(scenario)
+    objects = scenario.manifests + [o for objs in scenario.action_manifests.values() for o in objs]
+    services = {_object_key(o) for o in objects if o["kind"] == "Service"}
+    routes = {(r.namespace or namespace, r.name) for r in spec.routes}
+    for index, route in enumerate(spec.routes):
+        for name in route.weights:
+            if (route.namespace or namespace, name) not in services:
+                problems.append(
+                    Problem(f"routes[{index}].weights.{name}", f"no Service {name!r} in the scenario's manifests")
+                )
+    for index, traffic in enumerate(spec.traffic):
+        target_ns = traffic.namespace or namespace
+        if traffic.service is not None and (target_ns, traffic.service) not in services:
+            problems.append(
+                Problem(
+                    f"traffic[{index}].service",
+                    f"no Service {traffic.service!r} in namespace {target_ns!r} in the scenario's manifests",
+                )
+            )
+        if traffic.route is not None and (target_ns, traffic.route) not in routes:
+            problems.append(Problem(f"traffic[{index}].route", f"no route {traffic.route!r} under routes"))
+    for index, action in enumerate(spec.timeline):
+        if isinstance(action, SetWeightsAction) and ((action.namespace or namespace), action.route) not in routes:
+            problems.append(Problem(f"timeline[{index}].route", f"no route {action.route!r} under routes"))
 
 
 def _object_key(obj: dict) -> tuple[str, str]:

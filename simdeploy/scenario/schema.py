@@ -90,6 +90,37 @@ class DistributionSpec(Strict):
 # -- versions ----------------------------------------------------------------------
 
 
+class LatencyBucket(Strict):
+    le: Duration = Field(gt=0)
+    fraction: float = Field(gt=0, le=1)
+
+
+class LatencySpec(Strict):
+    """Latency when idle: p50 and p99 (a lognormal through them), or an observed cumulative histogram."""
+
+    p50: Duration | None = Field(default=None, gt=0)
+    p99: Duration | None = Field(default=None, gt=0)
+    histogram: list[LatencyBucket] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> LatencySpec:
+        if self.histogram is not None:
+            if self.p50 is not None or self.p99 is not None:
+                raise ValueError("give p50 and p99, or a histogram, not both")
+            bounds = [b.le for b in self.histogram]
+            fractions = [b.fraction for b in self.histogram]
+            if bounds != sorted(set(bounds)) or fractions != sorted(fractions):
+                raise ValueError("histogram buckets must increase in le and in fraction")
+            if fractions[-1] != 1:
+                raise ValueError("the last histogram bucket must hold fraction 1")
+            return self
+        if self.p50 is None or self.p99 is None:
+            raise ValueError("give both p50 and p99 (or a histogram)")
+        if self.p99 < self.p50:
+            raise ValueError("p99 must not be less than p50")
+        return self
+
+
 class VersionSpec(Strict):
     """How one image behaves; times are from container start unless said otherwise."""
 
@@ -103,6 +134,10 @@ class VersionSpec(Strict):
     exit_code: int = Field(default=1, alias="exitCode")
     fail_liveness_after: DistributionSpec | None = Field(default=None, alias="failLivenessAfter")
     shutdown: DistributionSpec | None = None
+    error_rate: float | None = Field(default=None, ge=0, le=1, alias="errorRate")
+    latency: LatencySpec | None = None
+    capacity: float | None = Field(default=None, gt=0)  # requests per second one pod serves
+    concurrency: int | None = Field(default=None, ge=1, le=10000)  # requests one pod works on at once
 
 
 # -- cluster -------------------------------------------------------------------------
@@ -129,6 +164,9 @@ class Cluster(Strict):
     node_monitor_grace_period: Duration = Field(default=50.0, alias="nodeMonitorGracePeriod")
     unreachable_toleration: Duration = Field(default=300.0, alias="unreachableTolerationSeconds")
     start_time: str | None = Field(default=None, alias="startTime")
+    tick: Duration = Field(default=1.0, gt=0)
+    scrape_interval: Duration = Field(default=15.0, gt=0, alias="scrapeInterval")
+    overload: Literal["503", "504"] = "503"
 
 
 # -- manifests -----------------------------------------------------------------------
@@ -152,6 +190,84 @@ class ManifestRef(Strict):
         if (self.file is None) == (self.inline is None):
             raise ValueError("give exactly one of file (a path) or inline (a Kubernetes object)")
         return self
+
+
+# -- traffic ---------------------------------------------------------------------------
+
+
+class StepSpec(Strict):
+    at: Duration
+    rps: float = Field(ge=0)
+
+
+class RampSpec(Strict):
+    from_: float = Field(ge=0, alias="from")
+    to: float = Field(ge=0)
+    over: Duration = Field(gt=0)
+    start: Duration = 0.0
+
+
+class DiurnalSpec(Strict):
+    mean: float = Field(ge=0)
+    amplitude: float = Field(ge=0)
+    period: Duration = Field(default=86400.0, gt=0)
+    peak_at: Duration = Field(default=14 * 3600.0, alias="peakAt")
+
+
+class SpikeSpec(Strict):
+    base: float = Field(ge=0)
+    peak: float = Field(ge=0)
+    at: Duration
+    duration: Duration = Field(gt=0)
+
+
+class RateSpec(Strict):
+    """Requests per second: a number, or one of steps, ramp, diurnal, spike, csv (a file of time,rps)."""
+
+    constant: float | None = Field(default=None, ge=0)
+    steps: list[StepSpec] | None = Field(default=None, min_length=1)
+    ramp: RampSpec | None = None
+    diurnal: DiurnalSpec | None = None
+    spike: SpikeSpec | None = None
+    csv: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_constant(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"constant": value}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RateSpec:
+        given = [n for n in ("constant", "steps", "ramp", "diurnal", "spike", "csv") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give a number of requests/s, or exactly one of steps, ramp, diurnal, spike, csv")
+        return self
+
+
+class TrafficSpec(Strict):
+    """Requests sent to a Service (or through a route) at `rate`."""
+
+    service: str | None = None
+    route: str | None = None
+    namespace: str | None = None
+    rate: RateSpec
+    start: Duration = 0.0  # no requests before this moment (e.g. while the first pods start)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TrafficSpec:
+        if (self.service is None) == (self.route is None):
+            raise ValueError("give exactly one of service or route")
+        return self
+
+
+class RouteSpec(Strict):
+    """Istio VirtualService-style weighted routing: Service name -> weight."""
+
+    name: str
+    namespace: str | None = None
+    weights: dict[str, float] = Field(min_length=1)
 
 
 # -- timeline --------------------------------------------------------------------------
@@ -221,6 +337,12 @@ class SetBehaviourAction(ActionBase):
     behaviour: VersionSpec
 
 
+class SetWeightsAction(ActionBase):
+    action: Literal["set-weights"]
+    route: str
+    weights: dict[str, float] = Field(min_length=1)
+
+
 class PatchAction(ActionBase):
     action: Literal["patch"]
     target: str = Field(pattern=r"^[a-zA-Z]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -237,6 +359,7 @@ Action = Annotated[
     | DeletePodsAction
     | NodeAction
     | SetBehaviourAction
+    | SetWeightsAction
     | PatchAction,
     Field(discriminator="action"),
 ]
@@ -264,4 +387,6 @@ class ScenarioSpec(Strict):
     cluster: Cluster = Field(default_factory=Cluster)
     manifests: list[ManifestRef] = Field(min_length=1)
     versions: dict[str, VersionSpec] = Field(default_factory=dict)
+    traffic: list[TrafficSpec] = Field(default_factory=list)
+    routes: list[RouteSpec] = Field(default_factory=list)
     timeline: list[Action] = Field(default_factory=list)

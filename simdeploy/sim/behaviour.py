@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 from simdeploy.sim.distributions import Distribution, Fixed
+from simdeploy.sim.latency import Latency, LogNormalLatency
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class VersionBehaviour:
     exit_code: int = 1
     hang_after: Distribution | None = None
     shutdown: Distribution = field(default_factory=lambda: Fixed(1.0))
+    # Serving: the share of requests that fail with 500, latency when idle, requests/s one pod serves.
+    error_rate: float = 0.0
+    latency: Latency = field(default_factory=lambda: LogNormalLatency(0.05, 0.25))
+    capacity: float | None = None
+    concurrency: int = 8  # requests one pod works on at once (its queueing model has this many servers)
 
     def with_changes(self, **changes) -> VersionBehaviour:
         return replace(self, **changes)

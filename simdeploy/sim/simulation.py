@@ -14,14 +14,18 @@ from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.deployment.controller import DeploymentController
 from simdeploy.sim.disruption import DisruptionController
+from simdeploy.sim.endpoints import Endpoints
 from simdeploy.sim.kubectl import Kubectl, KubectlError
 from simdeploy.sim.kubelet import Kubelet
 from simdeploy.sim.measure import DeploymentMeasure, Measurements
+from simdeploy.sim.metrics import SeriesStore
 from simdeploy.sim.nodes import Nodes, node_object
 from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.replicaset import ReplicaSetController
 from simdeploy.sim.scheduler import Scheduler
+from simdeploy.sim.scrape import Scraper
 from simdeploy.sim.store import Store
+from simdeploy.sim.traffic import TrafficModel
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class ClusterSettings:
     node_monitor_grace: float = 50.0
     eviction_toleration: float = 300.0
     epoch: datetime = DEFAULT_EPOCH
+    tick: float = 1.0  # traffic is computed per tick
+    scrape_interval: float = 15.0
+    overload_code: str = "503"  # what a saturated pod answers; "504" models clients timing out
 
 
 @dataclass(order=True)
@@ -104,6 +111,12 @@ class Simulation:
             self.cluster.eviction_toleration,
         )
         self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
+        self.endpoints = Endpoints(self.clock, self.store, self.kubelet, self.cluster.endpoint_propagation_delay)
+        self.traffic = TrafficModel(
+            self.clock, self.endpoints, self.kubelet.behaviours, self.cluster.tick, self.cluster.overload_code
+        )
+        self.metrics = SeriesStore()
+        self.scraper = Scraper(self.clock, self.store, self.traffic, self.metrics, self.cluster.scrape_interval)
         for node in self.cluster.nodes:
             self.nodes.add(copy.deepcopy(node))
         for manifest in manifests:
@@ -153,6 +166,7 @@ class Simulation:
             **primary,
             "peak_pods": self.measurements.peak_pods,
             "peak_pods_including_terminating": self.measurements.peak_pods_including_terminating,
+            **self._traffic_summary(),
             "deployments": deployments,
         }
         return {
@@ -162,6 +176,16 @@ class Simulation:
             "summary": summary,
             "events": list(self.recorder.events),
             "series": list(self.recorder.series),
+            "traffic": list(self.scraper.rows),
+        }
+
+    def _traffic_summary(self) -> dict:
+        sent, failed = self.traffic.total.sent, self.traffic.total.failed
+        return {
+            "requests_total": round(sent, 3),
+            "errors_total": round(failed, 3),
+            "availability": round(1 - failed / sent, 6) if sent else None,
+            "p99_latency_max_s": None if self.scraper.p99_max is None else round(self.scraper.p99_max, 6),
         }
 
 

@@ -1,0 +1,177 @@
+"""The fluid traffic model: request counts per tick, split over routed pods, served, failed or queued.
+
+Each tick, every traffic source sends rate x tick requests to a Service (or through a weighted
+route to several). They are split over the Service's routed pods evenly, computed per group of
+identical pods. A group whose app cannot serve (not yet warm, crashed, hung, past SIGTERM) fails
+its share; a serving group fails its version's error rate, serves up to its capacity and rejects
+the rest; queueing stretches latency by 1 / (1 - utilisation). Requests are conserved: every
+request sent is counted once, as succeeded or as failed, in the tick it was sent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from simdeploy.sim.behaviour import VersionBehaviour
+from simdeploy.sim.clock import Clock
+from simdeploy.sim.endpoints import Endpoints
+from simdeploy.sim.latency import DEFAULT_BUCKETS, bucket_counts, stretch
+from simdeploy.sim.rates import RateProfile
+
+NO_ENDPOINT = "none"  # version label of requests that found no endpoint at all
+
+
+@dataclass(frozen=True)
+class Route:
+    """Istio VirtualService-style weights: a share of the route's traffic to each Service."""
+
+    namespace: str
+    name: str
+    weights: dict[str, float]  # Service name -> weight
+
+
+@dataclass
+class Source:
+    """Requests arriving for a Service, or for a route, following a rate profile."""
+
+    namespace: str
+    profile: RateProfile
+    service: str | None = None
+    route: str | None = None
+    start: float = 0.0
+
+
+@dataclass
+class Totals:
+    """Requests counted since the start (or since an interval began)."""
+
+    sent: float = 0.0
+    failed: float = 0.0
+    buckets: list[float] = field(default_factory=lambda: [0.0] * (len(DEFAULT_BUCKETS) + 1))
+
+
+class TrafficModel:
+    """Sends each source's requests every tick and keeps Prometheus-style counters of the outcome."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        endpoints: Endpoints,
+        behaviours: dict[str, VersionBehaviour],
+        tick: float = 1.0,
+        overload_code: str = "503",
+    ):
+        self.clock = clock
+        self.endpoints = endpoints
+        self.behaviours = behaviours
+        self.tick = tick
+        self.overload_code = overload_code
+        self.sources: list[Source] = []
+        self.routes: dict[tuple[str, str], Route] = {}
+        # Cumulative counters, as an exporter holds them.
+        self.requests: dict[tuple[str, str, str, str], float] = defaultdict(float)  # (ns, svc, version, code)
+        self.latency: dict[tuple[str, str, str], Totals] = {}  # (ns, svc, version) -> histogram
+        self.latency_sum: dict[tuple[str, str, str], float] = defaultdict(float)
+        self.total = Totals()
+        self.listeners: list = []  # called with (time, sent, failed) after every tick
+        self._started = False
+
+    def add_source(self, source: Source) -> None:
+        self.sources.append(source)
+        if not self._started:
+            self._started = True
+            self.clock.call_later(self.tick, self._tick)
+
+    def set_route(self, route: Route) -> None:
+        self.routes[(route.namespace, route.name)] = route
+
+    # -- one tick --------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self.clock.now
+        sent = failed = 0.0
+        for source in self.sources:
+            if now - self.tick < source.start:
+                continue
+            requests = source.profile.at(now - self.tick) * self.tick
+            for service, share in self._destinations(source):
+                s, f = self._serve(source.namespace, service, requests * share)
+                sent += s
+                failed += f
+        self.total.sent += sent
+        self.total.failed += failed
+        for listener in self.listeners:
+            listener(now, sent, failed)
+        self.clock.call_later(self.tick, self._tick)
+
+    def _destinations(self, source: Source) -> list[tuple[str, float]]:
+        if source.service is not None:
+            return [(source.service, 1.0)]
+        route = self.routes.get((source.namespace, source.route))
+        weights = {name: w for name, w in (route.weights if route else {}).items() if w > 0}
+        total = sum(weights.values())
+        return [(name, w / total) for name, w in weights.items()] if total else []
+
+    def _serve(self, namespace: str, service: str, requests: float) -> tuple[float, float]:
+        """Serve `requests` on the Service's routed pods; returns (sent, failed)."""
+        view = self.endpoints.view(namespace, service)
+        groups = view.groups if view is not None else {}
+        pods = sum(groups.values())
+        if requests <= 0:
+            return 0.0, 0.0
+        if not pods:
+            self._count(namespace, service, NO_ENDPOINT, "503", requests, None, 1.0)
+            return requests, requests
+        failed = 0.0
+        for (_, image, serving), count in groups.items():
+            share = requests * count / pods
+            behaviour = self.behaviours[image]
+            version = behaviour.version or image
+            if not serving:
+                # Connection refused: the mesh answers 503 at once.
+                self._count(namespace, service, version, "503", share, None, 1.0)
+                failed += share
+                continue
+            served, utilisation = share, 0.0
+            if behaviour.capacity:
+                capacity = count * behaviour.capacity * self.tick
+                served = min(share, capacity)
+                utilisation = served / capacity
+            rejected = share - served
+            errors = served * behaviour.error_rate
+            factor = stretch(utilisation, behaviour.concurrency)
+            self._count(namespace, service, version, "200", served - errors, behaviour, factor)
+            self._count(namespace, service, version, "500", errors, behaviour, factor)
+            self._count(namespace, service, version, self.overload_code, rejected, None, 1.0)
+            failed += errors + rejected
+        return requests, failed
+
+    def _count(
+        self,
+        namespace: str,
+        service: str,
+        version: str,
+        code: str,
+        requests: float,
+        behaviour: VersionBehaviour | None,
+        factor: float,
+    ) -> None:
+        """Add to the request counter and the latency histogram (None: failed fast, in the first bucket)."""
+        if requests <= 0:
+            return
+        self.requests[(namespace, service, version, code)] += requests
+        key = (namespace, service, version)
+        histogram = self.latency.get(key)
+        if histogram is None:
+            histogram = self.latency[key] = Totals()
+        histogram.sent += requests
+        if behaviour is None:
+            counts = [requests] * (len(DEFAULT_BUCKETS) + 1)
+            self.latency_sum[key] += 0.001 * requests
+        else:
+            counts = bucket_counts(behaviour.latency, requests, factor)
+            self.latency_sum[key] += behaviour.latency.mean(factor) * requests
+        for index, value in enumerate(counts):
+            histogram.buckets[index] += value
+            self.total.buckets[index] += value
