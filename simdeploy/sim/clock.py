@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import simpy
+from simpy.core import NORMAL, URGENT
+
+# SimPy runs events by (time, priority, insertion order); these orders place a callback among
+# the others of the same moment: traffic ticks close their interval before anything changes at
+# its end, scrapes and rule evaluations look after everything of that moment has happened.
+EARLY, LATE = URGENT, NORMAL + 1
 
 
 class Clock:
@@ -17,11 +23,18 @@ class Clock:
     def now(self) -> float:
         return self.env.now
 
-    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
-        self.env.timeout(max(delay, 0.0)).callbacks.append(lambda _event: callback())
+    def call_later(self, delay: float, callback: Callable[[], object], order: int = NORMAL) -> None:
+        """Run `callback` after `delay`. Among callbacks of one moment, EARLY ones run first, LATE ones last."""
+        if order == NORMAL:
+            self.env.timeout(max(delay, 0.0)).callbacks.append(lambda _event: callback())
+            return
+        event = self.env.event()
+        event._ok, event._value = True, None  # noqa: SLF001 - a triggered event SimPy can process
+        event.callbacks.append(lambda _event: callback())
+        self.env.schedule(event, order, max(delay, 0.0))
 
-    def call_at(self, moment: float, callback: Callable[[], object]) -> None:
-        self.call_later(moment - self.env.now, callback)
+    def call_at(self, moment: float, callback: Callable[[], object], order: int = NORMAL) -> None:
+        self.call_later(moment - self.env.now, callback, order)
 
     def run_until(self, moment: float) -> None:
         """Process every event up to and including `moment`; time then stands at `moment`."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from simdeploy.sim.clock import Clock
+from simdeploy.sim.clock import LATE, Clock
 from simdeploy.sim.latency import DEFAULT_BUCKETS
 from simdeploy.sim.metrics import SeriesStore
 from simdeploy.sim.promql_functions import bucket_quantile
@@ -37,13 +37,14 @@ class Scraper:
         self.rows: list[dict] = []  # {t, service, version, requests, errors, p99_s}
         self.p99_max: float | None = None
         self._previous: dict[tuple, tuple[float, float, list[float]]] = {}
-        clock.call_at(0.0, self._scrape)
+        # Scrapes run "late": after every tick and state change of the same moment, so they see it.
+        clock.call_at(0.0, self._scrape, LATE)
 
     def _scrape(self) -> None:
         now = self.clock.now
         self._request_metrics(now)
         self._object_metrics(now)
-        self.clock.call_later(self.interval, self._scrape)
+        self.clock.call_later(self.interval, self._scrape, LATE)
 
     # -- requests ----------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from simdeploy.sim.behaviour import VersionBehaviour
-from simdeploy.sim.clock import Clock
+from simdeploy.sim.clock import EARLY, Clock
 from simdeploy.sim.endpoints import Endpoints
 from simdeploy.sim.latency import DEFAULT_BUCKETS, bucket_counts, stretch
 from simdeploy.sim.rates import RateProfile
@@ -81,7 +81,7 @@ class TrafficModel:
         self.sources.append(source)
         if not self._started:
             self._started = True
-            self.clock.call_later(self.tick, self._tick)
+            self.clock.call_later(self.tick, self._tick, EARLY)
 
     def set_route(self, route: Route) -> None:
         self.routes[(route.namespace, route.name)] = route
@@ -103,7 +103,7 @@ class TrafficModel:
         self.total.failed += failed
         for listener in self.listeners:
             listener(now, sent, failed)
-        self.clock.call_later(self.tick, self._tick)
+        self.clock.call_later(self.tick, self._tick, EARLY)
 
     def _destinations(self, source: Source) -> list[tuple[str, float]]:
         if source.service is not None:
