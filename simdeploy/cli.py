@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simdeploy.k8s.duration import format_duration
-from simdeploy.report.timeline import print_run
+from simdeploy.report.timeline import failed_expectations, print_run
 from simdeploy.scenario.build import build, distribution
 from simdeploy.scenario.errors import ScenarioError
 from simdeploy.scenario.loader import Scenario, load_scenario
@@ -28,6 +28,7 @@ if not console.is_terminal:
     console.width = 140  # piped or captured: keep tables on one line each rather than 80 columns
 errors = Console(stderr=True)
 
+EXIT_EXPECTATIONS_FAILED = 1  # like a failing test
 EXIT_BAD_INPUT = 2
 
 
@@ -54,6 +55,8 @@ def run(
     if json_path is not None:
         write_json_atomically(json_path, result)
     print_run(result, console, quiet)
+    if failed_expectations(result):
+        raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
 
 
 @app.command()

@@ -75,11 +75,36 @@ def summary_table(result: dict) -> Table:
         )
         table.add_row("  progress deadline exceeded", "yes" if measure["progress_deadline_exceeded"] else "no")
         table.add_row("  final revision / image", f"{measure['final_revision']} / {measure['final_image']}")
+    if summary.get("requests_total"):
+        table.add_row("requests / failed", f"{summary['requests_total']:,.0f} / {summary['errors_total']:,.0f}")
+        table.add_row("availability", f"{summary['availability'] * 100:.4g}%")
+        p99 = summary.get("p99_latency_max_s")
+        table.add_row("worst p99 latency (per scrape)", "-" if p99 is None else f"{p99 * 1000:.0f}ms")
     table.add_row(
         "peak pods in the cluster",
         f"{summary['peak_pods']} ({summary['peak_pods_including_terminating']} counting terminating)",
     )
     return table
+
+
+def expectations_table(result: dict) -> Table | None:
+    """The verdicts of the scenario's expectations, like a test report; None when it has none."""
+    verdicts = result["summary"].get("expectations")
+    if not verdicts:
+        return None
+    failed = failed_expectations(result)
+    title = f"expectations: {len(verdicts) - failed} passed, {failed} failed"
+    table = Table(title=title, title_style="bold red" if failed else "bold green")
+    for column in ("expectation", "expected", "measured", "verdict"):
+        table.add_column(column)
+    for v in verdicts:
+        style = "green" if v["verdict"] == "pass" else "bold red"
+        table.add_row(v["name"], v["expected"], v["shown"], f"[{style}]{v['verdict'].upper()}[/{style}]")
+    return table
+
+
+def failed_expectations(result: dict) -> int:
+    return sum(v["verdict"] == "fail" for v in result["summary"].get("expectations") or [])
 
 
 def _text(value: object) -> str:
@@ -98,3 +123,6 @@ def print_run(result: dict, console: Console, quiet: bool = False) -> None:
             )
         console.print()
     console.print(summary_table(result))
+    verdicts = expectations_table(result)
+    if verdicts is not None:
+        console.print(verdicts)

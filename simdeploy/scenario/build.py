@@ -9,6 +9,7 @@ from pathlib import Path
 from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
+from simdeploy.scenario.expect import ExpectSpec, first_bad_change, judge
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
@@ -62,6 +63,8 @@ def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool =
         actions=actions,
         record_pod_events=record_pod_events,
     )
+    if scenario.expect.model_fields_set:
+        simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
     for route in spec.routes:
         simulation.traffic.set_route(Route(route.namespace or namespace, route.name, dict(route.weights)))
     for traffic in spec.traffic:
@@ -212,6 +215,10 @@ def _set_behaviour(sim: Simulation, action: schema.SetBehaviourAction) -> str:
         f"{action.image} now behaves as the scenario's set-behaviour says",
     )
     return f"version {action.image} changed"
+
+
+def _add_expectations(expect: ExpectSpec, result: dict) -> None:
+    result["summary"]["expectations"] = judge(expect, result, first_bad_change(result["events"]))
 
 
 def _set_weights(sim: Simulation, namespace: str, action: schema.SetWeightsAction) -> str:

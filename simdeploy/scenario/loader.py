@@ -16,6 +16,7 @@ from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.validation import validate
 from simdeploy.scenario.errors import Problem, ScenarioError
+from simdeploy.scenario.expect import ExpectSpec
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
     ApplyAction,
@@ -41,6 +42,7 @@ class Scenario:
     manifests: list[dict] = field(default_factory=list)
     action_manifests: dict[int, list[dict]] = field(default_factory=dict)  # timeline index -> objects
     rate_files: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)  # csv -> data
+    expect: ExpectSpec = field(default_factory=ExpectSpec)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -63,6 +65,10 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         raise ScenarioError(name, [_problem(e) for e in error.errors()]) from None
     scenario = Scenario(spec, name, directory)
     problems: list[Problem] = []
+    try:
+        scenario.expect = ExpectSpec.model_validate(spec.expect)
+    except ValidationError as error:
+        problems += [_problem({**e, "loc": ("expect", *e["loc"])}) for e in error.errors()]
     for index, ref in enumerate(spec.manifests):
         scenario.manifests += _read_manifests(ref, directory, f"manifests[{index}]", problems)
     for index, action in enumerate(spec.timeline):

@@ -390,3 +390,4 @@ class ScenarioSpec(Strict):
     traffic: list[TrafficSpec] = Field(default_factory=list)
     routes: list[RouteSpec] = Field(default_factory=list)
     timeline: list[Action] = Field(default_factory=list)
+    expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py

@@ -110,6 +110,7 @@ class Simulation:
             self.cluster.node_monitor_grace,
             self.cluster.eviction_toleration,
         )
+        self.result_hooks: list[Callable[[dict], None]] = []  # add to the result document (expectations...)
         self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
         self.endpoints = Endpoints(self.clock, self.store, self.kubelet, self.cluster.endpoint_propagation_delay)
         self.traffic = TrafficModel(
@@ -169,7 +170,7 @@ class Simulation:
             **self._traffic_summary(),
             "deployments": deployments,
         }
-        return {
+        result = {
             "scenario": self.name,
             "seed": self.seed,
             "duration_s": self.duration,
@@ -178,6 +179,9 @@ class Simulation:
             "series": list(self.recorder.series),
             "traffic": list(self.scraper.rows),
         }
+        for hook in self.result_hooks:
+            hook(result)
+        return result
 
     def _traffic_summary(self) -> dict:
         sent, failed = self.traffic.total.sent, self.traffic.total.failed

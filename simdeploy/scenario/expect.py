@@ -1,0 +1,180 @@
+"""Expectations: what a scenario promises (availability, errors, latency, rollout time, alerts), judged on a result.
+
+Each expectation's direction is in its name: `availability` is a floor, everything else a ceiling.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from simdeploy.k8s.duration import format_duration
+from simdeploy.scenario.schema import Duration, Strict
+
+
+def _fraction(value: Any) -> float:
+    """0.999, "99.9%" -> 0.999."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a fraction like 0.999 or a percentage like 99.9%, got {value!r}")
+    return float(value)
+
+
+Fraction = Annotated[float, BeforeValidator(_fraction), Field(ge=0, le=1)]
+
+
+class AlertExpectation(Strict):
+    fires_within: Duration | None = Field(default=None, alias="firesWithin")  # after the first bad change
+    never_fires: bool = Field(default=False, alias="neverFires")
+
+
+class ExpectSpec(Strict):
+    """The scenario's `expect` section."""
+
+    availability: Fraction | None = None  # share of requests that succeeded, at least
+    error_ratio: Fraction | None = Field(default=None, alias="errorRatio")  # failed / sent, at most
+    errors_served: float | None = Field(default=None, ge=0, alias="errorsServed")  # failed requests, at most
+    p99_latency: Duration | None = Field(default=None, alias="p99Latency")  # worst scrape interval, at most
+    max_unavailable: int | None = Field(default=None, ge=0, alias="maxUnavailable")
+    min_available: int | None = Field(default=None, ge=0, alias="minAvailable")
+    peak_pods: int | None = Field(default=None, ge=0, alias="peakPods")
+    rollout_completes_within: Duration | None = Field(default=None, alias="rolloutCompletesWithin")
+    alerts: dict[str, AlertExpectation] = Field(default_factory=dict)
+
+
+def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[dict]:
+    """One verdict per expectation: {name, expected, measured, verdict} with verdict "pass" or "fail"."""
+    summary = result["summary"]
+    verdicts: list[dict] = []
+
+    def add(name: str, expected: str, measured: Any, shown: str, ok: bool) -> None:
+        verdicts.append(
+            {"name": name, "expected": expected, "measured": measured, "shown": shown, "verdict": _word(ok)}
+        )
+
+    sent, failed = summary.get("requests_total") or 0.0, summary.get("errors_total") or 0.0
+    if expect.availability is not None:
+        value = summary.get("availability")
+        add(
+            "availability",
+            f">= {_percent(expect.availability)}",
+            value,
+            _percent(value),
+            value is not None and value >= expect.availability,
+        )
+    if expect.error_ratio is not None:
+        value = failed / sent if sent else None
+        add(
+            "errorRatio",
+            f"<= {_percent(expect.error_ratio)}",
+            value,
+            _percent(value),
+            value is not None and value <= expect.error_ratio,
+        )
+    if expect.errors_served is not None:
+        add("errorsServed", f"<= {expect.errors_served:g}", failed, f"{failed:g}", failed <= expect.errors_served)
+    if expect.p99_latency is not None:
+        value = summary.get("p99_latency_max_s")
+        shown = "-" if value is None else f"{value * 1000:.0f}ms"
+        add(
+            "p99Latency",
+            f"<= {expect.p99_latency * 1000:g}ms",
+            value,
+            shown,
+            value is not None and value <= expect.p99_latency,
+        )
+    for name, key, ceiling in (
+        ("maxUnavailable", "max_unavailable_observed", expect.max_unavailable),
+        ("peakPods", "peak_pods", expect.peak_pods),
+    ):
+        if ceiling is not None:
+            value = summary.get(key)
+            add(name, f"<= {ceiling}", value, str(value), value is not None and value <= ceiling)
+    if expect.min_available is not None:
+        value = summary.get("min_available")
+        add(
+            "minAvailable",
+            f">= {expect.min_available}",
+            value,
+            str(value),
+            value is not None and value >= expect.min_available,
+        )
+    if expect.rollout_completes_within is not None:
+        verdicts.append(_rollouts(expect.rollout_completes_within, summary))
+    alerts = {a["name"]: a for a in summary.get("alerts") or []}
+    for name, alert in expect.alerts.items():
+        verdicts += _alert(name, alert, alerts.get(name), bad_change_s)
+    return verdicts
+
+
+# Operator actions that change what runs: the moment from which detection is measured.
+_CHANGES = {"SetImage", "RolloutUndo", "Apply", "Patch", "BehaviourChanged"}
+
+
+def first_bad_change(events: list[dict]) -> float | None:
+    """When the first change after the start was made (set image, undo, apply, patch, behaviour)."""
+    return next((e["t"] for e in events if e["t"] > 0 and e["reason"] in _CHANGES), None)
+
+
+def _rollouts(limit: float, summary: dict) -> dict:
+    rollouts = [r for d in summary.get("deployments", {}).values() for r in d.get("rollouts", [])]
+    durations = [r["duration_s"] for r in rollouts]
+    if not rollouts:
+        measured, shown, ok = None, "no rollout", False
+    elif None in durations:
+        measured, shown, ok = None, "a rollout did not complete", False
+    else:
+        measured = max(durations)
+        shown, ok = format_duration(measured), measured <= limit
+    return {
+        "name": "rolloutCompletesWithin",
+        "expected": f"<= {format_duration(limit)}",
+        "measured": measured,
+        "shown": shown,
+        "verdict": _word(ok),
+    }
+
+
+def _alert(name: str, expect: AlertExpectation, fired: dict | None, bad_change_s: float | None) -> list[dict]:
+    first_firing = fired.get("first_firing_s") if fired else None
+    verdicts = []
+    if expect.never_fires:
+        shown = "never fired" if first_firing is None else f"fired at {format_duration(first_firing)}"
+        verdicts.append(
+            {
+                "name": f"alert {name}",
+                "expected": "never fires",
+                "measured": first_firing,
+                "shown": shown,
+                "verdict": _word(first_firing is None),
+            }
+        )
+    if expect.fires_within is not None:
+        delay = None if first_firing is None or bad_change_s is None else first_firing - bad_change_s
+        if first_firing is None:
+            shown = "never fired"
+        elif delay is None:
+            shown = f"fired at {format_duration(first_firing)} (no bad change to measure from)"
+        else:
+            shown = f"fired {format_duration(delay)} after the change"
+        ok = delay is not None and 0 <= delay <= expect.fires_within
+        verdicts.append(
+            {
+                "name": f"alert {name}",
+                "expected": f"fires within {format_duration(expect.fires_within)}",
+                "measured": delay,
+                "shown": shown,
+                "verdict": _word(ok),
+            }
+        )
+    return verdicts
+
+
+def _word(ok: bool) -> str:
+    return "pass" if ok else "fail"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.4g}%"
