@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from simdeploy.k8s.duration import format_duration
-from simdeploy.report.timeline import failed_expectations, print_run
+from simdeploy.k8s.duration import format_duration, parse_duration
+from simdeploy.report.timeline import failed_expectations, print_query_answer, print_run
 from simdeploy.scenario.build import build, distribution
 from simdeploy.scenario.errors import ScenarioError
 from simdeploy.scenario.loader import Scenario, load_scenario
+from simdeploy.sim.promql import PromQLError, instant_query, parse, range_query
 
 app = typer.Typer(
     help="Replay Kubernetes rollouts and rollbacks in simulated time.",
@@ -48,12 +51,19 @@ def run(
     seed: int | None = typer.Option(None, help="Override the scenario's seed."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the result document here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    metrics_path: Path | None = typer.Option(
+        None, "--metrics", help="Export the scraped metrics: .csv, else OpenMetrics text."
+    ),
 ) -> None:
     """Run a scenario to its end: print the timeline and a summary."""
     loaded = _load(scenario)
-    result = build(loaded, seed).run()
+    simulation = build(loaded, seed)
+    result = simulation.run()
     if json_path is not None:
         write_json_atomically(json_path, result)
+    if metrics_path is not None:
+        export = simulation.metrics.to_csv if metrics_path.suffix == ".csv" else simulation.metrics.to_openmetrics
+        write_atomically(metrics_path, export)
     print_run(result, console, quiet)
     if failed_expectations(result):
         raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
@@ -94,16 +104,57 @@ def _describe(spec) -> str:
 
 def write_json_atomically(path: Path, document: dict) -> None:
     """Write JSON next to its destination, then rename: a failed run leaves nothing half-written."""
+
+    def write(stream) -> None:
+        json.dump(document, stream, indent=2)
+        stream.write("\n")
+
+    write_atomically(path, write)
+
+
+def write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Call write(stream) on a temporary file beside `path`, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
+            write(stream)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@app.command()
+def query(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    expression: str = typer.Argument(..., help="PromQL, e.g. 'sum(rate(http_requests_total[1m]))'."),
+    at: str | None = typer.Option(None, help="Evaluate at this simulated time (default: the end), e.g. 5m."),
+    range_: bool = typer.Option(False, "--range", help="Evaluate over the whole run instead, every --step."),
+    step: str = typer.Option("15s", help="Resolution of a --range query."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+) -> None:
+    """Run a scenario, then evaluate a PromQL query on its metrics (test an alert or analysis query)."""
+    try:
+        parse(expression)
+        moment = None if at is None else parse_duration(at)
+        resolution = parse_duration(step)
+    except (PromQLError, ValueError) as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    loaded = _load(scenario)
+    simulation = build(loaded, seed)
+    simulation.run()
+    end = loaded.spec.duration if moment is None else moment
+    try:
+        if range_:
+            answer = range_query(simulation.metrics, expression, 0.0, loaded.spec.duration, resolution)
+        else:
+            answer = instant_query(simulation.metrics, expression, end)
+    except PromQLError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    print_query_answer(answer, console, at=None if range_ else end)
 
 
 def main() -> None:

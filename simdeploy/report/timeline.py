@@ -126,3 +126,22 @@ def print_run(result: dict, console: Console, quiet: bool = False) -> None:
     verdicts = expectations_table(result)
     if verdicts is not None:
         console.print(verdicts)
+
+
+def print_query_answer(answer, console: Console, at: float | None) -> None:
+    """A PromQL answer as promtool prints it: `{labels} value`, or per series its (time, value) points."""
+    if isinstance(answer, float):
+        console.print(f"scalar: {answer:g}" + (f" @ {format_clock(at)}" if at is not None else ""), highlight=False)
+        return
+    if not answer:
+        console.print("(empty result)", highlight=False)
+        return
+    for item in answer:
+        labels = "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(item.labels.items()) if k != "__name__") + "}"
+        name = item.labels.get("__name__", "")
+        if hasattr(item, "points"):
+            console.print(f"{name}{labels}", highlight=False, markup=False)
+            for t, value in item.points:
+                console.print(f"  {format_clock(t):>8}  {value:g}", highlight=False)
+        else:
+            console.print(f"{name}{labels}  {item.value:g}", highlight=False, markup=False)
