@@ -26,6 +26,8 @@ def test_every_bundled_scenario_opens_with_what_it_teaches_and_runs(path):
     result = simdeploy.load(path).run()
     assert result["scenario"] == path.stem
     assert result["events"]
+    failed = [v for v in result["summary"].get("expectations", []) if v["verdict"] != "pass"]
+    assert not failed, f"{path.name}: expectations failed: {failed}"
 
 
 def test_rolling_update_keeps_within_surge_and_unavailable():
@@ -82,3 +84,33 @@ def test_the_pdb_blocks_the_drain_until_the_undo():
     assert refused and evicted
     assert refused[0]["t"] == 180
     assert evicted[0]["t"] > 600  # only after the rollout undo at 10m restored a second pod
+
+
+def test_seed_scenario_serves_no_errors_with_its_prestop_and_some_without():
+    with_sleep = run("payments-rolling-update")["summary"]
+    without = run("payments-no-prestop")["summary"]
+    assert with_sleep["requests_total"] == without["requests_total"] == 900 * 300
+    assert with_sleep["errors_total"] == 0
+    assert without["errors_total"] == pytest.approx(6 * 150 + 150, abs=1)  # 1 s of each old pod's share
+
+
+def test_max_unavailable_costs_capacity_at_peak_and_max_surge_does_not():
+    unavailable = run("peak-traffic-max-unavailable")["summary"]
+    surge = run("peak-traffic-max-surge")["summary"]
+    assert unavailable["errors_total"] > 0 and surge["errors_total"] == 0
+    assert unavailable["p99_latency_max_s"] > 5 * surge["p99_latency_max_s"]
+    assert surge["peak_pods"] == 8 and unavailable["peak_pods"] == 6
+
+
+def test_blue_green_cutover_and_flip_back_cost_no_errors():
+    result = run("blue-green-cutover")
+    versions = {
+        row["version"] for row in result["traffic"] if 195 <= row["t"] <= 360
+    }  # cut at 3m, seen by proxies 1 s later
+    assert versions == {"2.9.0"}
+    assert result["summary"]["errors_total"] == 0
+
+
+def test_lying_readiness_serves_errors_while_kubernetes_sees_every_pod_available():
+    summary = run("lying-readiness")["summary"]
+    assert summary["min_available"] == 5 and summary["errors_total"] > 0
