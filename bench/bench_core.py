@@ -1,4 +1,4 @@
-"""Benchmark of the simulation core: speed-up over real time, and cost at 1,000 and 10,000 replicas.
+"""Benchmark of the simulation: speed-up over real time, cost at 1,000 and 10,000 replicas, with traffic.
 
 Run: python bench/bench_core.py [--quick]
 Prints wall time, simulated seconds per wall second and peak memory (tracemalloc) for each case.
@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_SCENARIO = ROOT / "scenarios" / "payments-rolling-update.yaml"
 
 
-def large_scenario(replicas: int) -> dict:
+def seed_with_traffic(duration: str = "15m") -> dict:
+    """The seed scenario (900 requests/s) run for `duration` simulated."""
+    scenario = yaml.safe_load(SEED_SCENARIO.read_text())
+    scenario["duration"] = duration
+    return scenario
+
+
+def large_scenario(replicas: int, rps: float = 0) -> dict:
     """The seed Deployment scaled to `replicas`, on enough 110-pod nodes, rolled out at 10 min, 1 h simulated."""
     manifest = yaml.safe_load((ROOT / "scenarios" / "manifests" / "payments-api.yaml").read_text())
     manifest = copy.deepcopy(manifest)
@@ -33,7 +40,14 @@ def large_scenario(replicas: int) -> dict:
     old = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
     new = "registry.example.com/payments-api:2.9.0"
     startup = {"lognormal": {"median": "8s", "p95": "15s"}}
-    return {
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "payments-api", "namespace": "production"},
+        "spec": {"selector": {"app": "payments-api"}, "ports": [{"port": 80}]},
+    }
+    capacity = max(rps / replicas * 2, 1.0)  # pods half busy
+    scenario = {
         "metadata": {"name": f"rolling-update-{replicas}"},
         "seed": 7,
         "duration": "1h",
@@ -44,6 +58,12 @@ def large_scenario(replicas: int) -> dict:
             {"at": "10m", "action": "set-image", "deployment": "payments-api", "container": "api", "image": new}
         ],
     }
+    if rps:
+        scenario["manifests"].append({"inline": service})
+        scenario["traffic"] = [{"service": "payments-api", "rate": rps, "start": "5m"}]
+        for version in scenario["versions"].values():
+            version["capacity"] = capacity
+    return scenario
 
 
 def timed(make, repeat: int) -> tuple[float, dict]:
@@ -56,6 +76,21 @@ def timed(make, repeat: int) -> tuple[float, dict]:
         result = make().run()
         walls.append(time.perf_counter() - start)
     return statistics.median(walls), result
+
+
+def load_and_run(source, repeat: int) -> tuple[float, float, dict]:
+    """Median wall times of loading (YAML, validation, building) and of running, and the last result."""
+    loads, runs = [], []
+    result = {}
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        simulation = simdeploy.load(source, base_dir=SEED_SCENARIO.parent)
+        loaded = time.perf_counter()
+        result = simulation.run()
+        loads.append(loaded - start)
+        runs.append(time.perf_counter() - loaded)
+    return statistics.median(loads), statistics.median(runs), result
 
 
 def peak_memory(replicas: int) -> float:
@@ -79,10 +114,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-replica case")
     args = parser.parse_args()
 
-    wall, result = timed(lambda: simdeploy.load(SEED_SCENARIO), repeat=20)
-    simulated = result["duration_s"]
-    print(f"seed scenario ({SEED_SCENARIO.name}): {simulated:.0f} s simulated, loading the YAML included")
-    print(f"  wall {wall * 1000:.1f} ms   speed-up {simulated / wall:,.0f}x real time")
+    for label, source in (
+        (f"seed scenario ({SEED_SCENARIO.name}, 900 requests/s)", SEED_SCENARIO),
+        ("seed scenario, 900 requests/s for 15 min", seed_with_traffic()),
+    ):
+        load, run, result = load_and_run(source, repeat=20)
+        simulated = result["duration_s"]
+        print(f"{label}: {simulated / 60:.0f} min simulated")
+        print(
+            f"  load+validate {load * 1000:.1f} ms   run {run * 1000:.1f} ms   "
+            f"speed-up {simulated / run:,.0f}x real time ({simulated / (load + run):,.0f}x with loading)"
+        )
 
     sizes = [1_000] if args.quick else [1_000, 10_000]
     previous = None
@@ -99,6 +141,13 @@ def main() -> None:
             ratio = (wall / previous[1]) / (replicas / previous[0])
             print(f"  cost per replica relative to {previous[0]:,} replicas: x{ratio:.2f} (1.00 = linear)")
         previous = (replicas, wall)
+
+    replicas = 1_000 if args.quick else 10_000
+    scenario = large_scenario(replicas, rps=100_000)
+    wall, result = timed(lambda: simdeploy.load(scenario), repeat=1)
+    summary = result["summary"]
+    print(f"rolling update of {replicas:,} replicas at 100,000 requests/s (1 h simulated)")
+    print(f"  wall {wall:.2f} s   requests {summary['requests_total']:,.0f}   failed {summary['errors_total']:,.0f}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 # Prometheus client's default buckets for http_request_duration_seconds.
@@ -99,6 +100,14 @@ class HistogramLatency:
 Latency = LogNormalLatency | HistogramLatency
 
 
-def bucket_counts(latency: Latency, requests: float, factor: float, bounds=DEFAULT_BUCKETS) -> list[float]:
-    """Cumulative request counts at each bucket bound (then +Inf), as a Prometheus histogram holds them."""
-    return [requests * latency.cdf(le, factor) for le in bounds] + [requests]
+@lru_cache(maxsize=4096)
+def _bucket_fractions(latency: Latency, factor: float) -> tuple[float, ...]:
+    return (*(latency.cdf(le, factor) for le in DEFAULT_BUCKETS), 1.0)
+
+
+def bucket_counts(latency: Latency, requests: float, factor: float) -> list[float]:
+    """Cumulative request counts at each bucket bound (then +Inf), as a Prometheus histogram holds them.
+
+    The stretch factor is rounded to 4 significant digits so that steady ticks reuse one computation.
+    """
+    return [requests * fraction for fraction in _bucket_fractions(latency, float(f"{factor:.4g}"))]

@@ -22,7 +22,7 @@ from simdeploy.sim.traffic import TrafficModel
 _LE = [f"{bound:g}" for bound in DEFAULT_BUCKETS] + ["+Inf"]
 _BOUNDS = [*DEFAULT_BUCKETS, math.inf]
 # Per-pod series cost one series per pod per scrape; beyond this many pods they are left out.
-POD_SERIES_LIMIT = 1000
+POD_SERIES_LIMIT = 100
 
 
 class Scraper:
