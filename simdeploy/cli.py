@@ -11,14 +11,20 @@ from typing import TextIO
 
 import typer
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from simdeploy.k8s.duration import format_duration, parse_duration
+from simdeploy.report.html import render_report
+from simdeploy.report.plot import timeline_figure
 from simdeploy.report.timeline import failed_expectations, print_query_answer, print_run
 from simdeploy.scenario.build import build, distribution
 from simdeploy.scenario.errors import ScenarioError
 from simdeploy.scenario.loader import Scenario, load_scenario
 from simdeploy.sim.promql import PromQLError, instant_query, parse, range_query
+from simdeploy.sweep import SweepError, parse_set, sweep
+from simdeploy.sweep.plot import sweep_figure
+from simdeploy.sweep.tables import print_sweep
 
 app = typer.Typer(
     help="Replay Kubernetes rollouts and rollbacks in simulated time.",
@@ -54,6 +60,7 @@ def run(
     metrics_path: Path | None = typer.Option(
         None, "--metrics", help="Export the scraped metrics: .csv, else OpenMetrics text."
     ),
+    plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
 ) -> None:
     """Run a scenario to its end: print the timeline and a summary."""
     loaded = _load(scenario)
@@ -64,9 +71,29 @@ def run(
     if metrics_path is not None:
         export = simulation.metrics.to_csv if metrics_path.suffix == ".csv" else simulation.metrics.to_openmetrics
         write_atomically(metrics_path, export)
+    if plot_path is not None:
+        _save_figure(timeline_figure(result, _versions(simulation)), plot_path)
     print_run(result, console, quiet)
     if failed_expectations(result):
         raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
+
+
+@app.command()
+def report(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Write the HTML report here."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+) -> None:
+    """Run a scenario and write a self-contained HTML report: verdicts, summary, timeline figure, events."""
+    simulation = build(_load(scenario), seed)
+    page = render_report(simulation.run(), _versions(simulation))
+    write_atomically(output, lambda stream: stream.write(page))
+    console.print(f"report written to {output}", highlight=False, soft_wrap=True)
+
+
+def _versions(simulation) -> dict[str, str]:
+    """Image -> version, so that figures name ReplicaSets the way the traffic metrics do."""
+    return {b.image: b.version for b in simulation.behaviours.values() if b.version}
 
 
 @app.command()
@@ -159,3 +186,61 @@ def query(
 
 def main() -> None:
     app()
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    sets: list[str] = typer.Option(..., "--set", help="PATH=V1,V2,... (repeat for a grid)."),
+    seeds: int = typer.Option(1, help="Runs per setting, each with its own seed."),
+    sample: int | None = typer.Option(None, help="Draw this many random points instead of the whole grid."),
+    out: Path | None = typer.Option(None, help="Rows, one per run: .csv or .parquet."),
+    plot: Path | None = typer.Option(None, help="Heatmap (2 parameters) or Pareto scatter (PNG)."),
+    workers: int | None = typer.Option(None, help="Local worker processes (default: all cores)."),
+    scheduler: str | None = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786."),
+    resume: bool = typer.Option(False, help="Keep the rows already in --out and run only what is missing."),
+    sweep_seed: int = typer.Option(0, help="Seed from which every run's seed derives."),
+) -> None:
+    """Run a scenario over a grid of settings and seeds; print the settings that meet every expectation."""
+    _load(scenario)
+    if out is not None and out.suffix not in (".csv", ".parquet"):
+        errors.print(f"[red]error:[/red] --out {out}: use a .csv or .parquet file", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        parameters = [parse_set(text) for text in sets]
+        with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=errors, transient=True) as bar:
+            task = bar.add_task("simulating", total=None)
+            result = sweep(
+                scenario,
+                parameters,
+                seeds=seeds,
+                sample=sample,
+                out=out,
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+                sweep_seed=sweep_seed,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (SweepError, ScenarioError) as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    print_sweep(result, console)
+    if out is not None:
+        console.print(f"rows written to {out}", highlight=False)
+    if plot is not None:
+        figure = sweep_figure(result.table, result.settings)
+        _save_figure(figure, plot)
+        console.print(f"plot written to {plot}", highlight=False)
+
+
+def _save_figure(figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format="png")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -10,7 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from simdeploy.cli import app
-from simdeploy.scenario.expect import ExpectSpec, first_bad_change, judge
+from simdeploy.scenario.expect import ExpectSpec, judge
+from simdeploy.sim.alerts import first_change
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scenarios" / "payments-rolling-update.yaml"
@@ -75,13 +76,14 @@ def test_alert_expectations_measure_from_the_first_bad_change():
 
 def test_the_first_bad_change_is_the_first_operator_change_after_the_start():
     events = [
-        {"t": 0, "reason": "Apply"},
-        {"t": 30, "reason": "ScalingReplicaSet"},
-        {"t": 120, "reason": "SetImage"},
-        {"t": 300, "reason": "RolloutUndo"},
+        {"t": 0, "kind": "Deployment", "reason": "Apply", "message": "deployment/web created"},
+        {"t": 30, "kind": "Deployment", "reason": "ScalingReplicaSet", "message": "Scaled up"},
+        {"t": 60, "kind": "Deployment", "reason": "SetImage", "message": "deployment.apps/web image unchanged"},
+        {"t": 120, "kind": "Deployment", "reason": "SetImage", "message": "deployment.apps/web image updated to x"},
+        {"t": 300, "kind": "Deployment", "reason": "RolloutUndo", "message": "rolled back"},
     ]
-    assert first_bad_change(events) == 120
-    assert first_bad_change(events[:2]) is None
+    assert first_change(events) == 120
+    assert first_change(events[:3]) is None
 
 
 def test_bad_expectation_values_are_named(tmp_path):

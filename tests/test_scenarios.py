@@ -91,7 +91,7 @@ def test_seed_scenario_serves_no_errors_with_its_prestop_and_some_without():
     without = run("payments-no-prestop")["summary"]
     assert with_sleep["requests_total"] == without["requests_total"] == 900 * 300
     assert with_sleep["errors_total"] == 0
-    assert without["errors_total"] == pytest.approx(6 * 150 + 150, abs=1)  # 1 s of each old pod's share
+    assert without["errors_total"] == pytest.approx(150 + 5 * 180, abs=1)  # 1 s of each old pod's share
 
 
 def test_max_unavailable_costs_capacity_at_peak_and_max_surge_does_not():

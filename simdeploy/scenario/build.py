@@ -9,8 +9,9 @@ from pathlib import Path
 from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
-from simdeploy.scenario.expect import ExpectSpec, first_bad_change, judge
+from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
+from simdeploy.sim.alerts import AlertEvaluator, first_change
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
 from simdeploy.sim.latency import HistogramLatency, Latency, LogNormalLatency
@@ -71,6 +72,15 @@ def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool =
         profile = rate_profile(traffic.rate, scenario.rate_files)
         ns = traffic.namespace or namespace
         simulation.traffic.add_source(Source(ns, profile, traffic.service, traffic.route, traffic.start))
+    if scenario.rule_groups:
+        # Built after the Simulation, hence after its Scraper: evaluations see the scrape of the same instant.
+        simulation.alerts = AlertEvaluator(
+            simulation.clock,
+            simulation.metrics,
+            simulation.recorder,
+            scenario.rule_groups,
+            spec.cluster.evaluation_interval,
+        )
     return simulation
 
 
@@ -218,7 +228,7 @@ def _set_behaviour(sim: Simulation, action: schema.SetBehaviourAction) -> str:
 
 
 def _add_expectations(expect: ExpectSpec, result: dict) -> None:
-    result["summary"]["expectations"] = judge(expect, result, first_bad_change(result["events"]))
+    result["summary"]["expectations"] = judge(expect, result, first_change(result["events"]))
 
 
 def _set_weights(sim: Simulation, namespace: str, action: schema.SetWeightsAction) -> str:

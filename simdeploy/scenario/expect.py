@@ -109,15 +109,6 @@ def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[
     return verdicts
 
 
-# Operator actions that change what runs: the moment from which detection is measured.
-_CHANGES = {"SetImage", "RolloutUndo", "Apply", "Patch", "BehaviourChanged"}
-
-
-def first_bad_change(events: list[dict]) -> float | None:
-    """When the first change after the start was made (set image, undo, apply, patch, behaviour)."""
-    return next((e["t"] for e in events if e["t"] > 0 and e["reason"] in _CHANGES), None)
-
-
 def _rollouts(limit: float, summary: dict) -> dict:
     rollouts = [r for d in summary.get("deployments", {}).values() for r in d.get("rollouts", [])]
     durations = [r["duration_s"] for r in rollouts]

@@ -17,8 +17,10 @@ from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.validation import validate
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.expect import ExpectSpec
+from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
+    AlertsRef,
     ApplyAction,
     DeletePodsAction,
     ManifestRef,
@@ -27,6 +29,7 @@ from simdeploy.scenario.schema import (
     SetImageAction,
     SetWeightsAction,
 )
+from simdeploy.sim.alerts import RuleGroup
 
 # libyaml's safe loader when PyYAML was built with it (same results, several times faster).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -44,6 +47,7 @@ class Scenario:
     rate_files: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)  # csv -> data
     expect: ExpectSpec = field(default_factory=ExpectSpec)
     warnings: list[str] = field(default_factory=list)
+    rule_groups: list[RuleGroup] = field(default_factory=list)  # alerting rules, from files and inline
 
     @property
     def name(self) -> str:
@@ -80,6 +84,8 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
             rates = _read_rates(directory / traffic.rate.csv, f"traffic[{index}].rate.csv", problems)
             if rates is not None:
                 scenario.rate_files[traffic.rate.csv] = rates
+    for index, ref in enumerate(spec.alerts):
+        scenario.rule_groups += _read_rule_groups(ref, directory, f"alerts[{index}]", problems)
     if not problems:
         _check_references(scenario, problems)
     if problems:
@@ -179,6 +185,18 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
             continue
         objects.append(document)
     return objects
+
+
+def _read_rule_groups(ref: AlertsRef, directory: Path, where: str, problems: list[Problem]) -> list[RuleGroup]:
+    if ref.groups is not None:
+        groups, found = parse_rule_groups({"groups": ref.groups}, f"{where}.")
+        problems += found
+        return groups
+    try:
+        return load_rule_file(directory / ref.file)
+    except ScenarioError as error:
+        problems += [Problem(f"{where}.file", f"{ref.file}: {problem}") for problem in error.problems]
+        return []
 
 
 def _read_rates(path: Path, where: str, problems: list[Problem]) -> tuple[tuple, tuple] | None:

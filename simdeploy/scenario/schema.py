@@ -166,6 +166,7 @@ class Cluster(Strict):
     start_time: str | None = Field(default=None, alias="startTime")
     tick: Duration = Field(default=1.0, gt=0)
     scrape_interval: Duration = Field(default=15.0, gt=0, alias="scrapeInterval")
+    evaluation_interval: Duration = Field(default=15.0, gt=0, alias="evaluationInterval")  # alerting rules
     overload: Literal["503", "504"] = "503"
 
 
@@ -368,6 +369,22 @@ ACTION_NAMES = (
 ).split()
 
 
+# -- alerts ----------------------------------------------------------------------------
+
+
+class AlertsRef(Strict):
+    """Prometheus alerting rules: a rule file (path relative to the scenario) or inline `groups` in its format."""
+
+    file: str | None = None
+    groups: list[Any] | None = None  # checked by simdeploy.scenario.rules, like a file's
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AlertsRef:
+        if (self.file is None) == (self.groups is None):
+            raise ValueError("give exactly one of file (a Prometheus rule file) or groups (its rule groups inline)")
+        return self
+
+
 # -- the scenario ----------------------------------------------------------------------
 
 
@@ -390,4 +407,5 @@ class ScenarioSpec(Strict):
     traffic: list[TrafficSpec] = Field(default_factory=list)
     routes: list[RouteSpec] = Field(default_factory=list)
     timeline: list[Action] = Field(default_factory=list)
+    alerts: list[AlertsRef] = Field(default_factory=list)
     expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH
+from simdeploy.sim.alerts import AlertEvaluator, time_to_detect
 from simdeploy.sim.api import Api
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import Clock
@@ -118,6 +119,7 @@ class Simulation:
         )
         self.metrics = SeriesStore()
         self.scraper = Scraper(self.clock, self.store, self.traffic, self.metrics, self.cluster.scrape_interval)
+        self.alerts: AlertEvaluator | None = None  # alerting rules, when the scenario has some (set after the scraper)
         for node in self.cluster.nodes:
             self.nodes.add(copy.deepcopy(node))
         for manifest in manifests:
@@ -170,6 +172,8 @@ class Simulation:
             **self._traffic_summary(),
             "deployments": deployments,
         }
+        summary["alerts"] = self.alerts.history() if self.alerts is not None else []
+        summary["time_to_detect_s"] = time_to_detect(self.recorder.events)
         result = {
             "scenario": self.name,
             "seed": self.seed,

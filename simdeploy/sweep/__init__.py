@@ -1,1 +1,97 @@
-"""sweep."""
+"""Parameter sweeps: many simulations of one scenario over a grid of settings and seeds, and their reading."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from simdeploy.sweep import analysis
+from simdeploy.sweep.executors import default_workers, run_dask, run_local
+from simdeploy.sweep.parameters import Parameter, SweepError, parse_set
+from simdeploy.sweep.plan import Plan, make_plan
+from simdeploy.sweep.runner import FIGURES, task_for
+from simdeploy.sweep.storage import RowWriter, done_runs, finish, journal_path
+
+__all__ = ["Parameter", "SweepError", "SweepResult", "parse_set", "sweep"]
+
+
+@dataclass
+class SweepResult:
+    """Rows (one per run), the aggregate per setting, its Pareto front and the recommendation."""
+
+    plan: Plan
+    rows: pd.DataFrame
+    table: pd.DataFrame
+    pareto: pd.DataFrame
+    recommended: pd.DataFrame
+
+    @property
+    def settings(self) -> list[str]:
+        return [p.path for p in self.plan.parameters]
+
+
+def sweep(
+    scenario: str | Path | dict,
+    sets: dict[str, list] | list[str] | list[Parameter],
+    seeds: int = 1,
+    sample: int | None = None,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    sweep_seed: int = 0,
+    base_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run a sweep and read it. `sets` maps paths to values, or holds `PATH=V1,V2` strings.
+
+    Raises SweepError (or ScenarioError) before running anything when a parameter is wrong.
+    """
+    parameters = _parameters(sets)
+    plan = make_plan(scenario, parameters, seeds, sample, sweep_seed, base_dir)
+    out_path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="simdeploy-sweep-")) / "rows.csv"
+    if not resume:
+        out_path.unlink(missing_ok=True)
+        journal_path(out_path).unlink(missing_ok=True)
+    done = done_runs(out_path) if resume else set()
+    settings = [p.path for p in parameters]
+    columns = [*settings, "run", "replicate", "seed", "status", "rejected_because", *FIGURES]
+    writer = RowWriter(journal_path(out_path), columns)
+    try:
+        for point in plan.points:
+            key = f"{point.key}#rejected"
+            if point.rejected is not None and key not in done:
+                writer.write({**point.settings, "run": key, "status": "rejected", "rejected_because": point.rejected})
+        todo = [run for run in plan.runs if run.key not in done]
+        by_key = {run.key: run for run in todo}
+        finished = 0
+
+        def on_row(row: dict) -> None:
+            nonlocal finished
+            writer.write({**by_key[row["run"]].point.settings, **row})
+            finished += 1
+            if progress is not None:
+                progress(finished, len(todo))
+
+        tasks = [task_for(run, plan.base_dir) for run in todo]
+        if scheduler:
+            run_dask(tasks, scheduler, on_row)
+        else:
+            run_local(tasks, workers or default_workers(), on_row)
+    finally:
+        writer.close()
+    rows = finish(out_path, settings)
+    table = analysis.aggregate(rows, settings) if not rows.empty else pd.DataFrame()
+    pareto = analysis.pareto_front(table) if not table.empty else table
+    recommended = analysis.recommend(table) if not table.empty else table
+    return SweepResult(plan, rows, table, pareto, recommended)
+
+
+def _parameters(sets) -> list[Parameter]:
+    if isinstance(sets, dict):
+        return [Parameter(path, tuple(values)) for path, values in sets.items()]
+    return [item if isinstance(item, Parameter) else parse_set(item) for item in sets]

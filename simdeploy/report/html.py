@@ -1,0 +1,302 @@
+"""The HTML report of a run: one self-contained page with verdicts, figures, the timeline figure and the events."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from html import escape
+
+from simdeploy.k8s.duration import format_duration
+from simdeploy.report.plot import figure_png, image_tag, replica_sets
+from simdeploy.report.timeline import event_lines, format_clock
+
+# Operator actions: their rows in the event table stand out (alerts and warnings have their own colours).
+ACTIONS = {
+    "SetImage", "RolloutUndo", "Scale", "Pause", "Resume", "Patch", "SetWeights", "BehaviourChanged", "Apply",
+    "NodeNotSchedulable", "NodeSchedulable", "NodeFailure", "Deleted",
+}  # fmt: skip
+_REPEATS = re.compile(r" \(x(\d+), last ([0-9:.]+)\)$")
+
+CSS = """
+:root { --ink: #1d232a; --muted: #5f6b76; --line: #e3e6ea; --soft: #f6f7f9;
+        --pass: #1e7b34; --pass-bg: #e7f5eb; --fail: #b42318; --fail-bg: #fdecea; --warn-bg: #fff6df; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--soft); color: var(--ink);
+       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1240px; margin: 0 auto; padding: 28px 24px 64px; }
+h1 { font-size: 26px; margin: 0 0 2px; letter-spacing: -0.01em; }
+h2 { font-size: 17px; margin: 0 0 10px; }
+.meta { color: var(--muted); margin: 0 0 18px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 16px 20px; margin: 0 0 16px; }
+.banner { border-radius: 10px; padding: 14px 20px; margin: 0 0 16px; font-size: 17px; font-weight: 600;
+          border: 1px solid; }
+.banner.pass { background: var(--pass-bg); color: var(--pass); border-color: #b9e0c4; }
+.banner.fail { background: var(--fail-bg); color: var(--fail); border-color: #f5c2bc; }
+.banner small { display: block; font-weight: 400; font-size: 14px; color: var(--ink); margin-top: 2px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; margin: 0 0 16px; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; }
+.card .value { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; line-height: 1.3; }
+.card .value.words { font-size: 16px; padding-top: 4px; }
+.card .label { color: var(--muted); font-size: 12.5px; }
+.card.bad .value { color: var(--fail); }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th { text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); text-transform: uppercase;
+     letter-spacing: 0.04em; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+td { padding: 6px 10px; border-bottom: 1px solid #f0f2f4; vertical-align: top; }
+tr:last-child td { border-bottom: 0; }
+td.num { white-space: nowrap; }
+.badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12.5px; font-weight: 650; }
+.badge.pass { background: var(--pass-bg); color: var(--pass); }
+.badge.fail { background: var(--fail-bg); color: var(--fail); }
+.bad { color: var(--fail); font-weight: 600; }
+.figure img { display: block; width: 100%; height: auto; }
+.events { font-size: 13px; }
+.events td { padding: 3px 10px; }
+.events td.time, .events td.object { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+                                      font-size: 12.5px; }
+.events { table-layout: fixed; }
+.events th:nth-child(1) { width: 88px; } .events th:nth-child(2) { width: 80px; }
+.events th:nth-child(3) { width: 180px; } .events th:nth-child(4) { width: 300px; }
+.events td { overflow-wrap: anywhere; }
+.events td.time, .events td.type { white-space: nowrap; }
+.events tr td:first-child { box-shadow: inset 3px 0 0 transparent; }
+.events tr.warning td { background: var(--warn-bg); }
+.events tr.warning td:first-child { box-shadow: inset 3px 0 0 #e0a100; }
+.events tr.alert td { background: var(--fail-bg); }
+.events tr.alert td:first-child { box-shadow: inset 3px 0 0 var(--fail); }
+.events tr.action td { background: #f1f3f6; }
+.events tr.action td:first-child { box-shadow: inset 3px 0 0 #6b6b6b; }
+.events tr.action td.reason, .events tr.alert td.reason { font-weight: 650; }
+.events .repeats { color: var(--muted); font-size: 12px; white-space: nowrap; }
+.events thead th { position: sticky; top: 0; background: #fff; }
+.muted { color: var(--muted); }
+"""
+
+
+def render_report(result: dict, versions: Mapping[str, str] | None = None) -> str:
+    """The whole page; `versions` (image -> version) names the ReplicaSets in the figure and the rollouts."""
+    summary = result["summary"]
+    title = f"{result['scenario']} — simdeploy report"
+    meta = f"seed {result['seed']} · {format_duration(result['duration_s'])} simulated"
+    parts = [
+        f"<h1>{_e(result['scenario'])}</h1>",
+        f'<p class="meta">{_e(meta)}</p>',
+        _banner(summary.get("expectations")),
+        _cards(summary),
+        _summary_table(summary),
+        _expectations(summary.get("expectations")),
+        _alerts(summary.get("alerts")),
+        _rollouts(result, versions or {}),
+        _figure(result, versions),
+        _events(result["events"]),
+    ]
+    body = "\n".join(part for part in parts if part)
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+    return page.encode("ascii", "xmlcharrefreplace").decode("ascii")  # reads the same whatever encoding saves it
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _section(title: str, inner: str, css: str = "") -> str:
+    return f'<section class="{css}">\n<h2>{_e(title)}</h2>\n{inner}\n</section>'
+
+
+def _table(header: list[str], rows: list[str], css: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    return f'<table class="{css}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+
+
+def _clock(seconds: float | None) -> str:
+    return "—" if seconds is None else format_clock(seconds)
+
+
+def _banner(expectations: list[dict] | None) -> str:
+    if not expectations:
+        return ""
+    failed = [e for e in expectations if e.get("verdict") != "pass"]
+    if not failed:
+        return f'<div class="banner pass">✓ PASS — all {len(expectations)} expectations met</div>'
+    names = ", ".join(_e(e.get("name", "?")) for e in failed)
+    return (
+        f'<div class="banner fail">✗ FAIL — {len(failed)} of {len(expectations)} expectations failed'
+        f"<small>{names}</small></div>"
+    )
+
+
+def _cards(summary: dict) -> str:
+    """The figures a reader looks for first, as large numbers."""
+    cards: list[tuple[str, str, bool]] = []
+    if summary.get("availability") is not None:
+        cards.append(("availability", _percent(summary["availability"]), summary["availability"] < 1))
+        errors = summary.get("errors_total") or 0
+        cards.append(("errors served", _count(errors), errors > 0))
+    if summary.get("p99_latency_max_s") is not None:
+        cards.append(("worst p99 latency", f"{summary['p99_latency_max_s'] * 1000:.0f} ms", False))
+    if summary.get("alerts") or summary.get("time_to_detect_s") is not None:  # only when there are alerts
+        detect = summary.get("time_to_detect_s")
+        cards.append(("time to detect", "not detected" if detect is None else format_duration(detect), detect is None))
+    rollouts = summary.get("rollouts") or []
+    if rollouts:
+        took = rollouts[-1]["duration_s"]
+        cards.append(("last rollout took", "did not complete" if took is None else format_duration(took), took is None))
+    cards.append(("min available", _text(summary.get("min_available")), False))
+    cards.append(("min really serving", _text(summary.get("min_serving")), False))
+    cards.append(("peak pods", _text(summary.get("peak_pods")), False))
+    html = "".join(
+        f'<div class="card{" bad" if bad else ""}"><div class="value{" words" if " " in value else ""}">{_e(value)}'
+        f'</div><div class="label">{_e(label)}</div></div>'
+        for label, value, bad in cards
+        if value != "—"
+    )
+    return f'<div class="cards">{html}</div>'
+
+
+def _percent(fraction: float) -> str:
+    shown = f"{fraction * 100:.4g}"
+    return f"{fraction * 100:.6g}%" if shown == "100" and fraction < 1 else f"{shown}%"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.2g}"
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _summary_table(summary: dict) -> str:
+    deployments = summary.get("deployments") or {}
+    fields = [
+        ("rollout complete at", lambda m: _clock(m.get("rollout_complete_s"))),
+        ("peak pods (not terminating)", lambda m: _text(m.get("peak_pods"))),
+        ("peak pods counting terminating", lambda m: _text(m.get("peak_pods_including_terminating"))),
+        ("min available during rollouts", lambda m: _text(m.get("min_available"))),
+        ("min ready and really serving", lambda m: _text(m.get("min_serving"))),
+        ("max surge observed", lambda m: _text(m.get("max_surge_observed"))),
+        ("max unavailable observed", lambda m: _text(m.get("max_unavailable_observed"))),
+        ("progress deadline exceeded", lambda m: _text(m.get("progress_deadline_exceeded"))),
+        ("final revision", lambda m: _text(m.get("final_revision"))),
+        ("final image", lambda m: _text(m.get("final_image"))),
+    ]
+    rows = []
+    for label, value in fields:
+        cells = "".join(f'<td class="{_flag(label, m)}">{_e(value(m))}</td>' for m in deployments.values())
+        rows.append(f"<tr><td>{_e(label)}</td>{cells}</tr>")
+    availability, p99 = summary.get("availability"), summary.get("p99_latency_max_s")
+    peak = f"{summary.get('peak_pods')} ({summary.get('peak_pods_including_terminating')} counting terminating)"
+    cluster = [("peak pods in the cluster", peak)]
+    if summary.get("requests_total"):
+        cluster += [
+            ("requests sent", _count(summary["requests_total"])),
+            ("errors served", _count(summary.get("errors_total") or 0)),
+            ("availability", "—" if availability is None else _percent(availability)),
+            ("worst p99 latency", "—" if p99 is None else f"{p99 * 1000:.0f} ms"),
+        ]
+    if summary.get("alerts") or summary.get("time_to_detect_s") is not None:  # only when there are alerts
+        detect = summary.get("time_to_detect_s")
+        cluster.append(
+            ("time to detect", "no alert fired after the change" if detect is None else format_duration(detect))
+        )
+    span = max(len(deployments), 1)
+    rows += [f'<tr><td>{_e(label)}</td><td colspan="{span}">{_e(value)}</td></tr>' for label, value in cluster]
+    header = ["figure", *(f"deployment/{name}" for name in deployments)] if deployments else ["figure", "value"]
+    return _section("Summary", _table(header, rows))
+
+
+def _flag(label: str, measure: dict) -> str:
+    return "bad" if label == "progress deadline exceeded" and measure.get("progress_deadline_exceeded") else ""
+
+
+def _expectations(expectations: list[dict] | None) -> str:
+    if not expectations:
+        return ""
+    rows = []
+    for e in expectations:
+        verdict = "pass" if e.get("verdict") == "pass" else "fail"
+        measured = e.get("shown", _text(e.get("measured")))
+        rows.append(
+            f"<tr><td>{_e(e.get('name', ''))}</td><td>{_e(e.get('expected', ''))}</td><td>{_e(measured)}</td>"
+            f'<td><span class="badge {verdict}">{_e(e.get("verdict", verdict))}</span></td></tr>'
+        )
+    return _section("Expectations", _table(["expectation", "expected", "measured", "verdict"], rows))
+
+
+def _alerts(alerts: list[dict] | None) -> str:
+    if not alerts:
+        return ""
+    rows = []
+    for a in alerts:
+        labels = ", ".join(f"{k}={v}" for k, v in (a.get("labels") or {}).items()) or "—"
+        fired = a.get("first_firing_s")
+        firing = f'<td class="bad">{_clock(fired)}</td>' if fired is not None else '<td class="muted">never</td>'
+        rows.append(
+            f"<tr><td>{_e(a.get('name', ''))}</td><td>{_e(labels)}</td><td>{_clock(a.get('first_pending_s'))}</td>"
+            f"{firing}<td>{_clock(a.get('resolved_s'))}</td></tr>"
+        )
+    return _section("Alerts", _table(["alert", "labels", "first pending", "first firing", "resolved"], rows))
+
+
+def _rollouts(result: dict, versions: Mapping[str, str]) -> str:
+    images = {}
+    for line in replica_sets(result):
+        for revision in line.revisions:
+            if line.image:
+                images[(line.deployment, revision)] = versions.get(line.image) or image_tag(line.image)
+    rows = []
+    for name, measure in (result["summary"].get("deployments") or {}).items():
+        for r in measure.get("rollouts") or []:
+            took = r.get("duration_s")
+            done = '<td colspan="2" class="bad">did not complete</td>'
+            if took is not None:
+                done = f'<td>{_clock(r.get("completed_s"))}</td><td class="num">{_e(format_duration(took))}</td>'
+            version = images.get((name, r["revision"]), "—")
+            rows.append(
+                f"<tr><td>deployment/{_e(name)}</td><td>{_e(r['revision'])}</td><td>{_e(version)}</td>"
+                f"<td>{_clock(r.get('started_s'))}</td>{done}</tr>"
+            )
+    if not rows:
+        return ""
+    return _section("Rollouts", _table(["deployment", "revision", "version", "started", "completed", "took"], rows))
+
+
+def _figure(result: dict, versions: Mapping[str, str] | None) -> str:
+    data = base64.b64encode(figure_png(result, versions)).decode("ascii")
+    alt = "Timeline: pods per ReplicaSet" + (
+        ", traffic share, error ratio and p99 latency" if result.get("traffic") else ""
+    )
+    return _section("Timeline", f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">', "figure")
+
+
+def _events(events: list[dict]) -> str:
+    """The event table: the terminal timeline's rows (repeats folded the same way), one cell per column."""
+    lines = event_lines(events)
+    header = lines[0][0]
+    starts = [0, *(header.index(name) for name in ("TYPE", "REASON", "OBJECT", "MESSAGE"))]
+    rows = []
+    for line, warning in lines[1:]:
+        time, kind, reason, obj = (line[a:b].strip() for a, b in zip(starts, starts[1:], strict=False))
+        message = line[starts[-1] :]
+        repeats = _REPEATS.search(message)
+        extra = ""
+        if repeats:
+            message = message[: repeats.start()]
+            extra = f' <span class="repeats">×{repeats.group(1)}, last {_e(repeats.group(2))}</span>'
+        css = "alert" if reason == "AlertFiring" else "warning" if warning else "action" if reason in ACTIONS else ""
+        rows.append(
+            f'<tr class="{css}"><td class="time">{_e(time)}</td><td class="type">{_e(kind)}</td>'
+            f'<td class="reason">{_e(reason)}</td><td class="object">{_e(obj)}</td>'
+            f'<td class="message">{_e(message)}{extra}</td></tr>'
+        )
+    count = f'<p class="muted">{len(events)} events; repeats of an event are folded into its first row.</p>'
+    return _section("Events", count + _table(["time", "type", "reason", "object", "message"], rows, "events"))

@@ -1,0 +1,62 @@
+"""One sweep run: simulate a point of the grid with one seed and reduce its result to a row."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from simdeploy.scenario.build import build
+from simdeploy.scenario.loader import Scenario, load_scenario
+
+# The summary figures a row keeps, in column order.
+FIGURES = (
+    "rollout_duration_s",
+    "rollout_complete_s",
+    "peak_pods",
+    "peak_pods_including_terminating",
+    "min_available",
+    "min_serving",
+    "max_surge_observed",
+    "max_unavailable_observed",
+    "progress_deadline_exceeded",
+    "requests_total",
+    "errors_total",
+    "availability",
+    "p99_latency_max_s",
+    "expectations_failed",
+    "meets_expectations",
+)
+
+
+@lru_cache(maxsize=64)
+def _scenario(scenario_json: str, base_dir: str) -> Scenario:
+    """Validated once per point and process; seeds of one point reuse it."""
+    return load_scenario(json.loads(scenario_json), base_dir)
+
+
+def run_one(scenario_json: str, base_dir: str, seed: int) -> dict:
+    """Simulate and return the row's figures (plain values, ready for a table)."""
+    simulation = build(_scenario(scenario_json, base_dir), seed, record_pod_events=False)
+    summary = simulation.run()["summary"]
+    rollouts = summary.get("rollouts") or []
+    last = rollouts[-1] if rollouts else None
+    verdicts = summary.get("expectations") or []
+    failed = sum(v["verdict"] == "fail" for v in verdicts)
+    figures = {
+        **{name: summary.get(name) for name in FIGURES},
+        "rollout_duration_s": last["duration_s"] if last else None,
+        "expectations_failed": failed,
+        "meets_expectations": failed == 0,
+    }
+    return figures
+
+
+def run_task(task: tuple[str, str, str, int, int]) -> dict:
+    """Executor entry point: (run key, scenario JSON, base dir, seed, replicate) -> row without settings."""
+    key, scenario_json, base_dir, seed, replicate = task
+    return {"run": key, "seed": seed, "replicate": replicate, "status": "ok", **run_one(scenario_json, base_dir, seed)}
+
+
+def task_for(run, base_dir: Path) -> tuple[str, str, str, int, int]:
+    return (run.key, json.dumps(run.point.scenario, sort_keys=True), str(base_dir), run.seed, run.replicate)
