@@ -139,13 +139,16 @@ def write_json_atomically(path: Path, document: dict) -> None:
     write_atomically(path, write)
 
 
-def write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+def write_atomically(path: Path, write: Callable[[TextIO], None], binary: bool = False) -> None:
     """Call write(stream) on a temporary file beside `path`, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as stream:
+        with os.fdopen(handle, "wb" if binary else "w") as stream:
             write(stream)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; give it the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -235,12 +238,4 @@ def sweep_command(
 
 
 def _save_figure(figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda stream: figure.savefig(stream, format="png"), binary=True)

@@ -221,3 +221,14 @@ def test_console_script_exit_status_and_no_traceback(tmp_path):
     )
     assert process.returncode == 2
     assert "duration" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_malformed_rule_file_names_file_rule_and_position(tmp_path):
+    scenario = seed_copy(tmp_path)
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: sum(rate(x[1m]) by (\n"
+    )
+    scenario["alerts"] = [{"file": "rules.yaml"}]
+    result = run_cli("run", write(tmp_path, scenario))
+    assert result.exit_code == 2
+    assert "rules.yaml" in result.output and "Broken" in result.output and "parse error" in result.output

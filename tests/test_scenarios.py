@@ -113,3 +113,11 @@ def test_blue_green_cutover_and_flip_back_cost_no_errors():
 def test_lying_readiness_serves_errors_while_kubernetes_sees_every_pod_available():
     summary = run("lying-readiness")["summary"]
     assert summary["min_available"] == 5 and summary["errors_total"] > 0
+
+
+def test_a_bad_release_is_detected_by_the_error_rate_alert():
+    summary = run("bad-release-detected")["summary"]
+    alert = next(a for a in summary["alerts"] if a["name"] == "PaymentsHighErrorRate")
+    # 5% errors from 2:00: the 1m rate crosses 1% by the 2:45 evaluation, then `for: 1m`.
+    assert alert["first_pending_s"] == 165 and alert["first_firing_s"] == 225
+    assert summary["time_to_detect_s"] == 105

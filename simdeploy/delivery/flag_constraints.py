@@ -52,9 +52,7 @@ def context_getter(name: str) -> Getter:
 # yggdrasil strategy_grammar.pest: num = int ("." digit*)? (e int)?, int = ("+"|"-")? digit+
 _NUM_LITERAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
 # RFC 3339 instant with a mandatory offset, as the grammar's `date` rule (fraction length relaxed).
-_DATE_LITERAL = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
-)
+_DATE_LITERAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", re.ASCII)
 # SemVer 2.0.0 (semver.org): no leading zeros, optional pre-release and build metadata.
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER = re.compile(
@@ -94,6 +92,31 @@ def semver_key(text: str) -> tuple | None:
     return (int(major), int(minor), int(patch), 0, ids)
 
 
+def _memo(parse: Callable[[str], object], limit: int = 65536) -> Callable[[str], object]:
+    """`parse` remembered per context string: users, versions and clock readings repeat across evaluations."""
+    cache: dict[str, object] = {}
+
+    def cached(text: str) -> object:
+        value = cache.get(text, cache)  # the dict itself marks a miss
+        if value is cache:
+            if len(cache) >= limit:
+                cache.clear()
+            value = cache[text] = parse(text)
+        return value
+
+    return cached
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+_context_address, _context_instant, _context_semver = _memo(_address), _memo(parse_instant), _memo(semver_key)
+
+
 def parse_networks(entries: list[str]) -> tuple:
     """IPv4/IPv6 networks (a bare address is a /32 or /128); invalid entries are ignored, as every SDK does."""
     networks = []
@@ -108,13 +131,8 @@ def parse_networks(entries: list[str]) -> tuple:
 def ip_check(get: Getter, networks: tuple) -> Check:
     def check(ctx: dict) -> bool:
         value = get(ctx)
-        if value is None:
-            return False
-        try:
-            address = ipaddress.ip_address(value)
-        except ValueError:
-            return False
-        return any(address in network for network in networks)
+        address = None if value is None else _context_address(value)
+        return address is not None and any(address in network for network in networks)
 
     return check
 
@@ -139,20 +157,6 @@ def _affix(test: Callable[[str, tuple], bool]) -> Callable[[Getter, list[str], b
         return lambda ctx: (value := get(ctx)) is not None and test(value.lower() if ci else value, needles)
 
     return build
-
-
-def _contains(get: Getter, values: list[str], ci: bool) -> Check:
-    needles = tuple(v.lower() for v in values) if ci else tuple(values)
-
-    def check(ctx: dict) -> bool:
-        value = get(ctx)
-        if value is None:
-            return False
-        if ci:
-            value = value.lower()
-        return any(needle in value for needle in needles)
-
-    return check
 
 
 def _epsilon_eq(a: float, b: float) -> bool:
@@ -196,7 +200,7 @@ def _date(op: str, name: str, literal: str) -> Check:
         elif (value := get(ctx)) is None:
             instant = datetime.now(UTC) if name == "currentTime" else None  # the SDKs fill currentTime with now
         else:
-            instant = parse_instant(value)
+            instant = _context_instant(value)
         return instant is not None and (instant > bound if after else instant < bound)
 
     return check
@@ -209,7 +213,7 @@ def _semver(op: str, get: Getter, literal: str) -> Check:
     bound = semver_key(literal)
     if bound is None:
         raise CompileError(f"{op} value {literal!r} is not a semantic version")
-    return _ordered(get, semver_key, _SEMVER_OPS[op], bound)
+    return _ordered(get, _context_semver, _SEMVER_OPS[op], bound)
 
 
 def _regex(get: Getter, pattern: re.Pattern) -> Check:
@@ -222,7 +226,7 @@ _LIST_OPS = {
     "NOT_IN": _not_in,
     "STR_STARTS_WITH": _affix(str.startswith),
     "STR_ENDS_WITH": _affix(str.endswith),
-    "STR_CONTAINS": _contains,
+    "STR_CONTAINS": _affix(lambda value, needles: any(needle in value for needle in needles)),
 }
 _VALUE_OPS = frozenset(_NUM_OPS) | frozenset(_SEMVER_OPS) | {"DATE_AFTER", "DATE_BEFORE", "REGEX"}
 

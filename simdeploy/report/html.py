@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping
 from html import escape
 
 from simdeploy.k8s.duration import format_duration
 from simdeploy.report.plot import figure_png, image_tag, replica_sets
-from simdeploy.report.timeline import event_lines, format_clock
+from simdeploy.report.timeline import fold_events, format_clock, object_name
 
 # Operator actions: their rows in the event table stand out (alerts and warnings have their own colours).
 ACTIONS = {
     "SetImage", "RolloutUndo", "Scale", "Pause", "Resume", "Patch", "SetWeights", "BehaviourChanged", "Apply",
     "NodeNotSchedulable", "NodeSchedulable", "NodeFailure", "Deleted",
 }  # fmt: skip
-_REPEATS = re.compile(r" \(x(\d+), last ([0-9:.]+)\)$")
 
 CSS = """
 :root { --ink: #1d232a; --muted: #5f6b76; --line: #e3e6ea; --soft: #f6f7f9;
@@ -279,24 +277,20 @@ def _figure(result: dict, versions: Mapping[str, str] | None) -> str:
 
 
 def _events(events: list[dict]) -> str:
-    """The event table: the terminal timeline's rows (repeats folded the same way), one cell per column."""
-    lines = event_lines(events)
-    header = lines[0][0]
-    starts = [0, *(header.index(name) for name in ("TYPE", "REASON", "OBJECT", "MESSAGE"))]
+    """The event table: repeats folded as in the terminal timeline, one cell per column."""
     rows = []
-    for line, warning in lines[1:]:
-        time, kind, reason, obj = (line[a:b].strip() for a, b in zip(starts, starts[1:], strict=False))
-        message = line[starts[-1] :]
-        repeats = _REPEATS.search(message)
+    for folded in fold_events(events):
+        event = folded.event
+        reason, warning = event["reason"], event.get("type") == "Warning"
         extra = ""
-        if repeats:
-            message = message[: repeats.start()]
-            extra = f' <span class="repeats">×{repeats.group(1)}, last {_e(repeats.group(2))}</span>'
+        if folded.count > 1:
+            extra = f' <span class="repeats">×{folded.count}, last {_e(format_clock(folded.last))}</span>'
         css = "alert" if reason == "AlertFiring" else "warning" if warning else "action" if reason in ACTIONS else ""
         rows.append(
-            f'<tr class="{css}"><td class="time">{_e(time)}</td><td class="type">{_e(kind)}</td>'
-            f'<td class="reason">{_e(reason)}</td><td class="object">{_e(obj)}</td>'
-            f'<td class="message">{_e(message)}{extra}</td></tr>'
+            f'<tr class="{css}"><td class="time">{_e(format_clock(event["t"]))}</td>'
+            f'<td class="type">{_e(event.get("type", "Normal"))}</td>'
+            f'<td class="reason">{_e(reason)}</td><td class="object">{_e(object_name(event))}</td>'
+            f'<td class="message">{_e(event["message"])}{extra}</td></tr>'
         )
     count = f'<p class="muted">{len(events)} events; repeats of an event are folded into its first row.</p>'
     return _section("Events", count + _table(["time", "type", "reason", "object", "message"], rows, "events"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.console import Console
 from rich.table import Table
 
@@ -17,32 +19,53 @@ def format_clock(seconds: float) -> str:
     return f"{int(minutes)}:{secs:04.1f}"
 
 
+@dataclass
+class FoldedEvent:
+    """An event and its repeats (same object, reason and message), as the API server aggregates them."""
+
+    event: dict
+    count: int = 1
+    last: float = 0.0
+
+
+def fold_events(events: list[dict]) -> list[FoldedEvent]:
+    """Events in order of first occurrence, repeats folded into the first."""
+    first: dict[tuple, FoldedEvent] = {}
+    for e in events:
+        key = (e["kind"], e["name"], e["reason"], e["message"])
+        folded = first.get(key)
+        if folded is None:
+            first[key] = FoldedEvent(e, 1, e["t"])
+        else:
+            folded.count += 1
+            folded.last = e["t"]
+    return list(first.values())
+
+
 def event_lines(events: list[dict]) -> list[tuple[str, bool]]:
     """The timeline as aligned text lines (like kubectl's tab writer), each with a warning flag.
 
-    Repeats of an event (same object, reason and message) fold into its first line, as the API
-    server aggregates them: "(x12, last 3:55.0)".
+    Repeats of an event fold into its first line: "(x12, last 3:55.0)".
     """
-    first: dict[tuple, list] = {}
-    rows: list[list] = []
-    for e in events:
-        key = (e["kind"], e["name"], e["reason"], e["message"])
-        if key in first:
-            first[key][5] += 1
-            first[key][6] = e["t"]
-            continue
-        row = [format_clock(e["t"]), e.get("type", "Normal"), e["reason"], f"{e['kind'].lower()}/{e['name']}"]
-        row += [e["message"], 1, e["t"]]
-        first[key] = row
-        rows.append(row)
+    folded = fold_events(events)
+    rows = [
+        [format_clock(f.event["t"]), f.event.get("type", "Normal"), f.event["reason"], object_name(f.event)]
+        for f in folded
+    ]
     header = ["TIME", "TYPE", "REASON", "OBJECT"]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     lines = [("   ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)) + "   MESSAGE", False)]
-    for row in rows:
-        text = "   ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-        message = row[4] if row[5] == 1 else f"{row[4]} (x{row[5]}, last {format_clock(row[6])})"
+    for f, row in zip(folded, rows, strict=True):
+        text = "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        message = (
+            f.event["message"] if f.count == 1 else f"{f.event['message']} (x{f.count}, last {format_clock(f.last)})"
+        )
         lines.append((f"{text}   {message}", row[1] == "Warning"))
     return lines
+
+
+def object_name(event: dict) -> str:
+    return f"{event['kind'].lower()}/{event['name']}"
 
 
 def summary_table(result: dict) -> Table:
@@ -80,6 +103,14 @@ def summary_table(result: dict) -> Table:
         table.add_row("availability", f"{summary['availability'] * 100:.4g}%")
         p99 = summary.get("p99_latency_max_s")
         table.add_row("worst p99 latency (per scrape)", "-" if p99 is None else f"{p99 * 1000:.0f}ms")
+    for alert in summary.get("alerts") or []:
+        pending, firing = alert.get("first_pending_s"), alert.get("first_firing_s")
+        state = f"firing at {format_clock(firing)}" if firing is not None else "never fired"
+        if pending is not None and pending != firing:
+            state = f"pending at {format_clock(pending)}, {state}"
+        table.add_row(f"alert {alert['name']}", state)
+    if summary.get("time_to_detect_s") is not None:
+        table.add_row("time to detect", format_duration(summary["time_to_detect_s"]))
     table.add_row(
         "peak pods in the cluster",
         f"{summary['peak_pods']} ({summary['peak_pods_including_terminating']} counting terminating)",
