@@ -75,6 +75,7 @@ class Kubelet:
         self.pods: dict[str, PodRuntime] = {}  # by pod uid
         self._next_ip = 0
         self.serving_listeners: list[Callable[[dict, bool], None]] = []
+        self._pre_stops: dict[int, tuple[dict, float]] = {}
         store.watch("Pod", self._on_pod)
 
     # -- watch -----------------------------------------------------------------
@@ -127,8 +128,15 @@ class Kubelet:
             startup_probe=Probe.from_spec(spec.get("startupProbe")),
             readiness_probe=Probe.from_spec(spec.get("readinessProbe")),
             liveness_probe=Probe.from_spec(spec.get("livenessProbe")),
-            pre_stop=pre_stop_seconds(spec),
+            pre_stop=self._pre_stop(spec),
         )
+
+    def _pre_stop(self, spec: dict) -> float:
+        """pre_stop_seconds, remembered per container spec (pods of one ReplicaSet share theirs)."""
+        cached = self._pre_stops.get(id(spec))
+        if cached is None or cached[0] is not spec:
+            cached = self._pre_stops[id(spec)] = (spec, pre_stop_seconds(spec))
+        return cached[1]
 
     def _pull(self, runtime: PodRuntime, node: NodeRuntime, container: Container) -> float:
         """Queue the image pull on the node (serialised, as serializeImagePulls) and say when done."""

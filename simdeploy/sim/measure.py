@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from simdeploy.k8s import deployment_util as du
 from simdeploy.sim.recorder import Recorder
@@ -168,8 +169,7 @@ class Measurements:
             measure.observe()
 
 
-@dataclass(frozen=True, slots=True)
-class PodState:
+class PodState(NamedTuple):  # a tuple: made for every pod event, so cheap to build
     counted: bool  # exists and has not finished (terminating included)
     active: bool  # counted and not terminating
     ready: bool  # active and its Ready condition is True
