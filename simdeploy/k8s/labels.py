@@ -92,7 +92,10 @@ def labels_match(flat_selector: dict | None, labels: dict | None) -> bool:
     selector selects no pods, and that special case is the caller's to handle.
     """
     labels = labels or {}
-    return all(key in labels and labels[key] == value for key, value in (flat_selector or {}).items())
+    for key, value in (flat_selector or {}).items():
+        if key not in labels or labels[key] != value:
+            return False
+    return True
 
 
 def _format_requirement(req: Requirement) -> str:

@@ -21,17 +21,11 @@ class Clock:
 
     @property
     def now(self) -> float:
-        return self.env.now
+        return self.env._now  # noqa: SLF001 - the property behind env.now, read very often
 
     def call_later(self, delay: float, callback: Callable[[], object], order: int = NORMAL) -> None:
         """Run `callback` after `delay`. Among callbacks of one moment, EARLY ones run first, LATE ones last."""
-        if order == NORMAL:
-            self.env.timeout(max(delay, 0.0)).callbacks.append(lambda _event: callback())
-            return
-        event = self.env.event()
-        event._ok, event._value = True, None  # noqa: SLF001 - a triggered event SimPy can process
-        event.callbacks.append(lambda _event: callback())
-        self.env.schedule(event, order, max(delay, 0.0))
+        self.env.schedule(_Call(callback), order, delay if delay > 0 else 0.0)
 
     def call_at(self, moment: float, callback: Callable[[], object], order: int = NORMAL) -> None:
         self.call_later(moment - self.env.now, callback, order)
@@ -43,3 +37,18 @@ class Clock:
         self.env.timeout(moment - self.env.now)  # lands the clock exactly on `moment`
         while self.env.peek() <= moment:
             self.env.step()
+
+
+class _Call:
+    """The lightest event SimPy will process: already triggered, with one callback (no Timeout object)."""
+
+    __slots__ = ("callbacks", "_ok", "_value", "_callback")
+
+    def __init__(self, callback: Callable[[], object]):
+        self._callback = callback
+        self._ok = True
+        self._value = None
+        self.callbacks = [self._run]
+
+    def _run(self, _event: object) -> None:
+        self._callback()

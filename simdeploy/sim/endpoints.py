@@ -74,6 +74,8 @@ class Endpoints:
             self._update(view, pod, self._is_endpoint(view, pod))
 
     def _on_pod(self, event_type: str, pod: dict) -> None:
+        if not self.services:
+            return
         namespace = pod["metadata"]["namespace"]
         for view in self.services.values():
             if view.namespace == namespace:
@@ -83,11 +85,9 @@ class Endpoints:
     def _is_endpoint(view: ServiceView, pod: dict) -> bool:
         if not view.selector or pod["metadata"].get("deletionTimestamp"):
             return False
-        if not labels_match(view.selector, pod["metadata"].get("labels")):
-            return False
         for condition in pod.get("status", {}).get("conditions", ()):
             if condition["type"] == "Ready":
-                return condition["status"] == "True"
+                return condition["status"] == "True" and labels_match(view.selector, pod["metadata"].get("labels"))
         return False
 
     def _update(self, view: ServiceView, pod: dict, is_endpoint: bool) -> None:

@@ -50,6 +50,7 @@ class ReplicaSetController:
         self._group_of: dict[str, str] = {}  # ReplicaSet uid -> group uid
         self._colocated: dict[str, Counter] = {}  # group uid -> node -> active pods
         self._placed: dict[str, tuple[str, str]] = {}  # active pod uid -> (group, node)
+        self._key_of: dict[str, str] = {}  # ReplicaSet uid -> its queue key "namespace/name"
         self._epoch_ts = store.epoch.timestamp()
         store.watch("ReplicaSet", self._on_replica_set)
         store.watch("Pod", self._on_pod)
@@ -60,9 +61,11 @@ class ReplicaSetController:
         meta = rs["metadata"]
         if event_type == DELETED:
             self.counts.pop(meta["uid"], None)
+            self._key_of.pop(meta["uid"], None)
             return
         self._group_of[meta["uid"]] = controller_uid(rs) or meta["uid"]
-        self.queue.add(f"{meta['namespace']}/{meta['name']}")
+        key = self._key_of[meta["uid"]] = f"{meta['namespace']}/{meta['name']}"
+        self.queue.add(key)
 
     def _on_pod(self, event_type: str, pod: dict) -> None:
         owner = controller_uid(pod)
@@ -98,8 +101,9 @@ class ReplicaSetController:
                 self._requeue_when_available(pod, owner)
         if event_type == ADDED and not active:
             return
-        for rs in self._owners(pod, owner):
-            self.queue.add(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}")
+        key = self._key_of.get(owner)
+        if key is not None:
+            self.queue.add(key)
 
     def _place(self, uid: str, group: str, node: str | None) -> None:
         """Keep the per-node count of active related pods (node None: no longer active)."""
@@ -116,17 +120,10 @@ class ReplicaSetController:
 
     def _requeue_when_available(self, pod: dict, owner_uid: str) -> None:
         """A pod turned Ready: look again once minReadySeconds have passed (updatePod upstream)."""
-        for rs in self._owners(pod, owner_uid):
-            min_ready = rs["spec"].get("minReadySeconds", 0)
-            if min_ready > 0:
-                self.queue.add_after(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}", min_ready + 1)
-
-    def _owners(self, pod: dict, owner_uid: str) -> list[dict]:
-        for ref in pod["metadata"]["ownerReferences"]:
-            if ref["uid"] == owner_uid:
-                rs = self.store.find("ReplicaSet", pod["metadata"]["namespace"], ref["name"])
-                return [rs] if rs is not None and rs["metadata"]["uid"] == owner_uid else []
-        return []
+        rs = self.store.controller_of(pod, "ReplicaSet")
+        min_ready = rs["spec"].get("minReadySeconds", 0) if rs is not None else 0
+        if min_ready > 0:
+            self.queue.add_after(self._key_of[owner_uid], min_ready + 1)
 
     def _ready_since(self, pod: dict) -> float | None:
         for condition in pod.get("status", {}).get("conditions", ()):
