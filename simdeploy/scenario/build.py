@@ -41,7 +41,10 @@ def load(
     return build(load_scenario(source, base_dir), seed, **options)
 
 
-def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool = True) -> Simulation:
+def build(
+    scenario: Scenario, seed: int | None = None, record_pod_events: bool = True, record_metrics: bool = True
+) -> Simulation:
+    """The Simulation of a scenario; sweeps turn off pod events and, without alert rules, the TSDB."""
     spec = scenario.spec
     behaviours = {image: behaviour(image, version) for image, version in spec.versions.items()}
     namespace = default_namespace(scenario)
@@ -63,6 +66,7 @@ def build(scenario: Scenario, seed: int | None = None, record_pod_events: bool =
         cluster=cluster_settings(spec.cluster),
         actions=actions,
         record_pod_events=record_pod_events,
+        record_metrics=record_metrics or bool(scenario.rule_groups),
     )
     if scenario.expect.model_fields_set:
         simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))

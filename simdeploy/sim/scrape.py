@@ -28,7 +28,8 @@ POD_SERIES_LIMIT = 100
 class Scraper:
     """Samples counters and object state into a SeriesStore at every scrape interval."""
 
-    def __init__(self, clock: Clock, store: Store, traffic: TrafficModel, series: SeriesStore, interval: float):
+    def __init__(self, clock: Clock, store: Store, traffic: TrafficModel, series: SeriesStore | None, interval: float):
+        """With `series` None only the traffic rows are kept (sweeps that need no PromQL skip the TSDB)."""
         self.clock = clock
         self.store = store
         self.traffic = traffic
@@ -43,7 +44,8 @@ class Scraper:
     def _scrape(self) -> None:
         now = self.clock.now
         self._request_metrics(now)
-        self._object_metrics(now)
+        if self.series is not None:
+            self._object_metrics(now)
         self.clock.call_later(self.interval, self._scrape, LATE)
 
     # -- requests ----------------------------------------------------------------
@@ -55,6 +57,7 @@ class Scraper:
 
     def _request_metrics(self, now: float) -> None:
         errors_by_key: dict[tuple, float] = {}
+        add = self.series.add if self.series is not None else _discard
         for (namespace, service, version, code), count in self.traffic.requests.items():
             labels = {
                 "namespace": namespace,
@@ -63,7 +66,7 @@ class Scraper:
                 "version": version,
                 "code": code,
             }
-            self.series.add("http_requests_total", labels, now, count)
+            add("http_requests_total", labels, now, count)
             if code.startswith("5"):
                 key = (namespace, service, version)
                 errors_by_key[key] = errors_by_key.get(key, 0.0) + count
@@ -76,10 +79,11 @@ class Scraper:
                 "app": self._app(namespace, service),
                 "version": version,
             }
-            for le, value in zip(_LE, histogram.buckets, strict=True):
-                self.series.add("http_request_duration_seconds_bucket", {**labels, "le": le}, now, value)
-            self.series.add("http_request_duration_seconds_count", labels, now, histogram.sent)
-            self.series.add("http_request_duration_seconds_sum", labels, now, self.traffic.latency_sum[key])
+            if self.series is not None:
+                for le, value in zip(_LE, histogram.buckets, strict=True):
+                    add("http_request_duration_seconds_bucket", {**labels, "le": le}, now, value)
+                add("http_request_duration_seconds_count", labels, now, histogram.sent)
+                add("http_request_duration_seconds_sum", labels, now, self.traffic.latency_sum[key])
             errors = errors_by_key.get(key, 0.0)
             before = self._previous.get(key, (0.0, 0.0, [0.0] * len(_BOUNDS)))
             increase = [b - a for a, b in zip(before[2], histogram.buckets, strict=True)]
@@ -135,6 +139,10 @@ class Scraper:
             for container in pod.get("status", {}).get("containerStatuses", ()):
                 labels = {**base, "container": container["name"]}
                 add("kube_pod_container_status_restarts_total", labels, now, container.get("restartCount", 0))
+
+
+def _discard(*_args: object) -> None:
+    pass
 
 
 def _round(value: float) -> float | None:

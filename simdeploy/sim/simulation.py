@@ -76,6 +76,7 @@ class Simulation:
         cluster: ClusterSettings | None = None,
         actions: list[Action] | None = None,
         record_pod_events: bool = True,
+        record_metrics: bool = True,
     ):
         self.name = name
         self.seed = seed
@@ -117,13 +118,13 @@ class Simulation:
         self.traffic = TrafficModel(
             self.clock, self.endpoints, self.kubelet.behaviours, self.cluster.tick, self.cluster.overload_code
         )
-        self.metrics = SeriesStore()
+        self.metrics = SeriesStore() if record_metrics else None
         self.scraper = Scraper(self.clock, self.store, self.traffic, self.metrics, self.cluster.scrape_interval)
         self.alerts: AlertEvaluator | None = None  # alerting rules, when the scenario has some (set after the scraper)
         for node in self.cluster.nodes:
             self.nodes.add(copy.deepcopy(node))
         for manifest in manifests:
-            self.kubectl.apply(copy.deepcopy(manifest))
+            self.kubectl.apply(manifest)  # apply works on its own copy
         for action in sorted(actions or []):
             self.at(action.at, action.description, action.apply)
 

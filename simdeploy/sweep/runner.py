@@ -37,7 +37,7 @@ def _scenario(scenario_json: str, base_dir: str) -> Scenario:
 
 def run_one(scenario_json: str, base_dir: str, seed: int) -> dict:
     """Simulate and return the row's figures (plain values, ready for a table)."""
-    simulation = build(_scenario(scenario_json, base_dir), seed, record_pod_events=False)
+    simulation = build(_scenario(scenario_json, base_dir), seed, record_pod_events=False, record_metrics=False)
     summary = simulation.run()["summary"]
     rollouts = summary.get("rollouts") or []
     last = rollouts[-1] if rollouts else None
