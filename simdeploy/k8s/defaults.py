@@ -34,6 +34,13 @@ def default_deployment(deployment: dict) -> None:
     default_pod_template(spec.setdefault("template", {}))
 
 
+def default_rollout(rollout: dict) -> None:
+    """argoproj.io Rollout: the pod template is defaulted like any pod template; Argo's own defaults
+    (replicas 1, maxSurge/maxUnavailable "25") are read at use, not written (utils/defaults)."""
+    spec = rollout.setdefault("spec", {})
+    default_pod_template(spec.setdefault("template", {}))
+
+
 def default_replica_set(rs: dict) -> None:
     spec = rs.setdefault("spec", {})
     spec.setdefault("replicas", 1)
@@ -102,6 +109,7 @@ def default_service(service: dict) -> None:
 _DEFAULTERS: dict[str, Callable[[dict], None]] = {
     "Deployment": default_deployment,
     "ReplicaSet": default_replica_set,
+    "Rollout": default_rollout,
     "Pod": default_pod,
     "Service": default_service,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.intstr import get_scaled_value_from_int_or_percent
 from simdeploy.k8s.labels import selector_matches
 
@@ -22,6 +23,8 @@ SUPPORTED_KINDS = {
     ("v1", "Namespace"),
     ("v1", "Node"),
     ("policy/v1", "PodDisruptionBudget"),
+    ("argoproj.io/v1alpha1", "Rollout"),
+    ("argoproj.io/v1alpha1", "AnalysisTemplate"),
 }
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _ANY = None  # a field whose contents we do not check
@@ -422,7 +425,62 @@ def _check_pdb(obj: dict) -> list[FieldError]:
     return errors
 
 
+_CANARY_STEPS = {
+    "setWeight",
+    "pause",
+    "analysis",
+    "setCanaryScale",
+    "experiment",
+    "setHeaderRoute",
+    "setMirrorRoute",
+    "plugin",
+}
+
+
+def _check_rollout(obj: dict) -> list[FieldError]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [FieldError("spec", "Required value")]
+    errors = _check_selector(obj)
+    strategy = spec.get("strategy") or {}
+    kinds = [k for k in ("canary", "blueGreen") if k in strategy]
+    if len(kinds) != 1:
+        return errors + [FieldError("spec.strategy", "Invalid value: exactly one of canary or blueGreen is required")]
+    template = spec.get("template")
+    if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
+        errors.append(FieldError("spec.template.spec", "Required value"))
+    else:
+        errors += _check_pod_spec(template["spec"], "spec.template.spec")
+    if kinds == ["canary"]:
+        canary = strategy["canary"] or {}
+        for field in ("maxSurge", "maxUnavailable"):
+            if field in canary:
+                errors += _check_int_or_percent(canary[field], f"spec.strategy.canary.{field}")
+        for index, step in enumerate(canary.get("steps") or []):
+            errors += _check_canary_step(step, f"spec.strategy.canary.steps[{index}]")
+    return errors
+
+
+def _check_canary_step(step: object, path: str) -> list[FieldError]:
+    if not isinstance(step, dict) or len(step) != 1:
+        return [FieldError(path, "Invalid value: a step has exactly one of " + ", ".join(sorted(_CANARY_STEPS)))]
+    ((kind, value),) = step.items()
+    if kind not in _CANARY_STEPS:
+        return [FieldError(f"{path}.{kind}", "unknown field")]
+    if kind == "setWeight" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100):
+        return [FieldError(f"{path}.setWeight", f"Invalid value: {value!r}: must be an integer from 0 to 100")]
+    if kind == "pause" and isinstance(value, dict) and "duration" in value:
+        try:
+            parse_duration(value["duration"])
+        except ValueError as error:
+            return [FieldError(f"{path}.pause.duration", f"Invalid value: {error}")]
+    if kind == "analysis" and not (isinstance(value, dict) and value.get("templates")):
+        return [FieldError(f"{path}.analysis.templates", "Required value")]
+    return []
+
+
 _CHECKS = {
+    "Rollout": _check_rollout,
     "Deployment": _check_deployment,
     "ReplicaSet": _check_replica_set,
     "Pod": _check_pod,

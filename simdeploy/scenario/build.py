@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable
 from pathlib import Path
 
+from simdeploy.delivery.rollout import RolloutController
 from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
@@ -14,6 +15,7 @@ from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.sim.alerts import AlertEvaluator, first_change
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
+from simdeploy.sim.kubectl import KubectlError
 from simdeploy.sim.latency import HistogramLatency, Latency, LogNormalLatency
 from simdeploy.sim.nodes import node_object
 from simdeploy.sim.rates import Constant, Diurnal, Ramp, RateProfile, Series, Spike, Steps
@@ -70,6 +72,8 @@ def build(
     )
     if scenario.expect.model_fields_set:
         simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
+    if any(obj.get("kind") == "Rollout" for obj in scenario.manifests):
+        simulation.rollouts = RolloutController(simulation)
     for route in spec.routes:
         simulation.traffic.set_route(Route(route.namespace or namespace, route.name, dict(route.weights)))
     for traffic in spec.traffic:
@@ -169,7 +173,9 @@ def cluster_settings(cluster: schema.Cluster) -> ClusterSettings:
 
 def describe(action: schema.ActionBase) -> str:
     """A kubectl-like line for an action, for the timeline."""
-    target = getattr(action, "deployment", None) or getattr(action, "node", None) or getattr(action, "image", None)
+    target = next(
+        (getattr(action, f, None) for f in ("deployment", "rollout", "node", "image") if getattr(action, f, None)), None
+    )
     return f"{action.action} {target}" if target else action.action
 
 
@@ -195,6 +201,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
             return _node_action(action)
         case schema.SetBehaviourAction():
             return lambda sim: _set_behaviour(sim, action)
+        case schema.RolloutAction():
+            return lambda sim: _rollout_action(sim, ns, action)
         case schema.SetWeightsAction():
             return lambda sim: _set_weights(sim, ns, action)
         case schema.PatchAction():
@@ -235,6 +243,13 @@ def _add_expectations(expect: ExpectSpec, result: dict) -> None:
     result["summary"]["expectations"] = judge(expect, result, first_change(result["events"]))
 
 
+def _rollout_action(sim: Simulation, namespace: str, action: schema.RolloutAction) -> str:
+    if sim.rollouts is None:
+        raise KubectlError(f'rollouts.argoproj.io "{action.rollout}" not found')
+    operation = {"promote": sim.rollouts.promote, "abort": sim.rollouts.abort_action, "retry": sim.rollouts.retry}
+    return operation[action.action](namespace, action.rollout, action.full)
+
+
 def _set_weights(sim: Simulation, namespace: str, action: schema.SetWeightsAction) -> str:
     sim.traffic.set_route(Route(namespace, action.route, dict(action.weights)))
     weights = ", ".join(f"{name}={weight:g}" for name, weight in action.weights.items())
@@ -258,6 +273,9 @@ _KINDS = {
     "replicaset": "ReplicaSet",
     "rs": "ReplicaSet",
     "pod": "Pod",
+    "rollout": "Rollout",
+    "rollouts": "Rollout",
+    "ro": "Rollout",
 }
 
 

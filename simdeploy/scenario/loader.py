@@ -245,6 +245,7 @@ def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
     """Every deployment an action names exists, and every image used has a behaviour."""
     spec = scenario.spec
     deployments = {_object_key(o) for o in scenario.manifests if o["kind"] == "Deployment"}
+    rollouts = {_object_key(o) for o in scenario.manifests if o["kind"] == "Rollout"}
     images: dict[str, str] = {}
     for obj in scenario.manifests:
         images.update(_images_of(obj, "manifests"))
@@ -270,6 +271,16 @@ def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
                 parse_selector(action.selector)
             except ValueError as error:
                 problems.append(Problem(f"{where}.selector", str(error)))
+        rollout = getattr(action, "rollout", None)
+        if rollout is not None and isinstance(rollout, str):
+            namespace = action.namespace or default_namespace(scenario)
+            if (namespace, rollout) not in rollouts:
+                problems.append(
+                    Problem(
+                        f"{where}.rollout",
+                        f"no Rollout {rollout!r} in namespace {namespace!r} in the scenario's manifests",
+                    )
+                )
         name = getattr(action, "deployment", None)
         if name is not None:
             namespace = action.namespace or default_namespace(scenario)

@@ -338,6 +338,14 @@ class SetBehaviourAction(ActionBase):
     behaviour: VersionSpec
 
 
+class RolloutAction(ActionBase):
+    """kubectl argo rollouts promote [--full] / abort / retry."""
+
+    action: Literal["promote", "abort", "retry"]
+    rollout: str
+    full: bool = False
+
+
 class SetWeightsAction(ActionBase):
     action: Literal["set-weights"]
     route: str
@@ -361,6 +369,7 @@ Action = Annotated[
     | NodeAction
     | SetBehaviourAction
     | SetWeightsAction
+    | RolloutAction
     | PatchAction,
     Field(discriminator="action"),
 ]
