@@ -1,0 +1,194 @@
+"""The Argo Rollouts canary controller: steps, replica counts, traffic weights, promote, abort, retry."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+import simdeploy
+from simdeploy.delivery import canary
+
+NS = "default"
+OLD, NEW = "web:1", "web:2"
+
+
+def rollout(replicas: int = 10, steps: list | None = None, routed: bool = False, **canary_fields) -> dict:
+    strategy = {
+        "steps": steps if steps is not None else [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}],
+        **canary_fields,
+    }
+    if routed:
+        strategy.update(
+            canaryService="web-canary",
+            stableService="web-stable",
+            trafficRouting={"istio": {"virtualService": {"name": "web", "routes": ["primary"]}}},
+        )
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "replicas": replicas,
+            "strategy": {"canary": strategy},
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": OLD, "readinessProbe": {"httpGet": {"port": 80}, "periodSeconds": 1}}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def service(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"selector": {"app": "web"}},
+    }
+
+
+def simulation(obj: dict, extra: list | None = None, **scenario) -> simdeploy.Simulation:
+    versions = {
+        OLD: {"version": "1", "startup": "2s", "pull": "0s"},
+        NEW: {"version": "2", "startup": "2s", "pull": "0s"},
+    }
+    return simdeploy.load(
+        {
+            "metadata": {"name": "rollout"},
+            "duration": "1h",
+            "manifests": [{"inline": o} for o in [obj, *(extra or [])]],
+            "versions": versions,
+            **scenario,
+        }
+    )
+
+
+def set_image(sim, image: str = NEW) -> None:
+    obj = sim.store.get("Rollout", NS, "web")
+    template = copy.deepcopy(obj["spec"]["template"])
+    template["spec"]["containers"][0]["image"] = image
+    obj["spec"]["template"] = template
+    sim.api.replace_spec(obj)
+
+
+def counts(sim) -> dict[str, int]:
+    """Image -> spec.replicas of its ReplicaSet."""
+    return {
+        rs["spec"]["template"]["spec"]["containers"][0]["image"]: rs["spec"]["replicas"]
+        for rs in sim.store.list("ReplicaSet", NS)
+    }
+
+
+def status(sim) -> dict:
+    return sim.store.get("Rollout", NS, "web")["status"]
+
+
+def test_seed_rollout_loads_unchanged_and_becomes_healthy():
+    sim = simulation(rollout())
+    sim.run_until(30)
+    assert status(sim)["phase"] == "Healthy"
+    assert counts(sim) == {OLD: 10}
+    assert status(sim)["stableRS"] == status(sim)["currentPodHash"]
+
+
+def test_basic_canary_follows_argos_replica_math_and_waits_at_an_indefinite_pause():
+    sim = simulation(rollout())
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(90)
+    # setWeight 20 of 10 replicas (maxSurge/maxUnavailable 25%): 2 canary, 8 stable, then the pause {}.
+    assert counts(sim) == {OLD: 8, NEW: 2}
+    assert status(sim)["phase"] == "Paused" and status(sim)["currentStepIndex"] == 1
+    sim.run_until(600)
+    assert status(sim)["currentStepIndex"] == 1  # an indefinite pause waits for a person
+    sim.rollouts.promote(NS, "web")
+    sim.run_until(700)
+    assert status(sim)["phase"] == "Healthy"
+    assert counts(sim) == {OLD: 0, NEW: 10}
+
+
+def test_basic_canary_replica_counts_match_the_canary_module():
+    sim = simulation(rollout(steps=[{"setWeight": 30}, {"pause": {}}]))
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(120)
+    obj = sim.store.get("Rollout", NS, "web")
+    rss = {rs["spec"]["template"]["spec"]["containers"][0]["image"]: rs for rs in sim.store.list("ReplicaSet", NS)}
+    assert canary.calculate_replica_counts_for_basic_canary(obj, rss[NEW], rss[OLD], []) == (3, 7)
+    assert counts(sim) == {OLD: 7, NEW: 3}
+
+
+def test_traffic_routed_canary_sets_route_weights_and_keeps_stable_at_full_size():
+    extra = [service("web-stable"), service("web-canary")]
+    sim = simulation(
+        rollout(
+            routed=True, steps=[{"setWeight": 25}, {"pause": {"duration": "1m"}}, {"setWeight": 50}, {"pause": {}}]
+        ),
+        extra,
+        routes=[{"name": "web", "weights": {"web-stable": 100, "web-canary": 0}}],
+        traffic=[{"route": "web", "rate": 100, "start": "20s"}],
+    )
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(60)
+    assert counts(sim) == {OLD: 10, NEW: 3}  # ceil(25% of 10); stable stays at spec.replicas
+    assert sim.traffic.routes[(NS, "web")].weights == {"web-stable": 75, "web-canary": 25}
+    selectors = {name: sim.store.get("Service", NS, name)["spec"]["selector"] for name in ("web-stable", "web-canary")}
+    assert selectors["web-canary"][canary.ROLLOUT_UNIQUE_LABEL_KEY] == status(sim)["currentPodHash"]
+    assert selectors["web-stable"][canary.ROLLOUT_UNIQUE_LABEL_KEY] == status(sim)["stableRS"]
+    sim.run_until(150)
+    assert sim.traffic.routes[(NS, "web")].weights == {"web-stable": 50, "web-canary": 50}
+    assert counts(sim) == {OLD: 10, NEW: 5}
+
+
+def test_abort_sends_traffic_back_and_scales_the_canary_down_after_30_seconds():
+    extra = [service("web-stable"), service("web-canary")]
+    sim = simulation(
+        rollout(routed=True, steps=[{"setWeight": 40}, {"pause": {}}]),
+        extra,
+        routes=[{"name": "web", "weights": {"web-stable": 100}}],
+        traffic=[{"route": "web", "rate": 100, "start": "20s"}],
+    )
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(60)
+    sim.rollouts.abort_action(NS, "web")
+    sim.run_until(61)
+    assert status(sim)["phase"] == "Degraded"
+    assert sim.traffic.routes[(NS, "web")].weights["web-canary"] == 0
+    assert counts(sim)[NEW] == 4  # kept for abortScaleDownDelaySeconds
+    sim.run_until(95)
+    assert counts(sim)[NEW] == 0
+    sim.rollouts.retry(NS, "web")
+    sim.run_until(130)
+    assert status(sim)["phase"] == "Paused" and counts(sim)[NEW] == 4
+
+
+def test_promote_full_skips_the_remaining_steps():
+    sim = simulation(rollout(steps=[{"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]))
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(90)
+    sim.rollouts.promote(NS, "web", full=True)
+    sim.run_until(200)
+    assert status(sim)["phase"] == "Healthy" and counts(sim) == {OLD: 0, NEW: 10}
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([{"setWeight": 120}], "must be an integer from 0 to 100"),
+        ([{"setWeight": 10, "pause": {}}], "exactly one of"),
+        ([{"pause": {"duration": "5 minutes"}}], "pause.duration"),
+        ([{"analysis": {}}], "analysis.templates"),
+    ],
+)
+def test_malformed_rollouts_are_rejected_with_the_field_path(steps, message):
+    with pytest.raises(simdeploy.ScenarioError, match=message):
+        simulation(rollout(steps=steps))
