@@ -53,7 +53,14 @@ def sweep(
     """
     parameters = _parameters(sets)
     plan = make_plan(scenario, parameters, seeds, sample, sweep_seed, base_dir)
-    out_path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="simdeploy-sweep-")) / "rows.csv"
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="simdeploy-sweep-") as directory:
+            return _run(plan, Path(directory) / "rows.csv", workers, scheduler, resume, progress)
+    return _run(plan, Path(out), workers, scheduler, resume, progress)
+
+
+def _run(plan: Plan, out_path: Path, workers, scheduler, resume: bool, progress) -> SweepResult:
+    parameters = plan.parameters
     if not resume:
         out_path.unlink(missing_ok=True)
         journal_path(out_path).unlink(missing_ok=True)
@@ -85,6 +92,9 @@ def sweep(
     finally:
         writer.close()
     rows = finish(out_path, settings)
+    for column in ("seed", "replicate"):
+        if column in rows:
+            rows[column] = rows[column].astype("Int64")
     table = analysis.aggregate(rows, settings) if not rows.empty else pd.DataFrame()
     pareto = analysis.pareto_front(table) if not table.empty else table
     recommended = analysis.recommend(table) if not table.empty else table

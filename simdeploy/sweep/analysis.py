@@ -30,9 +30,14 @@ def aggregate(rows: pd.DataFrame, settings: list[str]) -> pd.DataFrame:
 
 
 def pareto_front(table: pd.DataFrame) -> pd.DataFrame:
-    """Settings no other setting beats on every one of rollout time, peak pods and errors (means)."""
+    """Settings no other setting beats on every one of rollout time, peak pods and errors (means).
+
+    Among the settings that meet every expectation when any do: a setting that breaks the SLO
+    must not push a good one off the front.
+    """
     columns = [f"{name}_mean" for name, _ in PARETO]
-    candidates = table.dropna(subset=columns)
+    good = recommend(table)
+    candidates = (good if not good.empty else table).dropna(subset=columns)
     keep = []
     for index, row in candidates.iterrows():
         dominated = (

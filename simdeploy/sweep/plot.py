@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from simdeploy.sweep.analysis import pareto_front, recommend
 
 
 def sweep_figure(table: pd.DataFrame, settings: list[str]) -> Figure:
-    if len(settings) == 2 and len(table):
-        return heatmap(table, settings)
-    return pareto_scatter(table, settings)
+    """A heatmap when exactly two settings vary, else a Pareto scatter. Drawn without pyplot (any backend)."""
+    varying = [s for s in settings if s in table and table[s].nunique() > 1]
+    if len(varying) == 2 and len(table):
+        return heatmap(table, varying)
+    return pareto_scatter(table, varying or settings)
+
+
+def _subplots(width: float, height: float):
+    figure = Figure(figsize=(width, height), dpi=110)
+    return figure, figure.add_subplot()
 
 
 def _short(path: str) -> str:
@@ -50,26 +56,24 @@ def heatmap(table: pd.DataFrame, settings: list[str]) -> Figure:
             "never completes" if np.isnan(row["rollout_duration_s_mean"]) else f"{row['rollout_duration_s_mean']:.0f}s"
         )
         labels[i][j] = f"{shown}\n{row['peak_pods_mean']:.0f} pods" + ("\nmisses expectation" if meets < 1.0 else "")
-    figure, axes = plt.subplots(figsize=(1.3 * len(xs) + 3, 0.9 * len(ys) + 2.2), dpi=110)
+    figure, axes = _subplots(1.3 * len(xs) + 3, 0.9 * len(ys) + 2.2)
     image = axes.imshow(np.ma.masked_invalid(duration), cmap="viridis_r", aspect="auto", origin="lower")
     for i in range(len(ys)):
         for j in range(len(xs)):
             colour = "white" if not np.isnan(duration[i, j]) and duration[i, j] > np.nanmean(duration) else "black"
             axes.text(j, i, labels[i][j], ha="center", va="center", fontsize=8, color=colour)
             if failing[i, j]:
-                axes.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="red", lw=0))
-    best = table[(table["meets_expectations"] == 1.0)].dropna(subset=["rollout_duration_s_mean"])
-    if not best.empty:
-        row = best.sort_values(["rollout_duration_s_mean", "peak_pods_mean"]).iloc[0]
+                axes.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="red", lw=0))
+    for _, row in recommend(table).iterrows():  # frame every setting that meets every expectation
         i, j = ys.index(row[y_name]), xs.index(row[x_name])
-        axes.add_patch(plt.Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="white", lw=3))
-        axes.add_patch(plt.Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="black", lw=1.2, ls="--"))
+        axes.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="white", lw=3))
+        axes.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="black", lw=1.2, ls="--"))
     axes.set_xticks(range(len(xs)), [str(x) for x in xs])
     axes.set_yticks(range(len(ys)), [str(y) for y in ys])
     axes.set_xlabel(_short(x_name))
     axes.set_ylabel(_short(y_name))
     axes.set_title(
-        "mean rollout time and peak pods per setting\nred hatching: misses an expectation; framed: recommended"
+        "mean rollout time and peak pods per setting\nhatched: misses an expectation; framed: meets every expectation"
     )
     figure.colorbar(image, ax=axes, label="rollout time (s)")
     figure.tight_layout()
@@ -78,9 +82,7 @@ def heatmap(table: pd.DataFrame, settings: list[str]) -> Figure:
 
 def pareto_scatter(table: pd.DataFrame, settings: list[str]) -> Figure:
     """Rollout time against peak pods, one dot per setting; colour shows errors, the front is outlined."""
-    from simdeploy.sweep.analysis import pareto_front
-
-    figure, axes = plt.subplots(figsize=(9, 6), dpi=110)
+    figure, axes = _subplots(9, 6)
     if table.empty:
         axes.text(0.5, 0.5, "no completed runs", ha="center", transform=axes.transAxes)
         return figure
