@@ -121,3 +121,21 @@ def test_a_bad_release_is_detected_by_the_error_rate_alert():
     # 5% errors from 2:00: the 1m rate crosses 1% by the 2:45 evaluation, then `for: 1m`.
     assert alert["first_pending_s"] == 165 and alert["first_firing_s"] == 225
     assert summary["time_to_detect_s"] == 105
+
+
+def test_the_seed_canary_walks_its_steps_and_promotes():
+    result = run("canary-success-rate")
+    steps = [e for e in result["events"] if e["reason"] == "RolloutStepCompleted"]
+    assert len(steps) == 8
+    assert events(result, "RolloutCompleted")
+    # Updated at 3m; then 5m pause, a 5-measurement analysis (4m), 5m and 10m pauses: about 24 minutes.
+    assert 3 * 60 + 24 * 60 < events(result, "RolloutCompleted")[0]["t"] < 3 * 60 + 25 * 60
+
+
+def test_a_bad_canary_is_aborted_by_its_analysis_at_the_first_step():
+    result = run("canary-bad-version-aborted")
+    aborted = events(result, "RolloutAborted")
+    assert aborted and "canary-error-rate" in aborted[0]["message"]
+    assert not events(result, "RolloutCompleted")
+    # Errors only from the canary's tenth of the traffic, for about a minute: 5% of 90 requests/s.
+    assert 200 < result["summary"]["errors_total"] < 600

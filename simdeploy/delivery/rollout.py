@@ -10,6 +10,7 @@ import copy
 from collections.abc import Callable
 
 from simdeploy.delivery import canary
+from simdeploy.delivery.analysis import AnalysisError, AnalysisRun, prometheus
 from simdeploy.k8s import deployment_util as du
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.hashing import compute_hash
@@ -35,7 +36,7 @@ class RolloutController:
     def __init__(self, sim: Simulation, analysis: AnalysisFactory | None = None):
         self.sim = sim
         self.store = sim.store
-        self.analysis = analysis
+        self.analysis = analysis or self._analysis_run
         self.queue = WorkQueue(sim.clock, sim.cluster.controller_latency, self.sync)
         self.runs: dict[str, object] = {}  # AnalysisRun name -> run
         self.step_history: list[dict] = []  # {t, rollout, step, event}
@@ -86,8 +87,10 @@ class RolloutController:
             status["stableRS"] = pod_hash  # first deploy: nothing to compare with, go straight to 100%
         stable_rs = canary.get_stable_rs(rollout, new_rs, rs_list)
         others = canary.get_other_rss(rollout, new_rs, stable_rs, rs_list)
-        self._reconcile_traffic(rollout, status, pod_hash)
         self._reconcile_replicas(rollout, new_rs, stable_rs, others)
+        self._reconcile_traffic(rollout, status, pod_hash, (new_rs, stable_rs, others))
+        if not status.get("abort") and status.get("currentPodHash") != status.get("stableRS"):
+            self._background_analysis(rollout, status)
         if not status.get("abort"):
             self._reconcile_steps(rollout, status, new_rs, stable_rs, others)
         self._promote_when_done(rollout, status, new_rs, stable_rs, others)
@@ -146,13 +149,13 @@ class RolloutController:
 
     # -- traffic -------------------------------------------------------------------------------
 
-    def _reconcile_traffic(self, rollout: dict, status: dict, pod_hash: str) -> None:
+    def _reconcile_traffic(self, rollout: dict, status: dict, pod_hash: str, replica_sets: tuple) -> None:
         strategy = rollout["spec"]["strategy"]["canary"]
         routing = strategy.get("trafficRouting")
         if routing is None:
             return
         namespace = rollout["metadata"]["namespace"]
-        weight = self._desired_weight(rollout, status)
+        weight = self._desired_weight(rollout, status, replica_sets)
         stable_hash = status.get("stableRS", pod_hash)
         for service, wanted in (
             (strategy.get("stableService"), stable_hash),
@@ -172,12 +175,24 @@ class RolloutController:
             }
         }
 
-    def _desired_weight(self, rollout: dict, status: dict) -> int:
-        """The canary's share of traffic; once promoted the stable Service selects the new pods and takes it all."""
+    def _desired_weight(self, rollout: dict, status: dict, replica_sets: tuple) -> int:
+        """The canary's share of traffic; once promoted the stable Service selects the new pods and takes it all.
+
+        While the canary is still scaling for a step, the router keeps the previous step's weight
+        (rollout/trafficrouting.go): traffic moves only once the pods to take it are available.
+        """
         if status.get("abort") or status.get("currentPodHash") == status.get("stableRS"):
             return 0
         if status.get("promoteFull"):
             return 100
+        _, index = canary.get_current_canary_step(rollout)
+        new_rs, stable_rs, others = replica_sets
+        weights = (status.get("canary") or {}).get("weights")
+        if index is not None and not canary.at_desired_replica_counts_for_canary(
+            rollout, new_rs, stable_rs, others, weights
+        ):
+            steps = rollout["spec"]["strategy"]["canary"].get("steps") or []
+            return next((steps[i]["setWeight"] for i in range(index - 1, -1, -1) if "setWeight" in steps[i]), 0)
         return canary.get_current_set_weight(rollout)
 
     # -- replicas ------------------------------------------------------------------------------
@@ -318,14 +333,52 @@ class RolloutController:
         if phase == "Successful":
             self._advance(rollout, status, index, {"analysis": spec})
         elif phase in ("Failed", "Error"):
-            self.abort(
-                rollout,
-                f"Rollout aborted update to revision {self._revision_of(rollout, status['currentPodHash'])}: "
-                f"Metric assessed {phase}: {getattr(run, 'message', '')}".rstrip(": "),
-            )
+            revision = self._revision_of(rollout, status["currentPodHash"])
+            self.abort(rollout, f"Rollout aborted update to revision {revision}: {run.message}")
         elif phase == "Inconclusive" and not status.get("pauseConditions"):
             status["pauseConditions"] = [{"reason": PAUSE_INCONCLUSIVE, "startTime": self.sim.store.timestamp()}]
             self.event(rollout, "RolloutPaused", "Rollout is paused (InconclusiveAnalysisRun)", warning=True)
+
+    def _analysis_run(self, name: str, rollout: dict, spec: dict, on_done: Callable) -> AnalysisRun:
+        """An AnalysisRun from the step's (or background) templates, queried against the simulated Prometheus."""
+        namespace = rollout["metadata"]["namespace"]
+        templates = []
+        for ref in spec.get("templates") or []:
+            template = self.store.find("AnalysisTemplate", namespace, ref.get("templateName", ""))
+            if template is None:
+                raise AnalysisError(
+                    f'AnalysisTemplate "{ref.get("templateName")}" not found in namespace "{namespace}"'
+                )
+            templates.append(template)
+        status = rollout["status"]
+        hashes = {"Stable": status.get("stableRS", ""), "Latest": status.get("currentPodHash", "")}
+
+        def value_from(source: dict) -> str:
+            return hashes.get((source or {}).get("podTemplateHashValue", ""), "")
+
+        return AnalysisRun.from_template(
+            name, templates, spec.get("args") or [], self.sim.clock, self._query, on_done, value_from=value_from
+        )
+
+    def _query(self, expression: str, t: float):
+        if self.sim.metrics is None:
+            raise AnalysisError("metrics are not recorded in this simulation")
+        return prometheus(self.sim.metrics)(expression, t)
+
+    def _background_analysis(self, rollout: dict, status: dict) -> None:
+        """strategy.canary.analysis: one run from startingStep until promotion; its failure aborts."""
+        spec = rollout["spec"]["strategy"]["canary"].get("analysis")
+        if not spec or status.get("currentStepIndex", 0) < spec.get("startingStep", 0):
+            return
+        name = f"{rollout['metadata']['name']}-{status['currentPodHash']}-background"
+        run = self.runs.get(name)
+        if run is None:
+            run = self.runs[name] = self.analysis(name, rollout, spec, lambda _run: self.enqueue(rollout, 0.0))
+            self.event(rollout, "AnalysisRunRunning", f"Background Analysis Run '{name}' Status New: 'Running'")
+            run.start()
+        elif run.phase in ("Failed", "Error"):
+            revision = self._revision_of(rollout, status["currentPodHash"])
+            self.abort(rollout, f"Rollout aborted update to revision {revision}: {run.message}")
 
     def _terminate_runs(self, rollout: dict) -> None:
         prefix = f"{rollout['metadata']['name']}-"

@@ -185,7 +185,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
         case schema.ApplyAction():
             return lambda sim: "\n".join(sim.kubectl.apply(copy.deepcopy(obj)) for obj in manifests)
         case schema.SetImageAction():
-            return lambda sim: sim.kubectl.set_image(ns, action.deployment, action.container, action.image)
+            kind, name = ("Rollout", action.rollout) if action.rollout else ("Deployment", action.deployment)
+            return lambda sim: sim.kubectl.set_image(ns, name, action.container, action.image, kind)
         case schema.ScaleAction():
             return lambda sim: sim.kubectl.scale(ns, action.deployment, action.replicas)
         case schema.PauseAction():

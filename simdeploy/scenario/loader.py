@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from simdeploy.delivery.analysis import validate_template
 from simdeploy.k8s.defaults import apply_defaults
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.labels import parse_selector
@@ -292,9 +293,40 @@ def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
                     )
                 )
     _check_traffic(scenario, problems)
+    _check_analysis(scenario, problems)
     for image, used_by in images.items():
         if image not in spec.versions:
             problems.append(Problem("versions", f"no behaviour for image {image!r} (used by {used_by})"))
+
+
+def _check_analysis(scenario: Scenario, problems: list[Problem]) -> None:
+    """AnalysisTemplates are valid, and every template a Rollout names exists."""
+    templates = set()
+    for index, obj in enumerate(scenario.manifests):
+        if obj.get("kind") == "AnalysisTemplate":
+            templates.add(_object_key(obj))
+            named = f"manifests[{index}] AnalysisTemplate/{obj['metadata'].get('name')}"
+            problems += [Problem(f"{named}: {path}", message) for path, message in validate_template(obj)]
+    for index, obj in enumerate(scenario.manifests):
+        if obj.get("kind") != "Rollout":
+            continue
+        namespace = obj["metadata"].get("namespace", "default")
+        canary = (obj["spec"].get("strategy") or {}).get("canary") or {}
+        uses = [("spec.strategy.canary.analysis", canary.get("analysis") or {})]
+        uses += [
+            (f"spec.strategy.canary.steps[{i}].analysis", s["analysis"])
+            for i, s in enumerate(canary.get("steps") or [])
+            if "analysis" in s
+        ]
+        for where, spec in uses:
+            for ref in spec.get("templates") or []:
+                if (namespace, ref.get("templateName")) not in templates:
+                    problems.append(
+                        Problem(
+                            f"manifests[{index}] Rollout/{obj['metadata']['name']}: {where}",
+                            f"no AnalysisTemplate {ref.get('templateName')!r} in the scenario's manifests",
+                        )
+                    )
 
 
 def _check_traffic(scenario: Scenario, problems: list[Problem]) -> None:

@@ -285,10 +285,19 @@ class ApplyAction(ActionBase):
 
 
 class SetImageAction(ActionBase):
+    """kubectl set image deployment/NAME, or kubectl argo rollouts set image NAME."""
+
     action: Literal["set-image"]
-    deployment: str
+    deployment: str | None = None
+    rollout: str | None = None
     container: str = "*"
     image: str
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SetImageAction:
+        if (self.deployment is None) == (self.rollout is None):
+            raise ValueError("give exactly one of deployment or rollout")
+        return self
 
 
 class ScaleAction(ActionBase):

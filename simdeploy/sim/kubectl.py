@@ -47,23 +47,29 @@ class Kubectl:
         except NotFound:
             raise KubectlError(f'deployments.apps "{name}" not found') from None
 
+    def _object(self, kind: str, namespace: str, name: str) -> dict:
+        obj = self.store.find(kind, namespace, name)
+        if obj is None:
+            raise KubectlError(f'{kind.lower()}s "{name}" not found')
+        return obj
+
     def _note(self, kind: str, name: str, reason: str, message: str) -> str:
         self.recorder.event(kind, name, reason, message)
         return message
 
-    def set_image(self, namespace: str, name: str, container: str, image: str) -> str:
-        d = self._deployment(namespace, name)
+    def set_image(self, namespace: str, name: str, container: str, image: str, kind: str = "Deployment") -> str:
+        d = self._deployment(namespace, name) if kind == "Deployment" else self._object(kind, namespace, name)
         containers = d["spec"]["template"]["spec"]["containers"]
         targets = [c for c in containers if container in ("*", c["name"])]
         if not targets:
             raise KubectlError(f'unable to find container named "{container}"')
         if all(c["image"] == image for c in targets):
-            return self._note("Deployment", name, "SetImage", f"deployment.apps/{name} image unchanged")
+            return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image unchanged")
         for c in d["spec"]["template"]["spec"]["containers"]:
             if container in ("*", c["name"]):
                 c["image"] = image
         self.api.replace_spec(d)
-        return self._note("Deployment", name, "SetImage", f"deployment.apps/{name} image updated to {image}")
+        return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image updated to {image}")
 
     def scale(self, namespace: str, name: str, replicas: int) -> str:
         d = self._deployment(namespace, name)
@@ -200,6 +206,10 @@ class Kubectl:
         else:
             self.store.update(obj)
         return self._note(kind, name, "Patch", f"{kind.lower()}/{name} patched")
+
+
+def _resource(kind: str) -> str:
+    return {"Deployment": "deployment.apps", "Rollout": "rollout.argoproj.io"}.get(kind, kind.lower())
 
 
 def json_merge_patch(target: object, patch: object) -> object:
