@@ -192,3 +192,54 @@ def test_promote_full_skips_the_remaining_steps():
 def test_malformed_rollouts_are_rejected_with_the_field_path(steps, message):
     with pytest.raises(simdeploy.ScenarioError, match=message):
         simulation(rollout(steps=steps))
+
+
+def blue_green(pre_analysis: bool = False, **fields) -> dict:
+    obj = rollout()
+    strategy = {"activeService": "web-active", "previewService": "web-preview", **fields}
+    obj["spec"]["strategy"] = {"blueGreen": strategy}
+    return obj
+
+
+def test_blue_green_switches_the_active_service_once_the_preview_is_available():
+    sim = simulation(blue_green(), [service("web-active"), service("web-preview")])
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(31.5)  # the preview pods start in ~3 s
+    active = sim.store.get("Service", NS, "web-active")["spec"]["selector"][canary.ROLLOUT_UNIQUE_LABEL_KEY]
+    preview = sim.store.get("Service", NS, "web-preview")["spec"]["selector"][canary.ROLLOUT_UNIQUE_LABEL_KEY]
+    assert active == status(sim)["stableRS"] != preview == status(sim)["currentPodHash"]
+    assert counts(sim) == {OLD: 10, NEW: 10}  # a full preview stack next to the active one
+    sim.run_until(60)
+    active = sim.store.get("Service", NS, "web-active")["spec"]["selector"][canary.ROLLOUT_UNIQUE_LABEL_KEY]
+    assert active == status(sim)["currentPodHash"] == status(sim)["stableRS"]
+    assert counts(sim)[OLD] == 10  # kept scaleDownDelaySeconds after the switch
+    sim.run_until(120)
+    assert counts(sim) == {OLD: 0, NEW: 10}
+
+
+def test_blue_green_without_auto_promotion_waits_for_promote():
+    sim = simulation(blue_green(autoPromotionEnabled=False), [service("web-active"), service("web-preview")])
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(300)
+    assert status(sim)["phase"] == "Paused" and status(sim)["stableRS"] != status(sim)["currentPodHash"]
+    sim.rollouts.promote(NS, "web")
+    sim.run_until(310)
+    assert status(sim)["stableRS"] == status(sim)["currentPodHash"]
+
+
+def test_blue_green_pre_promotion_analysis_failure_keeps_users_on_the_old_stack(tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    scenario = yaml.safe_load(
+        (Path(__file__).parent.parent / "scenarios" / "blue-green-pre-promotion.yaml").read_text()
+    )
+    scenario["versions"]["registry.example.com/payments-api:2.9.1"]["errorRate"] = 0.05
+    result = simdeploy.load(scenario).run()
+    reasons = [e["reason"] for e in result["events"] if e["kind"] == "Rollout"]
+    assert "RolloutAborted" in reasons and "SwitchService" not in reasons
+    users = [r for r in result["traffic"] if r["service"] == "payments-api-active"]
+    assert {r["version"] for r in users} == {"2.9.0"}

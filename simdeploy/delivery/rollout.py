@@ -1,7 +1,7 @@
-"""The Argo Rollouts controller for the canary strategy: ReplicaSets, steps, pauses, analysis, traffic and abort.
+"""The Argo Rollouts controller: ReplicaSets, canary steps, pauses, analysis, traffic, promotion and abort.
 
 Follows argo-rollouts rollout/canary.go (rolloutCanary, completedCurrentCanaryStep, syncRolloutStatusCanary)
-with the replica arithmetic of utils/replicaset/canary.go (delivery/canary.py). Blue-green is not modelled yet.
+with the replica arithmetic of utils/replicaset/canary.go (delivery/canary.py); blue-green is in bluegreen.py.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from simdeploy.delivery import canary
 from simdeploy.delivery.analysis import AnalysisError, AnalysisRun, prometheus
+from simdeploy.delivery.bluegreen import rollout_blue_green
 from simdeploy.k8s import deployment_util as du
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.hashing import compute_hash
@@ -72,7 +73,7 @@ class RolloutController:
     def sync(self, key: str) -> None:
         namespace, name = key.split("/", 1)
         rollout = self.store.find("Rollout", namespace, name)
-        if rollout is None or "canary" not in rollout["spec"].get("strategy", {}):
+        if rollout is None:
             return
         status = rollout.setdefault("status", {})
         before = copy.deepcopy(status)
@@ -87,6 +88,12 @@ class RolloutController:
             status["stableRS"] = pod_hash  # first deploy: nothing to compare with, go straight to 100%
         stable_rs = canary.get_stable_rs(rollout, new_rs, rs_list)
         others = canary.get_other_rss(rollout, new_rs, stable_rs, rs_list)
+        if "blueGreen" in rollout["spec"]["strategy"]:
+            rollout_blue_green(self, rollout, status, new_rs, stable_rs, others)
+            self._update_status(rollout, status, new_rs, stable_rs, rs_list)
+            if status != before:
+                self.store.update(rollout)
+            return
         self._reconcile_replicas(rollout, new_rs, stable_rs, others)
         self._reconcile_traffic(rollout, status, pod_hash, (new_rs, stable_rs, others))
         if not status.get("abort") and status.get("currentPodHash") != status.get("stableRS"):
@@ -420,6 +427,8 @@ class RolloutController:
         status = rollout.setdefault("status", {})
         if full:
             status["promoteFull"] = True
+        elif "blueGreen" in rollout["spec"]["strategy"]:
+            status.setdefault("blueGreen", {})["promoted"] = status.get("currentPodHash")
         elif status.get("pauseConditions"):
             _, index = canary.get_current_canary_step(rollout)
             if index is not None:

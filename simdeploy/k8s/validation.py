@@ -451,6 +451,8 @@ def _check_rollout(obj: dict) -> list[FieldError]:
         errors.append(FieldError("spec.template.spec", "Required value"))
     else:
         errors += _check_pod_spec(template["spec"], "spec.template.spec")
+    if kinds == ["blueGreen"] and not (strategy["blueGreen"] or {}).get("activeService"):
+        errors.append(FieldError("spec.strategy.blueGreen.activeService", "Required value"))
     if kinds == ["canary"]:
         canary = strategy["canary"] or {}
         for field in ("maxSurge", "maxUnavailable"):

@@ -312,7 +312,12 @@ def _check_analysis(scenario: Scenario, problems: list[Problem]) -> None:
             continue
         namespace = obj["metadata"].get("namespace", "default")
         canary = (obj["spec"].get("strategy") or {}).get("canary") or {}
+        blue_green = (obj["spec"].get("strategy") or {}).get("blueGreen") or {}
         uses = [("spec.strategy.canary.analysis", canary.get("analysis") or {})]
+        uses += [
+            (f"spec.strategy.blueGreen.{f}", blue_green.get(f) or {})
+            for f in ("prePromotionAnalysis", "postPromotionAnalysis")
+        ]
         uses += [
             (f"spec.strategy.canary.steps[{i}].analysis", s["analysis"])
             for i, s in enumerate(canary.get("steps") or [])
