@@ -85,7 +85,7 @@ def load_and_run(source, repeat: int) -> tuple[float, float, dict]:
     for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
-        simulation = simdeploy.load(source, base_dir=SEED_SCENARIO.parent)
+        simulation = simdeploy.load(source, base_dir=None if isinstance(source, Path) else SEED_SCENARIO.parent)
         loaded = time.perf_counter()
         result = simulation.run()
         loads.append(loaded - start)
@@ -117,6 +117,10 @@ def main() -> None:
     for label, source in (
         (f"seed scenario ({SEED_SCENARIO.name}, 900 requests/s)", SEED_SCENARIO),
         ("seed scenario, 900 requests/s for 15 min", seed_with_traffic()),
+        (
+            "seed canary (canary-success-rate.yaml: Argo Rollout, analysis)",
+            ROOT / "scenarios" / "canary-success-rate.yaml",
+        ),
     ):
         load, run, result = load_and_run(source, repeat=20)
         simulated = result["duration_s"]

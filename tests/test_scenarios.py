@@ -139,3 +139,10 @@ def test_a_bad_canary_is_aborted_by_its_analysis_at_the_first_step():
     assert not events(result, "RolloutCompleted")
     # Errors only from the canary's tenth of the traffic, for about a minute: 5% of 90 requests/s.
     assert 200 < result["summary"]["errors_total"] < 600
+    argo = result["summary"]["argo_rollouts"]["payments-api"]
+    assert argo["phase"] == "Degraded"
+    # Updated at 3m: 10% reached within seconds, the 1m pause, then the first measurement fails.
+    assert 60 < argo["time_to_abort_s"] < 90
+    (analysis,) = argo["analysis_runs"]
+    assert analysis["phase"] == "Failed" and analysis["measurements"][0]["value"] == "[0.05]"
+    assert argo["requests_failed_during_update"] == pytest.approx(result["summary"]["errors_total"], rel=0.05)

@@ -46,6 +46,7 @@ class RolloutController:
         self.store.watch("ReplicaSet", self._on_replica_set)
         for rollout in self.store.list("Rollout"):  # applied before this controller started
             self.enqueue(rollout)
+        sim.result_hooks.append(self.summarize)
 
     # -- watches -------------------------------------------------------------------------------
 
@@ -413,6 +414,44 @@ class RolloutController:
             )
             self.enqueue(rollout, 0.0)
 
+    # -- result ----------------------------------------------------------------------------------
+
+    def summarize(self, result: dict) -> None:
+        """summary.argo_rollouts.<name>: phases, steps, analysis runs and what an abort cost."""
+        events = result["events"]
+        rollouts = {}
+        for rollout in self.store.list("Rollout"):
+            name = rollout["metadata"]["name"]
+            status = rollout.get("status", {})
+            mine = [e for e in events if e["kind"] == "Rollout" and e["name"] == name]
+            updated, aborted = _time(events, name, "RolloutUpdated"), _time(events, name, "RolloutAborted")
+            prefix = f"{name}-"
+            rollouts[name] = {
+                "phase": status.get("phase"),
+                "phases": [
+                    {"t": e["t"], "phase": e["reason"].removeprefix("Phase")}
+                    for e in mine
+                    if e["reason"].startswith("Phase")
+                ],
+                "steps_completed": [
+                    {"t": e["t"], "step": e["message"]} for e in mine if e["reason"] == "RolloutStepCompleted"
+                ],
+                "current_step_index": status.get("currentStepIndex"),
+                "updated_s": updated,
+                "completed_s": _time(events, name, "RolloutCompleted"),
+                "aborted_s": aborted,
+                "time_to_abort_s": None if aborted is None or updated is None else round(aborted - updated, 3),
+                "analysis_runs": [
+                    {"name": run_name, "phase": run.phase, "message": run.message, "measurements": run.measurements()}
+                    for run_name, run in self.runs.items()
+                    if run_name.startswith(prefix)
+                ],
+                "requests_failed_during_update": _failed_between(
+                    result, updated, aborted or _time(events, name, "RolloutCompleted")
+                ),
+            }
+        result["summary"]["argo_rollouts"] = rollouts
+
     # -- kubectl argo rollouts ------------------------------------------------------------------
 
     def _get(self, namespace: str, name: str) -> dict:
@@ -485,6 +524,20 @@ class RolloutController:
                 "Rollout", rollout["metadata"]["name"], f"Phase{phase}", f"Rollout phase is now {phase}"
             )
         status["phase"] = phase
+
+
+def _failed_between(result: dict, start: float | None, end: float | None) -> float | None:
+    """Failed requests in the traffic rows whose interval ends after `start` and by `end` (or the run's end)."""
+    if start is None:
+        return None
+    end = result["duration_s"] if end is None else end
+    return round(sum(r["errors"] for r in result.get("traffic", []) if start < r["t"] <= end + 15), 3)
+
+
+def _time(events: list[dict], name: str, reason: str) -> float | None:
+    return next(
+        (e["t"] for e in events if e["kind"] == "Rollout" and e["name"] == name and e["reason"] == reason), None
+    )
 
 
 def _same_template(rs_template: dict, template: dict) -> bool:
