@@ -243,3 +243,18 @@ def test_blue_green_pre_promotion_analysis_failure_keeps_users_on_the_old_stack(
     assert "RolloutAborted" in reasons and "SwitchService" not in reasons
     users = [r for r in result["traffic"] if r["service"] == "payments-api-active"]
     assert {r["version"] for r in users} == {"2.9.0"}
+
+
+def test_undo_brings_back_the_previous_template_through_the_steps():
+    sim = simulation(rollout(steps=[{"setWeight": 50}, {"pause": {}}]))
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(60)
+    sim.rollouts.promote(NS, "web", full=True)
+    sim.run_until(120)
+    assert status(sim)["phase"] == "Healthy" and counts(sim)[NEW] == 10
+    sim.rollouts.undo(NS, "web")
+    sim.run_until(200)
+    image = sim.store.get("Rollout", NS, "web")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == OLD
+    assert status(sim)["phase"] == "Paused" and counts(sim) == {OLD: 5, NEW: 5}  # a roll-forward, step by step

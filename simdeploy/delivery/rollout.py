@@ -491,6 +491,28 @@ class RolloutController:
         self.event(rollout, "RolloutRetried", f"rollout '{name}' retried")
         return f"rollout '{name}' retried"
 
+    def undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
+        """kubectl argo rollouts undo: the template of an earlier revision (0: the previous one) comes back."""
+        rollout = self._get(namespace, name)
+        history = {
+            int(rs["metadata"].get("annotations", {}).get(REVISION, 0)): rs
+            for rs in self.store.owned_by("ReplicaSet", rollout["metadata"]["uid"])
+        }
+        revisions = sorted(r for r in history if r > 0)
+        if to_revision == 0:
+            if len(revisions) < 2:
+                raise KubectlError(f'no rollout history found for rollout "{name}"')
+            to_revision = revisions[-2]
+        target = history.get(to_revision)
+        if target is None:
+            raise KubectlError(f"unable to find specified revision {to_revision} in history")
+        template = copy.deepcopy(target["spec"]["template"])
+        template["metadata"].get("labels", {}).pop(HASH, None)
+        rollout["spec"]["template"] = template
+        self.sim.api.replace_spec(rollout)
+        self.event(rollout, "RolloutUndo", f"rollout '{name}' undo to revision {to_revision}")
+        return f"rollout '{name}' undo"
+
     def abort(self, rollout: dict, message: str) -> None:
         status = rollout.setdefault("status", {})
         if status.get("abort"):

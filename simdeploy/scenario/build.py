@@ -193,6 +193,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
             return lambda sim: sim.kubectl.pause(ns, action.deployment)
         case schema.ResumeAction():
             return lambda sim: sim.kubectl.resume(ns, action.deployment)
+        case schema.RolloutUndoAction() if action.rollout:
+            return lambda sim: _rollouts(sim, action.rollout).undo(ns, action.rollout, action.to_revision)
         case schema.RolloutUndoAction():
             return lambda sim: sim.kubectl.rollout_undo(ns, action.deployment, action.to_revision)
         case schema.DeletePodsAction():
@@ -244,10 +246,15 @@ def _add_expectations(expect: ExpectSpec, result: dict) -> None:
     result["summary"]["expectations"] = judge(expect, result, first_change(result["events"]))
 
 
-def _rollout_action(sim: Simulation, namespace: str, action: schema.RolloutAction) -> str:
+def _rollouts(sim: Simulation, name: str):
     if sim.rollouts is None:
-        raise KubectlError(f'rollouts.argoproj.io "{action.rollout}" not found')
-    operation = {"promote": sim.rollouts.promote, "abort": sim.rollouts.abort_action, "retry": sim.rollouts.retry}
+        raise KubectlError(f'rollouts.argoproj.io "{name}" not found')
+    return sim.rollouts
+
+
+def _rollout_action(sim: Simulation, namespace: str, action: schema.RolloutAction) -> str:
+    controller = _rollouts(sim, action.rollout)
+    operation = {"promote": controller.promote, "abort": controller.abort_action, "retry": controller.retry}
     return operation[action.action](namespace, action.rollout, action.full)
 
 

@@ -317,9 +317,18 @@ class ResumeAction(ActionBase):
 
 
 class RolloutUndoAction(ActionBase):
+    """kubectl rollout undo deployment/NAME, or kubectl argo rollouts undo NAME."""
+
     action: Literal["rollout-undo"]
-    deployment: str
+    deployment: str | None = None
+    rollout: str | None = None
     to_revision: int = Field(default=0, ge=0, alias="toRevision")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RolloutUndoAction:
+        if (self.deployment is None) == (self.rollout is None):
+            raise ValueError("give exactly one of deployment or rollout")
+        return self
 
 
 class DeletePodsAction(ActionBase):
