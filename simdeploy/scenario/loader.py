@@ -30,10 +30,8 @@ from simdeploy.scenario.schema import (
     SetImageAction,
     SetWeightsAction,
 )
+from simdeploy.scenario.yamlfile import LOADER, read_yaml, yaml_message
 from simdeploy.sim.alerts import RuleGroup
-
-# libyaml's safe loader when PyYAML was built with it (same results, several times faster).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -95,30 +93,13 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
 
 
 def _read_yaml_mapping(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError(str(path), [Problem("", "file not found")]) from None
-    except OSError as error:
-        raise ScenarioError(str(path), [Problem("", f"cannot read: {error.strerror}")]) from None
-    try:
-        data = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as error:
-        raise ScenarioError(str(path), [Problem("", _yaml_message(error))]) from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(
             str(path),
             [Problem("", "expected a YAML mapping with metadata, manifests, versions and timeline")],
         )
     return data
-
-
-def _yaml_message(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    if mark is not None:
-        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return f"invalid YAML: {problem}"
 
 
 def _problem(error: dict) -> Problem:
@@ -157,20 +138,20 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
         )
         if documents is None:
             try:
-                documents = [d for d in yaml.load_all(ref.inline, Loader=_YAML_LOADER) if d is not None]
+                documents = [d for d in yaml.load_all(ref.inline, Loader=LOADER) if d is not None]
             except yaml.YAMLError as error:
-                problems.append(Problem(f"{where}.inline", _yaml_message(error)))
+                problems.append(Problem(f"{where}.inline", yaml_message(error)))
                 return []
     else:
         path = directory / ref.file
         origin = f"{where}.file ({ref.file})"
         try:
-            documents = [d for d in yaml.load_all(path.read_text(), Loader=_YAML_LOADER) if d is not None]
+            documents = [d for d in yaml.load_all(path.read_text(), Loader=LOADER) if d is not None]
         except FileNotFoundError:
             problems.append(Problem(f"{where}.file", f"file not found: {path}"))
             return []
         except yaml.YAMLError as error:
-            problems.append(Problem(f"{where}.file", f"{ref.file}: {_yaml_message(error)}"))
+            problems.append(Problem(f"{where}.file", f"{ref.file}: {yaml_message(error)}"))
             return []
     objects = []
     for number, document in enumerate(documents, start=1):

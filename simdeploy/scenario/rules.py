@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
 from simdeploy.scenario.errors import Problem, ScenarioError
+from simdeploy.scenario.yamlfile import read_yaml
 from simdeploy.sim.alert_templates import parse_template
 from simdeploy.sim.alerts import AlertRule, RuleGroup
 from simdeploy.sim.metrics import SeriesStore
@@ -20,7 +19,6 @@ from simdeploy.sim.promql import PromQLError, instant_query, parse
 # that parses but that simdeploy's PromQL engine cannot evaluate is rejected here rather than at run time.
 # Not modelled, so refused with a clear message: recording rules, keep_firing_for, query_offset and limit.
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_FIELDS = ("groups",)
 _GROUP_FIELDS = ("name", "interval", "rules", "labels", "query_offset", "limit")
 _RULE_FIELDS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
@@ -47,19 +45,7 @@ def parse_prometheus_duration(value: object) -> float:
 def load_rule_file(path: str | Path) -> list[RuleGroup]:
     """Read a Prometheus rule file; raises ScenarioError(file, problems) naming each field that is wrong."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError(str(path), [Problem("", "file not found")]) from None
-    except OSError as error:
-        raise ScenarioError(str(path), [Problem("", f"cannot read: {error.strerror}")]) from None
-    try:
-        data = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ScenarioError(str(path), [Problem("", f"invalid YAML{where}: {problem}")]) from None
+    data = read_yaml(path)
     groups, problems = parse_rule_groups(data)
     if problems:
         raise ScenarioError(str(path), problems)
