@@ -111,6 +111,9 @@ def summary_table(result: dict) -> Table:
         table.add_row(f"alert {alert['name']}", state)
     if summary.get("time_to_detect_s") is not None:
         table.add_row("time to detect", format_duration(summary["time_to_detect_s"]))
+    for row in summary.get("flags") or []:
+        ratio = f" ({row['errors'] / row['requests']:.2%})" if row["requests"] else ""
+        table.add_row(f"flag {row['flag']}={row['cohort']}", f"{row['requests']:,.0f} / {row['errors']:,.0f}{ratio}")
     table.add_row(
         "peak pods in the cluster",
         f"{summary['peak_pods']} ({summary['peak_pods_including_terminating']} counting terminating)",

@@ -11,6 +11,7 @@ from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
 from simdeploy.scenario.expect import ExpectSpec, judge
+from simdeploy.scenario.flags import attach_flags, flag_action
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.sim.alerts import AlertEvaluator, first_change
 from simdeploy.sim.behaviour import VersionBehaviour
@@ -74,6 +75,8 @@ def build(
         simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
     if any(obj.get("kind") == "Rollout" for obj in scenario.manifests):
         simulation.rollouts = RolloutController(simulation)
+    if scenario.flag_state is not None:
+        attach_flags(simulation, spec, scenario.flag_state, scenario.manifests)
     for route in spec.routes:
         simulation.traffic.set_route(Route(route.namespace or namespace, route.name, dict(route.weights)))
     for traffic in spec.traffic:
@@ -174,7 +177,12 @@ def cluster_settings(cluster: schema.Cluster) -> ClusterSettings:
 def describe(action: schema.ActionBase) -> str:
     """A kubectl-like line for an action, for the timeline."""
     target = next(
-        (getattr(action, f, None) for f in ("deployment", "rollout", "node", "image") if getattr(action, f, None)), None
+        (
+            getattr(action, f, None)
+            for f in ("deployment", "rollout", "node", "image", "flag")
+            if getattr(action, f, None)
+        ),
+        None,
     )
     return f"{action.action} {target}" if target else action.action
 
@@ -211,6 +219,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
         case schema.PatchAction():
             kind, name = action.target.split("/", 1)
             return lambda sim: sim.kubectl.patch(_kind(kind), "" if _kind(kind) == "Node" else ns, name, action.patch)
+        case schema.FlagAction() | schema.SetRolloutAction():
+            return flag_action(action)
     raise ValueError(f"unsupported action {action.action}")
 
 

@@ -18,6 +18,7 @@ from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.validation import validate
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.expect import ExpectSpec
+from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
 from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
@@ -47,6 +48,7 @@ class Scenario:
     expect: ExpectSpec = field(default_factory=ExpectSpec)
     warnings: list[str] = field(default_factory=list)
     rule_groups: list[RuleGroup] = field(default_factory=list)  # alerting rules, from files and inline
+    flag_state: dict | None = None  # the Unleash client API state of the `flags` section
 
     @property
     def name(self) -> str:
@@ -85,10 +87,15 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
                 scenario.rate_files[traffic.rate.csv] = rates
     for index, ref in enumerate(spec.alerts):
         scenario.rule_groups += _read_rule_groups(ref, directory, f"alerts[{index}]", problems)
+    if spec.flags is not None:
+        scenario.flag_state = read_state(spec.flags, directory, problems)
     if not problems:
         _check_references(scenario, problems)
+        check_flags(spec, scenario.flag_state, problems)
     if problems:
         raise ScenarioError(name, problems)
+    if scenario.flag_state is not None:
+        scenario.warnings += flag_warnings(spec, scenario.flag_state)
     return scenario
 
 

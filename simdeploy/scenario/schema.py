@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -376,6 +376,21 @@ class PatchAction(ActionBase):
     patch: dict[str, Any]
 
 
+class FlagAction(ActionBase):
+    """Turn a feature flag on or off in Unleash; SDKs see it within `flags.propagation`."""
+
+    action: Literal["enable-flag", "disable-flag"]
+    flag: str
+
+
+class SetRolloutAction(ActionBase):
+    """Set the percentage of a flag's flexibleRollout and gradualRollout strategies."""
+
+    action: Literal["set-rollout"]
+    flag: str
+    percent: int = Field(ge=0, le=100)
+
+
 Action = Annotated[
     ApplyAction
     | SetImageAction
@@ -388,12 +403,46 @@ Action = Annotated[
     | SetBehaviourAction
     | SetWeightsAction
     | RolloutAction
-    | PatchAction,
+    | PatchAction
+    | FlagAction
+    | SetRolloutAction,
     Field(discriminator="action"),
 ]
-ACTION_NAMES = (
-    "apply set-image scale pause resume rollout-undo delete-pods cordon uncordon drain fail-node set-behaviour patch"
-).split()
+# Every action name, read off the union above so that the list cannot fall behind it.
+ACTION_NAMES = [
+    name for model in get_args(get_args(Action)[0]) for name in get_args(model.model_fields["action"].annotation)
+]
+
+
+# -- feature flags ---------------------------------------------------------------------
+
+
+class FlagEffectSpec(Strict):
+    """How serving changes for users in one cohort of a flag: `enabled`, `disabled` or a variant's name."""
+
+    flag: str
+    when: str = "enabled"
+    version: str | None = None  # an image or a version name; every version if left out
+    error_rate: float = Field(default=0.0, ge=0, le=1, alias="errorRate")
+    latency_factor: float = Field(default=1.0, gt=0, alias="latencyFactor")
+    capacity_factor: float = Field(default=1.0, gt=0, alias="capacityFactor")
+
+
+class FlagsSpec(Strict):
+    """Unleash feature flags: the client API state (inline or a file), the users evaluating them, their effects."""
+
+    state: dict[str, Any] | None = None  # {version, features, segments}, checked by delivery/flags.py
+    file: str | None = None  # that document as JSON/YAML, or a ConfigMap with one feature per data key
+    users: int = Field(default=10000, ge=1, le=1_000_000)  # user-1 .. user-N
+    context: dict[str, str] = Field(default_factory=dict)  # added to each user's context (environment, appName...)
+    propagation: Duration = Field(default=15.0, ge=0)  # the SDKs' polling interval
+    effects: list[FlagEffectSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FlagsSpec:
+        if (self.state is None) == (self.file is None):
+            raise ValueError("give exactly one of state (the Unleash client API state) or file")
+        return self
 
 
 # -- alerts ----------------------------------------------------------------------------
@@ -435,4 +484,5 @@ class ScenarioSpec(Strict):
     routes: list[RouteSpec] = Field(default_factory=list)
     timeline: list[Action] = Field(default_factory=list)
     alerts: list[AlertsRef] = Field(default_factory=list)
+    flags: FlagsSpec | None = None
     expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py

@@ -113,6 +113,7 @@ class Simulation:
             self.cluster.eviction_toleration,
         )
         self.rollouts = None  # the Argo Rollouts controller, when the scenario has Rollouts (delivery layer)
+        self.flags = None  # the feature flags' runtime, when the scenario has flags (delivery layer)
         self.result_hooks: list[Callable[[dict], None]] = []  # add to the result document (expectations...)
         self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
         self.endpoints = Endpoints(self.clock, self.store, self.kubelet, self.cluster.endpoint_propagation_delay)

@@ -1,0 +1,212 @@
+"""The scenario's feature flags: the Unleash state read and checked, and wired into a Simulation."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from simdeploy.delivery.flag_traffic import (
+    DISABLED,
+    ENABLED,
+    ROLLOUT_PARAMETERS,
+    FlagEffect,
+    FlagRuntime,
+    population,
+    variant_names,
+)
+from simdeploy.delivery.flags import FlagError, FlagSet
+from simdeploy.k8s.timeutil import DEFAULT_EPOCH, format_time, parse_time
+from simdeploy.scenario.errors import Problem
+from simdeploy.scenario.schema import FlagAction, FlagsSpec, ScenarioSpec, SetRolloutAction
+from simdeploy.scenario.yamlfile import LOADER, yaml_message
+from simdeploy.sim.simulation import Simulation
+from simdeploy.sim.traffic import Effect
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def read_state(spec: FlagsSpec, directory: Path, problems: list[Problem]) -> dict | None:
+    """The Unleash client API state, inline or from its file, compiled once to check it; None if it is invalid."""
+    if spec.state is not None:
+        state, where, renames = spec.state, "flags.state", {}
+    else:
+        where = f"flags.file ({spec.file})"
+        state, renames = _read_file(directory / spec.file, where, problems)
+        if state is None:
+            return None
+    try:
+        FlagSet.from_unleash(state)
+    except FlagError as error:
+        problems.append(_flag_problem(str(error), where, renames))
+        return None
+    return state
+
+
+def _read_file(path: Path, where: str, problems: list[Problem]) -> tuple[dict | None, dict[str, str]]:
+    """A state document (JSON or YAML), or a ConfigMap holding one JSON feature (or state) per data key."""
+    try:
+        documents = [d for d in yaml.load_all(path.read_text(), Loader=LOADER) if d is not None]
+    except FileNotFoundError:
+        problems.append(Problem("flags.file", f"file not found: {path}"))
+        return None, {}
+    except yaml.YAMLError as error:
+        problems.append(Problem(where, yaml_message(error)))
+        return None, {}
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        problems.append(Problem(where, "expected one document: an Unleash state {version, features} or a ConfigMap"))
+        return None, {}
+    if documents[0].get("kind") == "ConfigMap":
+        return _from_config_map(documents[0], where, problems)
+    return documents[0], {}
+
+
+def _from_config_map(config_map: dict, where: str, problems: list[Problem]) -> tuple[dict | None, dict[str, str]]:
+    """Features from each data key (as the seed chapter's unleash-features); features[i] is renamed to its key."""
+    state: dict = {"version": 1, "features": [], "segments": []}
+    renames: dict[str, str] = {}
+    for key, text in (config_map.get("data") or {}).items():
+        name = f"data.{key}" if _PLAIN_KEY.fullmatch(key) else f'data["{key}"]'
+        try:
+            document = json.loads(text) if isinstance(text, str) else None
+        except json.JSONDecodeError as error:
+            problems.append(Problem(f"{where} {name}", f"invalid JSON: {error}"))
+            continue
+        if isinstance(document, dict) and "features" in document:  # a whole state under one key
+            state["features"] += document.get("features") or []
+            state["segments"] += document.get("segments") or []
+        else:
+            renames[f"features[{len(state['features'])}]"] = name
+            state["features"].append(document)
+    return (None, renames) if problems else (state, renames)
+
+
+def _flag_problem(message: str, where: str, renames: dict[str, str]) -> Problem:
+    """A FlagError ("features[0].enabled: is required (feature 'x')") as a problem at the field's full path."""
+    path, _, what = message.partition(": ")
+    for prefix, name in renames.items():
+        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+            path = name + path[len(prefix) :]
+    if path == "state":
+        return Problem(where, what)
+    if where == "flags.state":
+        return Problem(f"{where}{'' if path.startswith('[') else '.'}{path}", what)
+    return Problem(f"{where} {path}", what)
+
+
+# -- checking ----------------------------------------------------------------------------
+
+
+def check_flags(spec: ScenarioSpec, state: dict | None, problems: list[Problem]) -> None:
+    """Every flag an action or effect names exists, effects name a cohort and version there is."""
+    features = {feature["name"]: feature for feature in (state or {}).get("features") or []}
+    for index, action in enumerate(spec.timeline):
+        if not isinstance(action, FlagAction | SetRolloutAction):
+            continue
+        where = f"timeline[{index}].flag"
+        if state is None:
+            problems.append(Problem(where, "the scenario has no flags section"))
+        elif action.flag not in features:
+            problems.append(Problem(where, f"no feature {action.flag!r} in the flags state"))
+        elif isinstance(action, SetRolloutAction) and not _has_rollout(features[action.flag]):
+            problems.append(
+                Problem(where, f"feature {action.flag!r} has no flexibleRollout or gradualRollout strategy")
+            )
+    if spec.flags is None or state is None:
+        return
+    versions = set(spec.versions) | {v.version for v in spec.versions.values() if v.version}
+    for index, effect in enumerate(spec.flags.effects):
+        where = f"flags.effects[{index}]"
+        if effect.flag not in features:
+            problems.append(Problem(f"{where}.flag", f"no feature {effect.flag!r} in the flags state"))
+            continue
+        cohorts = [ENABLED, DISABLED, *variant_names(features[effect.flag])]
+        if effect.when not in cohorts:
+            problems.append(Problem(f"{where}.when", f"expected one of {', '.join(cohorts)}, got {effect.when!r}"))
+        if effect.version is not None and effect.version not in versions:
+            problems.append(Problem(f"{where}.version", f"no image or version named {effect.version!r} under versions"))
+
+
+def _has_rollout(feature: dict) -> bool:
+    return any(strategy.get("name") in ROLLOUT_PARAMETERS for strategy in feature.get("strategies") or [])
+
+
+def flag_warnings(spec: ScenarioSpec, state: dict) -> list[str]:
+    """Flags past their expiry when the scenario starts, and flags that can never be on."""
+    start = _start(spec)
+    flags, warnings = FlagSet.from_unleash(state), []
+    for name in flags.names():
+        meta = flags.meta(name)
+        if meta.expires is not None and meta.expires < start:
+            owner = f" (owner {meta.owner})" if meta.owner else ""
+            warnings.append(
+                f"flags: feature {name!r}{owner} expired {format_time(meta.expires)}, before the scenario starts "
+                f"({format_time(start)}): remove the flag or extend its expiry"
+            )
+        if meta.error is not None:
+            warnings.append(f"flags: feature {name!r} is always off: {meta.error}")
+    return warnings
+
+
+def _start(spec: ScenarioSpec) -> datetime:
+    try:
+        start = parse_time(spec.cluster.start_time) if spec.cluster.start_time else DEFAULT_EPOCH
+    except ValueError:
+        return DEFAULT_EPOCH
+    return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+
+
+# -- building ----------------------------------------------------------------------------
+
+
+def attach_flags(simulation: Simulation, spec: ScenarioSpec, state: dict, manifests: list[dict]) -> FlagRuntime:
+    """Give the Simulation its flag runtime; the flags that effects or actions name split the traffic."""
+    flags = spec.flags
+    actions = [a.flag for a in spec.timeline if isinstance(a, FlagAction | SetRolloutAction)]
+    tracked = list(dict.fromkeys([e.flag for e in flags.effects] + actions))
+    effects = [
+        FlagEffect(e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor))
+        for e in flags.effects
+    ]
+    context = {"environment": "production", "appName": _app_name(spec, manifests), **flags.context}
+    runtime = FlagRuntime(
+        state,
+        tracked,
+        effects,
+        population(flags.users, context),
+        flags.propagation,
+        simulation.clock,
+        simulation.recorder,
+        simulation.cluster.epoch,
+        random.Random(f"unleash:{simulation.seed}"),  # its own stream: flags never shift the pods' draws
+    )
+    simulation.flags = runtime
+    if tracked:
+        simulation.traffic.cohort_source = runtime
+    totals = simulation.traffic.cohort_totals
+    simulation.result_hooks.append(lambda result: result["summary"].update(runtime.summary(totals)))
+    return runtime
+
+
+def _app_name(spec: ScenarioSpec, manifests: list[dict]) -> str:
+    """What the SDK would be configured with as appName: the first workload's name."""
+    for obj in manifests:
+        if obj.get("kind") in ("Deployment", "Rollout"):
+            return obj["metadata"]["name"]
+    return spec.metadata.name
+
+
+def flag_action(action: FlagAction | SetRolloutAction) -> Callable[[Simulation], str]:
+    if isinstance(action, SetRolloutAction):
+        return lambda sim: sim.flags.set_rollout(action.flag, action.percent)
+    if action.action == "enable-flag":
+        return lambda sim: sim.flags.enable(action.flag)
+    return lambda sim: sim.flags.disable(action.flag)
