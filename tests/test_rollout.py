@@ -258,3 +258,53 @@ def test_undo_brings_back_the_previous_template_through_the_steps():
     image = sim.store.get("Rollout", NS, "web")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == OLD
     assert status(sim)["phase"] == "Paused" and counts(sim) == {OLD: 5, NEW: 5}  # a roll-forward, step by step
+
+
+def test_pause_holds_the_steps_and_resume_continues():
+    sim = simulation(rollout(steps=[{"setWeight": 20}, {"pause": {"duration": "30s"}}, {"setWeight": 60}]))
+    sim.run_until(30)
+    set_image(sim)
+    sim.rollouts.pause(NS, "web", True)
+    sim.run_until(200)
+    assert status(sim)["phase"] == "Paused" and status(sim)["message"] == "PausedByUser"
+    assert status(sim)["currentStepIndex"] == 0
+    sim.rollouts.pause(NS, "web", False)
+    sim.run_until(300)
+    assert status(sim)["phase"] == "Healthy"
+
+
+def analysis_template(condition: str, **metric) -> dict:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "check", "namespace": NS},
+        "spec": {
+            "metrics": [
+                {
+                    "name": "ratio",
+                    "successCondition": condition,
+                    "provider": {"prometheus": {"address": "http://prometheus:9090", "query": "vector(0.5)"}},
+                    **metric,
+                }
+            ]
+        },
+    }
+
+
+def test_an_inconclusive_analysis_pauses_the_rollout():
+    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "check"}]}}, {"setWeight": 60}]
+    template = analysis_template("result[0] < 0.1", failureCondition="result[0] > 0.9")
+    sim = simulation(rollout(steps=steps), [template])
+    sim.run_until(30)
+    set_image(sim)
+    sim.run_until(120)
+    assert status(sim)["phase"] == "Paused" and status(sim)["message"] == "InconclusiveAnalysisRun"
+    sim.rollouts.promote(NS, "web")
+    sim.run_until(200)
+    assert status(sim)["phase"] == "Healthy"
+
+
+def test_a_malformed_condition_is_a_scenario_error_naming_the_field():
+    steps = [{"analysis": {"templates": [{"templateName": "check"}]}}]
+    with pytest.raises(simdeploy.ScenarioError, match=r"AnalysisTemplate/check: spec.metrics\[0\].successCondition"):
+        simulation(rollout(steps=steps), [analysis_template("result[0] <")])

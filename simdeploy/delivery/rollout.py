@@ -99,7 +99,7 @@ class RolloutController:
         self._reconcile_traffic(rollout, status, pod_hash, (new_rs, stable_rs, others))
         if not status.get("abort") and status.get("currentPodHash") != status.get("stableRS"):
             self._background_analysis(rollout, status)
-        if not status.get("abort"):
+        if not status.get("abort") and not rollout["spec"].get("paused"):
             self._reconcile_steps(rollout, status, new_rs, stable_rs, others)
         self._promote_when_done(rollout, status, new_rs, stable_rs, others)
         self._update_status(rollout, status, new_rs, stable_rs, rs_list)
@@ -491,6 +491,16 @@ class RolloutController:
         self.event(rollout, "RolloutRetried", f"rollout '{name}' retried")
         return f"rollout '{name}' retried"
 
+    def pause(self, namespace: str, name: str, paused: bool) -> str:
+        """kubectl argo rollouts pause / resume: spec.paused holds the steps where they are."""
+        rollout = self._get(namespace, name)
+        if bool(rollout["spec"].get("paused")) != paused:
+            rollout["spec"]["paused"] = paused
+            self.sim.api.replace_spec(rollout)
+        word = "paused" if paused else "resumed"
+        self.event(rollout, "RolloutPaused" if paused else "RolloutResumed", f"rollout '{name}' {word}")
+        return f"rollout '{name}' {word}"
+
     def undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
         """kubectl argo rollouts undo: the template of an earlier revision (0: the previous one) comes back."""
         rollout = self._get(namespace, name)
@@ -532,6 +542,8 @@ class RolloutController:
         status["observedGeneration"] = str(rollout["metadata"].get("generation", 1))
         if status.get("abort"):
             phase = "Degraded"
+        elif rollout["spec"].get("paused"):
+            phase, status["message"] = "Paused", "PausedByUser"
         elif status.get("pauseConditions"):
             phase, status["message"] = "Paused", status["pauseConditions"][0]["reason"]
         elif status.get("currentPodHash") == status.get("stableRS") and canary.all_desired_are_available(

@@ -197,6 +197,10 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
             return lambda sim: sim.kubectl.set_image(ns, name, action.container, action.image, kind)
         case schema.ScaleAction():
             return lambda sim: sim.kubectl.scale(ns, action.deployment, action.replicas)
+        case schema.PauseAction() if action.rollout:
+            return lambda sim: _rollouts(sim, action.rollout).pause(ns, action.rollout, True)
+        case schema.ResumeAction() if action.rollout:
+            return lambda sim: _rollouts(sim, action.rollout).pause(ns, action.rollout, False)
         case schema.PauseAction():
             return lambda sim: sim.kubectl.pause(ns, action.deployment)
         case schema.ResumeAction():

@@ -306,14 +306,27 @@ class ScaleAction(ActionBase):
     replicas: int = Field(ge=0)
 
 
-class PauseAction(ActionBase):
+class _DeploymentOrRollout(ActionBase):
+    deployment: str | None = None
+    rollout: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> _DeploymentOrRollout:
+        if (self.deployment is None) == (self.rollout is None):
+            raise ValueError("give exactly one of deployment or rollout")
+        return self
+
+
+class PauseAction(_DeploymentOrRollout):
+    """kubectl rollout pause deployment/NAME, or kubectl argo rollouts pause NAME."""
+
     action: Literal["pause"]
-    deployment: str
 
 
-class ResumeAction(ActionBase):
+class ResumeAction(_DeploymentOrRollout):
+    """kubectl rollout resume, or for a Rollout the same as `promote` of a user pause."""
+
     action: Literal["resume"]
-    deployment: str
 
 
 class RolloutUndoAction(ActionBase):
