@@ -19,9 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from simdeploy.delivery.analysis_expr import (
-    _EPS,
     COMPLETED,
     DEFAULT_CONSECUTIVE_ERROR_LIMIT,
+    EPSILON,
     ERROR,
     ERROR_RETRY_INTERVAL,
     FAILED,
@@ -36,16 +36,16 @@ from simdeploy.delivery.analysis_expr import (
     evaluate_result,
 )
 from simdeploy.delivery.analysis_template import (
-    _dry_run_names,
-    _flatten,
-    _int_or_string,
-    _raise_problems,
-    _validate_metrics,
+    dry_run_names,
+    flatten_templates,
+    int_or_string,
     parse_duration_argo,
     prometheus,
+    raise_problems,
     render,
     render_metrics,
     resolve_args,
+    validate_metrics,
     validate_template,
 )
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, format_time, sim_to_datetime
@@ -73,7 +73,7 @@ def _duration(metric: dict, field: str) -> float | None:
 
 def _effective_count(metric: dict) -> int | None:
     """Metric.EffectiveCount: count, else 1 without an interval, else None (measure until terminated)."""
-    count = _int_or_string(metric.get("count")) or 0  # IntOrString.IntValue reads a non-number as 0
+    count = int_or_string(metric.get("count")) or 0  # IntOrString.IntValue reads a non-number as 0
     return count if count else (None if metric.get("interval") else 1)
 
 
@@ -85,7 +85,7 @@ def _limit_breach(metric: dict, result: dict) -> tuple[str, str]:
         ("inconclusive", "inconclusiveLimit", 0, INCONCLUSIVE),
         ("consecutiveError", "consecutiveErrorLimit", DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR),
     ):
-        limit = default if metric.get(field) is None else (_int_or_string(metric[field]) or 0)
+        limit = default if metric.get(field) is None else (int_or_string(metric[field]) or 0)
         if result[counter] > limit:
             label = "consecutiveErrors" if counter == "consecutiveError" else counter
             phase, message = breached, f"{label} ({result[counter]}) > {field} ({limit})"
@@ -106,9 +106,9 @@ class AnalysisRun:
         *,
         epoch: datetime = DEFAULT_EPOCH,
     ):
-        _raise_problems(_validate_metrics(metrics, "spec.metrics", None))
+        raise_problems(validate_metrics(metrics, "spec.metrics", None))
         unknown = set(dry_run_metrics) - {metric["name"] for metric in metrics}
-        _raise_problems([("spec.dryRun", f"no metric named {name!r}") for name in sorted(unknown)])
+        raise_problems([("spec.dryRun", f"no metric named {name!r}") for name in sorted(unknown)])
         self.name, self.metrics, self.clock, self.query = name, copy.deepcopy(metrics), clock, query
         self.on_done, self.dry_run, self.epoch = on_done, frozenset(dry_run_metrics), epoch
         self._results: dict[str, dict] = {}  # metric name -> MetricResult, created by its first measurement
@@ -133,12 +133,12 @@ class AnalysisRun:
 
         Keyword arguments: value_from (resolves valueFrom args, e.g. podTemplateHashValue) and epoch.
         """
-        template = _flatten(template) if isinstance(template, list) else template
-        _raise_problems(validate_template(template))
+        template = flatten_templates(template) if isinstance(template, list) else template
+        raise_problems(validate_template(template))
         spec = template["spec"]
         args = resolve_args(spec.get("args") or [], run_args, value_from=kwargs.pop("value_from", None))
         metrics = render_metrics(spec["metrics"], args)
-        dry_run, _ = _dry_run_names(spec.get("dryRun"), metrics, "spec.dryRun")
+        dry_run, _ = dry_run_names(spec.get("dryRun"), metrics, "spec.dryRun")
         return cls(name, metrics, clock, query, on_done, dry_run, **kwargs)
 
     @property
@@ -167,7 +167,7 @@ class AnalysisRun:
     # -- reconcile ----------------------------------------------------------------------------------------------
 
     def _schedule(self, moment: float) -> None:
-        if self._wake is not None and self._wake <= moment + _EPS:
+        if self._wake is not None and self._wake <= moment + EPSILON:
             return  # an earlier reconcile is due; it schedules the next one
         self._wake = moment
         self.clock.call_at(moment, lambda: self._on_wake(moment))
@@ -217,12 +217,12 @@ class AnalysisRun:
             return False
         if last is None:
             delay = _duration(metric, "initialDelay")
-            return delay is None or self._started_at + delay <= now + _EPS
+            return delay is None or self._started_at + delay <= now + EPSILON
         count = _effective_count(metric)
         if count is not None and result["count"] >= count:
             return False
         interval = self._retry_interval(metric, last)
-        return last["finishedAt"] + (ERROR_RETRY_INTERVAL if interval is None else interval) <= now + _EPS
+        return last["finishedAt"] + (ERROR_RETRY_INTERVAL if interval is None else interval) <= now + EPSILON
 
     def _next_reconcile(self) -> float | None:
         """analysis.go calculateNextReconcileTime: the earliest moment a metric will want its next measurement."""

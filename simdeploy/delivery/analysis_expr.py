@@ -23,7 +23,7 @@ PHASE_ORDER = (SUCCESSFUL, RUNNING, PENDING, INCONCLUSIVE, ERROR, FAILED)  # hel
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4  # utils/defaults GetConsecutiveErrorLimitOrDefault
 ERROR_RETRY_INTERVAL = 10.0  # analysis.go DefaultErrorRetryInterval: a measurement that errored is retried after 10 s
 MEASUREMENT_HISTORY_LIMIT = 10  # analysis.go DefaultMeasurementHistoryLimit: status keeps the last 10 per metric
-_EPS = 1e-9
+EPSILON = 1e-9
 
 
 class AnalysisError(ValueError):
@@ -176,7 +176,7 @@ _ALLOWED += (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Pow)
 
 
 @lru_cache(maxsize=1024)
-def _compile(condition: str) -> ast.AST:
+def compile_condition(condition: str) -> ast.AST:
     """Parse an expr-lang condition into a checked Python AST; AnalysisError (with position) when malformed."""
     try:
         pieces: list[tuple[str, int]] = []
@@ -381,7 +381,7 @@ class _Evaluator(SimpleEval):
 
 def evaluate_condition(condition: str, result: object) -> bool:
     """EvalCondition: a malformed condition or a failed evaluation raises AnalysisError (the measurement errs)."""
-    tree = _compile(condition)
+    tree = compile_condition(condition)
     try:
         outcome = _Evaluator(result).eval(condition, previously_parsed=tree.body)
     except (ArithmeticError, LookupError, TypeError, ValueError, InvalidExpression) as error:

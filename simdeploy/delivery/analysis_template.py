@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from simdeploy.delivery.analysis_expr import AnalysisError, _compile
+from simdeploy.delivery.analysis_expr import AnalysisError, compile_condition
 from simdeploy.sim.promql import instant_query
 
 # --- durations and arguments ---------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _LIMITS = ("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit")
 
 
-def _int_or_string(value: object) -> int | None:
+def int_or_string(value: object) -> int | None:
     """An IntOrString field as a non-negative-checked int, or None when it is neither an int nor a decimal string."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -141,7 +141,7 @@ def _tags(node: Any, path: str, declared: set[str] | None) -> list[tuple[str, st
     return problems
 
 
-def _validate_metrics(metrics: object, path: str, declared: set[str] | None) -> list[tuple[str, str]]:
+def validate_metrics(metrics: object, path: str, declared: set[str] | None) -> list[tuple[str, str]]:
     """utils/analysis ValidateMetrics, plus what the simulator needs: a prometheus query and parseable conditions."""
     if not isinstance(metrics, list) or not metrics:
         return [(path, "Required value: no metrics specified")]
@@ -182,7 +182,7 @@ def _validate_metrics(metrics: object, path: str, declared: set[str] | None) -> 
         for field in _LIMITS:
             if metric.get(field) is None or _templated(metric, field):
                 continue
-            limits[field] = _int_or_string(metric[field])
+            limits[field] = int_or_string(metric[field])
             if limits[field] is None or limits[field] < 0:
                 problems.append((f"{at}.{field}", "must be a non-negative integer"))
         count = limits.get("count") or 0
@@ -201,13 +201,13 @@ def _validate_metrics(metrics: object, path: str, declared: set[str] | None) -> 
                 problems.append((f"{at}.{field}", "must be a string"))
                 continue
             try:
-                _compile(_TAG.sub("0", condition))  # an {{args.x}} placeholder stands for a literal
+                compile_condition(_TAG.sub("0", condition))  # an {{args.x}} placeholder stands for a literal
             except AnalysisError as error:
                 problems.append((f"{at}.{field}", str(error)))
     return problems
 
 
-def _dry_run_names(rules: object, metrics: list[dict], path: str) -> tuple[set[str], list[tuple[str, str]]]:
+def dry_run_names(rules: object, metrics: list[dict], path: str) -> tuple[set[str], list[tuple[str, str]]]:
     """helpers.go GetDryRunMetrics: each rule is a Go regexp matched anywhere in the names (unanchored)."""
     names, problems = set(), []
     for k, rule in enumerate(rules or []):
@@ -239,13 +239,13 @@ def validate_template(template: dict) -> list[tuple[str, str]]:
         if arg.get("value") is not None and not isinstance(arg["value"], str):
             problems.append((f"spec.args[{k}].value", "must be a string"))
         declared.add(arg["name"])
-    problems += _validate_metrics(spec.get("metrics"), "spec.metrics", declared)
+    problems += validate_metrics(spec.get("metrics"), "spec.metrics", declared)
     if isinstance(spec.get("metrics"), list):
-        problems += _dry_run_names(spec.get("dryRun"), spec["metrics"], "spec.dryRun")[1]
+        problems += dry_run_names(spec.get("dryRun"), spec["metrics"], "spec.dryRun")[1]
     return problems
 
 
-def _flatten(templates: list[dict]) -> dict:
+def flatten_templates(templates: list[dict]) -> dict:
     """helpers.go FlattenTemplates: metrics and dryRun rules concatenated; args merged by name (flattenArgs)."""
     metrics: list[dict] = []
     dry_run: list[dict] = []
@@ -269,6 +269,6 @@ def _flatten(templates: list[dict]) -> dict:
     return {"spec": {"args": args, "metrics": metrics, "dryRun": dry_run}}
 
 
-def _raise_problems(problems: list[tuple[str, str]]) -> None:
+def raise_problems(problems: list[tuple[str, str]]) -> None:
     if problems:
         raise AnalysisError("; ".join(f"{path}: {message}" for path, message in problems))
