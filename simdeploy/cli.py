@@ -237,5 +237,47 @@ def sweep_command(
         console.print(f"plot written to {plot}", highlight=False)
 
 
+@app.command()
+def serve(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    speed: float = typer.Option(1.0, help="Simulated seconds per wall-clock second (0 pauses the clock)."),
+    port: int = typer.Option(0, help="TCP port (default: any free port)."),
+    address: str = typer.Option("127.0.0.1", help="Address to bind; loopback only unless you say otherwise."),
+    kubeconfig: Path | None = typer.Option(None, help="Write the kubeconfig here (default: a temporary file)."),
+    duration_limit: bool = typer.Option(False, "--duration-limit", help="Stop the clock at the scenario's end."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+) -> None:
+    """Serve the running simulation over the Kubernetes API (reads and watches) for kubectl."""
+    import signal
+    import threading
+
+    from simdeploy.apiserver import ApiServer
+    from simdeploy.scenario.loader import default_namespace
+
+    loaded = _load(scenario)
+    if speed < 0:
+        errors.print("[red]error:[/red] --speed must be >= 0", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    simulation = build(loaded, seed)
+    server = ApiServer(simulation, loaded.spec.metadata.name, speed, address, port, kubeconfig, duration_limit)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    try:
+        console.print(f"serving {loaded.spec.metadata.name} at {server.url} ({speed:g}x)", highlight=False)
+        console.print(f"kubeconfig: {server.kubeconfig_path}", highlight=False, soft_wrap=True)
+        console.print(
+            f"try: kubectl --kubeconfig {server.kubeconfig_path} get pods -n {default_namespace(loaded)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.file.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+
+
 def _save_figure(figure, path: Path) -> None:
     write_atomically(path, lambda stream: figure.savefig(stream, format="png"), binary=True)

@@ -1,0 +1,277 @@
+"""HTTP request handling: bearer-token auth, routing, discovery, GET/LIST/WATCH of resources, Status errors."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlsplit
+
+from simdeploy.apiserver import discovery, views
+from simdeploy.apiserver.discovery import api_resource_list
+from simdeploy.apiserver.resources import GROUPS, STORE, Resource, find
+from simdeploy.apiserver.selectors import Selectors
+from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, no_route, not_found, unauthorized
+from simdeploy.apiserver.tables import TABLE_TYPE, table, wants_table
+from simdeploy.k8s.timeutil import sim_to_datetime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WATCH_TIMEOUT = 1800.0  # the real apiserver picks 30-60 min when the client gives no timeoutSeconds
+WAKE_INTERVAL = 0.5  # how often an idle watch stream checks its deadline and the server's shutdown
+
+
+class ApiHandler(BaseHTTPRequestHandler):
+    """One connection; `self.server.api` is the ApiServer (simulation, lock, history, token)."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive and chunked watch streams
+    timeout = 300  # an idle keep-alive connection gives its thread back after this long
+
+    def setup(self) -> None:
+        super().setup()
+        # The listening socket does not handshake in accept(), which would let one slow client stall the
+        # server: do it here, on this connection's own thread.
+        if hasattr(self.request, "do_handshake"):
+            self.request.do_handshake()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            body = self._read_body()
+            self._authenticate()
+            url = urlsplit(self.path)
+            params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            self._route(method, [p for p in url.path.split("/") if p], params, body)
+        except ApiError as error:
+            self._send(error.code, json.dumps(error.status()).encode())
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _authenticate(self) -> None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.server.api.token.encode()
+        ):
+            raise unauthorized()
+
+    def _send(self, code: int, data: bytes, content_type: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_json(self, document: dict, content_type: str = "application/json") -> None:
+        self._send(200, json.dumps(document).encode(), content_type)
+
+    @property
+    def _accept(self) -> str:
+        return self.headers.get("Accept", "")
+
+    # -- routing ---------------------------------------------------------------
+
+    def _route(self, method: str, parts: list[str], params: dict, body: bytes) -> None:
+        if method == "GET" and self._route_meta(parts):
+            return
+        if len(parts) >= 2 and parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise no_route()
+        if not rest:
+            document = api_resource_list(group, version)
+            if document is None or method != "GET":
+                raise no_route()
+            self._send_json(document)
+            return
+        resource, namespace, name, subresource = _parse_resource_path(group, version, rest)
+        if method != "GET":
+            # Writes (patch, scale, delete, eviction...) are the next step; they will dispatch from here.
+            raise method_not_allowed(method)
+        if name is not None:
+            self._get(resource, namespace, name, subresource)
+        elif params.get("watch") in ("true", "1"):
+            self._watch(resource, namespace, params)
+        else:
+            self._list(resource, namespace, params)
+
+    def _route_meta(self, parts: list[str]) -> bool:
+        """/version, /healthz, discovery roots; False if the path is not one of them."""
+        if parts == ["version"]:
+            self._send_json(discovery.VERSION)
+        elif parts in (["healthz"], ["livez"], ["readyz"]):
+            self._send(200, b"ok", "text/plain")
+        elif parts in (["api"], ["apis"]):
+            core = parts == ["api"]
+            if discovery.wants_aggregated(self._accept):
+                self._send_json(discovery.aggregated(core), discovery.AGGREGATED_TYPE)
+            elif core:
+                self._send_json(discovery.api_versions(self.server.api.host_port))
+            else:
+                self._send_json(discovery.api_group_list())
+        elif len(parts) == 2 and parts[0] == "apis" and parts[1] in GROUPS:
+            self._send_json(discovery.api_group(parts[1]))
+        else:
+            return False
+        return True
+
+    # -- reads -----------------------------------------------------------------
+
+    def _now(self):
+        sim = self.server.api.sim
+        return sim_to_datetime(sim.store.epoch, sim.now)
+
+    def _get(self, resource: Resource, namespace: str | None, name: str, subresource: str | None) -> None:
+        api = self.server.api
+        with api.lock:
+            obj = views.get_object(api.sim, resource, namespace, name)
+            if obj is None:
+                raise not_found(resource.qualified, name)
+            if wants_table(self._accept) and subresource is None:
+                document, content_type = table(resource.kind, [obj], self._now(), _rv(obj)), TABLE_TYPE
+            else:
+                document, content_type = obj, "application/json"
+            data = json.dumps(document).encode()  # inside the lock: the clock thread mutates objects
+        self._send(200, data, content_type)
+
+    def _list(self, resource: Resource, namespace: str | None, params: dict) -> None:
+        api = self.server.api
+        selectors = Selectors.parse(resource.kind, params.get("labelSelector", ""), params.get("fieldSelector", ""))
+        # `limit` and `continue` are ignored: everything fits in one page (notes §4.2).
+        with api.lock:
+            objects = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
+            rv = str(api.sim.store.resource_version)
+            if wants_table(self._accept):
+                document, content_type = table(resource.kind, objects, self._now(), rv), TABLE_TYPE
+            else:
+                document = {
+                    "kind": f"{resource.kind}List",  # kubectl fails with `Object 'Kind' is missing` without it
+                    "apiVersion": resource.group_version,
+                    "metadata": {"resourceVersion": rv},
+                    "items": objects,
+                }
+                content_type = "application/json"
+            data = json.dumps(document).encode()
+        self._send(200, data, content_type)
+
+    def _watch(self, resource: Resource, namespace: str | None, params: dict) -> None:
+        api = self.server.api
+        if params.get("sendInitialEvents") in ("true", "1"):
+            # Reject watch-list so that client-go falls back to LIST+WATCH; ignoring it makes `rollout status`
+            # and `wait` hang until their timeout (notes §4.1, §9.2). This is the real "gate off" answer.
+            raise ApiError(
+                422,
+                "Invalid",
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+                {"kind": resource.plural, "causes": [{"field": "sendInitialEvents"}]},
+            )
+        if resource.source != STORE:
+            raise ApiError(405, "MethodNotAllowed", f"watch is not supported for {resource.plural} yet")
+        selectors = Selectors.parse(resource.kind, params.get("labelSelector", ""), params.get("fieldSelector", ""))
+        try:
+            timeout = min(float(params.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT), 2 * DEFAULT_WATCH_TIMEOUT)
+        except ValueError:
+            raise bad_request(f"invalid timeoutSeconds {params['timeoutSeconds']!r}") from None
+        as_table = wants_table(self._accept)
+        text = params.get("resourceVersion", "")
+        with api.lock:
+            if text in ("", "0"):
+                # No resourceVersion (or "0"): replay the current objects as ADDED, then stream (notes §3 Lists).
+                start = api.sim.store.resource_version
+                current = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
+                initial = [self._event("ADDED", resource, o, as_table) for o in current]
+            else:
+                try:
+                    start = int(text)
+                except ValueError:
+                    raise bad_request(f"invalid resourceVersion {text!r}") from None
+                if api.history.too_old(start):
+                    raise ApiError(410, "Expired", f"too old resource version: {start} ({api.history.horizon})")
+                initial = []
+        self.send_response(200)
+        # application/json, not text/plain: kubectl has no stream decoder for text/plain (notes §4.4).
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        for line in initial:
+            self._chunk(line)
+        self.wfile.flush()
+        deadline = time.monotonic() + timeout
+        last = start
+        while not api.history.closed and (left := deadline - time.monotonic()) > 0:
+            for change in api.history.wait_after(resource.kind, last, min(WAKE_INTERVAL, left)):
+                last = change.resource_version
+                obj = change.object
+                if namespace is not None and obj["metadata"].get("namespace") != namespace:
+                    continue
+                if selectors.matches(obj):
+                    self._chunk(self._event(change.type, resource, obj, as_table))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")  # the zero-length chunk ends the stream (notes §4.4)
+        self.wfile.flush()
+
+    def _event(self, event_type: str, resource: Resource, obj: dict, as_table: bool) -> bytes:
+        if as_table:  # `kubectl get -w` asks for Tables on the watch too
+            obj = table(resource.kind, [obj], self._now(), _rv(obj))
+        # One JSON object per line: the Python client's watch silently yields nothing without the newline.
+        return json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+def _rv(obj: dict) -> str:
+    return obj["metadata"].get("resourceVersion", "")
+
+
+def _parse_resource_path(
+    group: str, version: str, rest: list[str]
+) -> tuple[Resource, str | None, str | None, str | None]:
+    """[namespaces/NS/]PLURAL[/NAME[/SUBRESOURCE]] -> (resource, namespace, name, subresource)."""
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    else:
+        namespace = None
+    if len(rest) > 3:
+        raise no_route()
+    resource = find(group, version, rest[0])
+    if resource is None:
+        raise no_route()
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else None
+    if namespace is not None and not resource.namespaced:
+        raise no_route()
+    if namespace is None and resource.namespaced and name is not None:
+        raise no_route()
+    if subresource not in (None, "status"):  # scale and eviction come with writes
+        raise no_route()
+    return resource, namespace, name, subresource

@@ -1,0 +1,71 @@
+"""The resources the API server serves: group, version, plural, kind, scope and where the objects come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STORE = "store"  # objects live in sim.store under `kind`; watchable through the change history
+READ_VERBS = ("get", "list", "watch")  # writes (patch, update, delete...) join when they are implemented
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One REST resource, e.g. apps/v1 deployments."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    source: str = STORE  # or the name of a view rendered from the simulation (see views.py)
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def qualified(self) -> str:
+        """How error messages name it: `pods`, `deployments.apps` (apimachinery's GroupResource)."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return READ_VERBS if self.source == STORE else ("get", "list")
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("", "v1", "pods", "Pod", short_names=("po",), categories=("all",)),
+    Resource("", "v1", "services", "Service", short_names=("svc",), categories=("all",)),
+    Resource("", "v1", "endpoints", "Endpoints", short_names=("ep",), source="endpoints"),
+    Resource("", "v1", "events", "Event", short_names=("ev",), source="events"),
+    Resource("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
+    Resource("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",), source="namespaces"),
+    Resource("", "v1", "nodes", "Node", namespaced=False, short_names=("no",)),
+    Resource("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",)),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",)),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",)),
+    Resource("argoproj.io", "v1alpha1", "rollouts", "Rollout", short_names=("ro",)),
+)
+
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES if r.group))
+
+
+def find(group: str, version: str, plural: str) -> Resource | None:
+    for resource in RESOURCES:
+        if (resource.group, resource.version, resource.plural) == (group, version, plural):
+            return resource
+    return None
+
+
+def in_group_version(group: str, version: str) -> list[Resource]:
+    return [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+
+
+def store_kinds() -> list[str]:
+    return [r.kind for r in RESOURCES if r.source == STORE]

@@ -1,0 +1,110 @@
+"""The API server: simulation, clock driver, change history and HTTPS server, started and stopped together."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from simdeploy.apiserver.clock import ClockDriver
+from simdeploy.apiserver.handler import ApiHandler
+from simdeploy.apiserver.history import WatchHistory
+from simdeploy.apiserver.kubeconfig import kubeconfig, write_kubeconfig
+from simdeploy.apiserver.resources import store_kinds
+from simdeploy.apiserver.tls import self_signed, server_context
+
+log = logging.getLogger(__name__)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # watch streams must not keep the process alive after stop()
+    api: ApiServer
+
+    def handle_error(self, request, client_address) -> None:
+        # TLS handshakes that fail (a client refusing the self-signed cert) are routine, not tracebacks.
+        log.debug("connection from %s failed", client_address, exc_info=True)
+
+
+class ApiServer:
+    """Serve one Simulation over the Kubernetes API (reads and watches), advancing it with the wall clock.
+
+    `with ApiServer(sim, name=...) as server:` starts it; `server.kubeconfig_path` is ready for kubectl.
+    """
+
+    def __init__(
+        self,
+        sim,
+        name: str,
+        speed: float = 1.0,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        kubeconfig_path: Path | None = None,
+        duration_limit: bool = False,
+    ):
+        self.sim = sim
+        self.name = name
+        self.address = address
+        self.port = port
+        self.token = secrets.token_urlsafe(32)
+        self.lock = threading.RLock()  # shared by the clock driver and every request
+        self.clock = ClockDriver(sim, self.lock, speed, sim.duration if duration_limit else None)
+        self.history: WatchHistory | None = None
+        self._workdir: Path | None = None
+        self._kubeconfig_path = kubeconfig_path
+        self.kubeconfig_path: Path | None = None
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host_port(self) -> str:
+        # A wildcard bind is reached through loopback from this machine; kubeconfig needs a dialable host.
+        host = "127.0.0.1" if self.address in ("", "0.0.0.0") else self.address
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host_port}"
+
+    def start(self) -> ApiServer:
+        self._workdir = Path(tempfile.mkdtemp(prefix="simdeploy-serve-"))
+        with self.lock:
+            self.history = WatchHistory(self.sim.store, store_kinds())
+        cert, key = self_signed(self._workdir, ["127.0.0.1", "localhost", self.address or "127.0.0.1"])
+        httpd = _HttpServer((self.address, self.port), ApiHandler)
+        httpd.api = self
+        httpd.socket = server_context(cert, key).wrap_socket(
+            httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self.kubeconfig_path = self._kubeconfig_path or self._workdir / "kubeconfig"
+        write_kubeconfig(self.kubeconfig_path, kubeconfig(self.name, self.url, self.token))
+        self._thread = threading.Thread(target=httpd.serve_forever, name="simdeploy-apiserver", daemon=True)
+        self._thread.start()
+        self.clock.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the clock, end the watch streams, close the socket and remove the certificate and key."""
+        self.clock.stop()
+        if self.history is not None:
+            self.history.close()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)  # a default kubeconfig there is useless now
+            self._workdir = None
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,139 @@
+"""Reading objects for a resource: from sim.store, or rendered from the simulation (namespaces, events, endpoints)."""
+
+from __future__ import annotations
+
+from simdeploy.apiserver.resources import STORE, Resource
+from simdeploy.k8s.timeutil import format_time, sim_to_datetime
+
+
+def list_objects(sim, resource: Resource, namespace: str | None) -> list[dict]:
+    """Every object of a resource (in one namespace if given), sorted like the apiserver: namespace, name."""
+    if resource.source == STORE:
+        objects = sim.store.list(resource.kind, namespace if resource.namespaced else None)
+    else:
+        objects = _RENDERERS[resource.source](sim)
+        if namespace is not None and resource.namespaced:
+            objects = [o for o in objects if o["metadata"].get("namespace") == namespace]
+    return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+
+def get_object(sim, resource: Resource, namespace: str | None, name: str) -> dict | None:
+    if resource.source == STORE:
+        return sim.store.find(resource.kind, namespace if resource.namespaced else "", name)
+    return next((o for o in list_objects(sim, resource, namespace) if o["metadata"]["name"] == name), None)
+
+
+def namespaces_in_use(sim) -> list[str]:
+    used = {o["metadata"].get("namespace") for kind in sim.store.kinds() for o in sim.store.list(kind)}
+    return sorted({"default", "kube-system"} | {n for n in used if n})
+
+
+def _namespaces(sim) -> list[dict]:
+    # The simulation has no Namespace objects: a namespace exists because objects live in it.
+    stamp = format_time(sim.store.epoch)
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "uid": f"namespace-{name}",
+                "resourceVersion": "1",
+                "creationTimestamp": stamp,
+                "labels": {"kubernetes.io/metadata.name": name},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
+        for name in namespaces_in_use(sim)
+    ]
+
+
+def _namespace_of(sim, kind: str, name: str) -> str:
+    """The recorder's events carry no namespace: take it from the object they are about, if it exists."""
+    if kind in sim.store.kinds():
+        for obj in sim.store.list(kind):
+            if obj["metadata"]["name"] == name:
+                return obj["metadata"].get("namespace") or "default"
+    namespaces = [n for n in namespaces_in_use(sim) if n not in ("default", "kube-system")]
+    return namespaces[0] if len(namespaces) == 1 else "default"
+
+
+def _events(sim) -> list[dict]:
+    """sim.recorder.events as core/v1 Events (names `<object>.<index in hex>`, like the apiserver's suffixes)."""
+    events = []
+    namespaces: dict[tuple[str, str], str] = {}
+    for index, event in enumerate(sim.recorder.events):
+        key = (event["kind"], event["name"])
+        if key not in namespaces:
+            namespaces[key] = _namespace_of(sim, *key)
+        stamp = format_time(sim_to_datetime(sim.store.epoch, event["t"]))
+        events.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    "name": f"{event['name']}.{index:x}",
+                    "namespace": namespaces[key],
+                    "uid": f"event-{index}",
+                    "resourceVersion": str(sim.store.resource_version),
+                    "creationTimestamp": stamp,
+                },
+                "involvedObject": {"kind": event["kind"], "name": event["name"], "namespace": namespaces[key]},
+                "reason": event["reason"],
+                "message": event["message"],
+                "type": event["type"],
+                "count": 1,
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "source": {"component": "simdeploy"},
+            }
+        )
+    return events
+
+
+def _endpoints(sim) -> list[dict]:
+    """Endpoints from sim.endpoints' control-plane view: the Ready, non-terminating pods behind each Service."""
+    result = []
+    for (namespace, name), view in sorted(sim.endpoints.services.items()):
+        service = sim.store.find("Service", namespace, name)
+        if service is None:
+            continue
+        pods = {p["metadata"]["uid"]: p for p in sim.store.list("Pod", namespace)}
+        addresses = [
+            {
+                "ip": pods[uid].get("status", {}).get("podIP", ""),
+                "nodeName": pods[uid].get("spec", {}).get("nodeName", ""),
+                "targetRef": {"kind": "Pod", "namespace": namespace, "name": pods[uid]["metadata"]["name"], "uid": uid},
+            }
+            for uid in sorted(view.ready)
+            if uid in pods
+        ]
+        ports = [
+            {
+                "name": p.get("name", ""),
+                "port": p.get("targetPort", p.get("port")),
+                "protocol": p.get("protocol", "TCP"),
+            }
+            for p in service.get("spec", {}).get("ports", [])
+        ]
+        meta = service["metadata"]
+        result.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": f"endpoints-{meta['uid']}",
+                    "resourceVersion": str(sim.store.resource_version),
+                    "creationTimestamp": meta.get("creationTimestamp"),
+                    "labels": dict(meta.get("labels") or {}),
+                },
+                "subsets": [{"addresses": addresses, "ports": ports}] if addresses else [],
+            }
+        )
+    return result
+
+
+_RENDERERS = {"namespaces": _namespaces, "events": _events, "endpoints": _endpoints}
