@@ -12,10 +12,11 @@ from collections.abc import Callable
 from simdeploy.delivery import canary
 from simdeploy.delivery.analysis import AnalysisError, AnalysisRun, prometheus
 from simdeploy.delivery.bluegreen import rollout_blue_green
+from simdeploy.delivery.rollout_commands import RolloutCommands
+from simdeploy.delivery.rollout_summary import summarize
 from simdeploy.k8s import deployment_util as du
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.hashing import compute_hash
-from simdeploy.sim.kubectl import KubectlError
 from simdeploy.sim.simulation import Simulation
 from simdeploy.sim.store import DELETED
 from simdeploy.sim.traffic import Route
@@ -31,7 +32,7 @@ PAUSE_INCONCLUSIVE = "InconclusiveAnalysisRun"
 AnalysisFactory = Callable[[str, dict, dict, Callable], object]
 
 
-class RolloutController:
+class RolloutController(RolloutCommands):
     """Reconciles every argoproj.io Rollout with a canary strategy."""
 
     def __init__(self, sim: Simulation, analysis: AnalysisFactory | None = None):
@@ -46,7 +47,7 @@ class RolloutController:
         self.store.watch("ReplicaSet", self._on_replica_set)
         for rollout in self.store.list("Rollout"):  # applied before this controller started
             self.enqueue(rollout)
-        sim.result_hooks.append(self.summarize)
+        sim.result_hooks.append(lambda result: summarize(self, result))
 
     # -- watches -------------------------------------------------------------------------------
 
@@ -414,115 +415,6 @@ class RolloutController:
             )
             self.enqueue(rollout, 0.0)
 
-    # -- result ----------------------------------------------------------------------------------
-
-    def summarize(self, result: dict) -> None:
-        """summary.argo_rollouts.<name>: phases, steps, analysis runs and what an abort cost."""
-        events = result["events"]
-        rollouts = {}
-        for rollout in self.store.list("Rollout"):
-            name = rollout["metadata"]["name"]
-            status = rollout.get("status", {})
-            mine = [e for e in events if e["kind"] == "Rollout" and e["name"] == name]
-            updated, aborted = _time(events, name, "RolloutUpdated"), _time(events, name, "RolloutAborted")
-            prefix = f"{name}-"
-            rollouts[name] = {
-                "phase": status.get("phase"),
-                "phases": [
-                    {"t": e["t"], "phase": e["reason"].removeprefix("Phase")}
-                    for e in mine
-                    if e["reason"].startswith("Phase")
-                ],
-                "steps_completed": [
-                    {"t": e["t"], "step": e["message"]} for e in mine if e["reason"] == "RolloutStepCompleted"
-                ],
-                "current_step_index": status.get("currentStepIndex"),
-                "updated_s": updated,
-                "completed_s": _time(events, name, "RolloutCompleted"),
-                "aborted_s": aborted,
-                "time_to_abort_s": None if aborted is None or updated is None else round(aborted - updated, 3),
-                "analysis_runs": [
-                    {"name": run_name, "phase": run.phase, "message": run.message, "measurements": run.measurements()}
-                    for run_name, run in self.runs.items()
-                    if run_name.startswith(prefix)
-                ],
-                "requests_failed_during_update": _failed_between(
-                    result, updated, aborted or _time(events, name, "RolloutCompleted")
-                ),
-            }
-        result["summary"]["argo_rollouts"] = rollouts
-
-    # -- kubectl argo rollouts ------------------------------------------------------------------
-
-    def _get(self, namespace: str, name: str) -> dict:
-        rollout = self.store.find("Rollout", namespace, name)
-        if rollout is None:
-            raise KubectlError(f'rollouts.argoproj.io "{name}" not found')
-        return rollout
-
-    def promote(self, namespace: str, name: str, full: bool = False) -> str:
-        """Resume a paused step (or, with full, skip every remaining step, pause and analysis)."""
-        rollout = self._get(namespace, name)
-        status = rollout.setdefault("status", {})
-        if full:
-            status["promoteFull"] = True
-        elif "blueGreen" in rollout["spec"]["strategy"]:
-            status.setdefault("blueGreen", {})["promoted"] = status.get("currentPodHash")
-        elif status.get("pauseConditions"):
-            _, index = canary.get_current_canary_step(rollout)
-            if index is not None:
-                status["currentStepIndex"] = index + 1
-        status.pop("pauseConditions", None)
-        self.store.update(rollout)
-        self.event(rollout, "RolloutResumed", f"rollout '{name}' promoted" + (" (full)" if full else ""))
-        return f"rollout '{name}' promoted"
-
-    def abort_action(self, namespace: str, name: str, _full: bool = False) -> str:
-        self.abort(self._get(namespace, name), "Rollout aborted by the operator")
-        return f"rollout '{name}' aborted"
-
-    def retry(self, namespace: str, name: str, _full: bool = False) -> str:
-        rollout = self._get(namespace, name)
-        status = rollout.setdefault("status", {})
-        status.update(abort=False, currentStepIndex=0)
-        for key in ("abortedAt", "message", "pauseConditions"):
-            status.pop(key, None)
-        self.store.update(rollout)
-        self.event(rollout, "RolloutRetried", f"rollout '{name}' retried")
-        return f"rollout '{name}' retried"
-
-    def pause(self, namespace: str, name: str, paused: bool) -> str:
-        """kubectl argo rollouts pause / resume: spec.paused holds the steps where they are."""
-        rollout = self._get(namespace, name)
-        if bool(rollout["spec"].get("paused")) != paused:
-            rollout["spec"]["paused"] = paused
-            self.sim.api.replace_spec(rollout)
-        word = "paused" if paused else "resumed"
-        self.event(rollout, "RolloutPaused" if paused else "RolloutResumed", f"rollout '{name}' {word}")
-        return f"rollout '{name}' {word}"
-
-    def undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
-        """kubectl argo rollouts undo: the template of an earlier revision (0: the previous one) comes back."""
-        rollout = self._get(namespace, name)
-        history = {
-            int(rs["metadata"].get("annotations", {}).get(REVISION, 0)): rs
-            for rs in self.store.owned_by("ReplicaSet", rollout["metadata"]["uid"])
-        }
-        revisions = sorted(r for r in history if r > 0)
-        if to_revision == 0:
-            if len(revisions) < 2:
-                raise KubectlError(f'no rollout history found for rollout "{name}"')
-            to_revision = revisions[-2]
-        target = history.get(to_revision)
-        if target is None:
-            raise KubectlError(f"unable to find specified revision {to_revision} in history")
-        template = copy.deepcopy(target["spec"]["template"])
-        template["metadata"].get("labels", {}).pop(HASH, None)
-        rollout["spec"]["template"] = template
-        self.sim.api.replace_spec(rollout)
-        self.event(rollout, "RolloutUndo", f"rollout '{name}' undo to revision {to_revision}")
-        return f"rollout '{name}' undo"
-
     def abort(self, rollout: dict, message: str) -> None:
         status = rollout.setdefault("status", {})
         if status.get("abort"):
@@ -558,20 +450,6 @@ class RolloutController:
                 "Rollout", rollout["metadata"]["name"], f"Phase{phase}", f"Rollout phase is now {phase}"
             )
         status["phase"] = phase
-
-
-def _failed_between(result: dict, start: float | None, end: float | None) -> float | None:
-    """Failed requests in the traffic rows whose interval ends after `start` and by `end` (or the run's end)."""
-    if start is None:
-        return None
-    end = result["duration_s"] if end is None else end
-    return round(sum(r["errors"] for r in result.get("traffic", []) if start < r["t"] <= end + 15), 3)
-
-
-def _time(events: list[dict], name: str, reason: str) -> float | None:
-    return next(
-        (e["t"] for e in events if e["kind"] == "Rollout" and e["name"] == name and e["reason"] == reason), None
-    )
 
 
 def _same_template(rs_template: dict, template: dict) -> bool:
