@@ -15,6 +15,7 @@ from simdeploy.k8s.intstr import get_scaled_value_from_int_or_percent
 Obj = dict[str, Any]
 
 ROLLOUT_UNIQUE_LABEL_KEY = "rollouts-pod-template-hash"
+REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 DEFAULT_REPLICAS = 1
 # The defaults are the strings "25", without "%": Argo resolves them with the deprecated
 # intstr.GetValueFromIntOrPercent, which reads every string as a percentage (see _legacy_scaled_value).

@@ -23,7 +23,7 @@ from simdeploy.sim.traffic import Route
 from simdeploy.sim.workqueue import WorkQueue
 
 HASH = canary.ROLLOUT_UNIQUE_LABEL_KEY
-REVISION = "rollout.argoproj.io/revision"
+REVISION = canary.REVISION_ANNOTATION
 PAUSE_STEP = "CanaryPauseStep"
 PAUSE_INCONCLUSIVE = "InconclusiveAnalysisRun"
 

@@ -8,7 +8,7 @@ from simdeploy.delivery import canary
 from simdeploy.sim.kubectl import KubectlError
 
 HASH = canary.ROLLOUT_UNIQUE_LABEL_KEY
-REVISION = "rollout.argoproj.io/revision"
+REVISION = canary.REVISION_ANNOTATION
 
 
 class RolloutCommands:
