@@ -159,7 +159,9 @@ def test_errors_are_status_objects():
         assert (code, bad["reason"], bad["message"]) == (400, "BadRequest", "field label not supported: spec.bogus")
         code, _, bad = request(server, "/api/v1/pods?labelSelector=app%3D%3D%3D")
         assert (code, bad["kind"]) == (400, "Status")
-        code, _, write = request(server, "/api/v1/namespaces/production/pods/x", method="DELETE")
+        code, _, gone = request(server, "/api/v1/namespaces/production/pods/x", method="DELETE")
+        assert (code, gone["message"]) == (404, 'pods "x" not found')
+        code, _, write = request(server, "/api/v1/namespaces/production/events", method="PUT")
         assert (code, write["reason"]) == (405, "MethodNotAllowed")
 
 

@@ -42,6 +42,11 @@ def _aggregated_resource(r: Resource) -> dict:
         entry["shortNames"] = list(r.short_names)  # `kubectl get deploy` needs them (notes §5)
     if r.categories:
         entry["categories"] = list(r.categories)  # `kubectl get all` needs them
+    if r.subresources:  # `kubectl drain` looks for pods/eviction here before it evicts
+        entry["subresources"] = [
+            {"subresource": sub, "responseKind": {"group": g, "version": v, "kind": k}, "verbs": list(verbs)}
+            for sub, g, v, k, verbs in r.subresources
+        ]
     return entry
 
 
@@ -110,6 +115,18 @@ def api_resource_list(group: str, version: str) -> dict | None:
         if r.categories:
             item["categories"] = list(r.categories)
         items.append(item)
+        for sub, g, v, k, verbs in r.subresources:
+            items.append(
+                {
+                    "name": f"{r.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "group": g,
+                    "version": v,
+                    "kind": k,
+                    "verbs": list(verbs),
+                }
+            )
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

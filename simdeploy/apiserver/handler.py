@@ -1,4 +1,4 @@
-"""HTTP request handling: bearer-token auth, routing, discovery, GET/LIST/WATCH of resources, Status errors."""
+"""HTTP request handling: bearer-token auth, routing, discovery, GET/LIST/WATCH, writes (writes.py), Status errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from simdeploy.apiserver import discovery, views
+from simdeploy.apiserver import discovery, views, writes
 from simdeploy.apiserver.discovery import api_resource_list
 from simdeploy.apiserver.resources import GROUPS, STORE, Resource, find
 from simdeploy.apiserver.selectors import Selectors
@@ -114,14 +114,41 @@ class ApiHandler(BaseHTTPRequestHandler):
             return
         resource, namespace, name, subresource = _parse_resource_path(group, version, rest)
         if method != "GET":
-            # Writes (patch, scale, delete, eviction...) are the next step; they will dispatch from here.
+            self._write(method, resource, namespace, name, subresource, params, body)
+        elif subresource == "eviction":
             raise method_not_allowed(method)
-        if name is not None:
+        elif subresource == "scale":
+            with self.server.api.lock:
+                data = json.dumps(writes.get_scale(self.server.api.sim, resource, namespace, name)).encode()
+            self._send(200, data)
+        elif name is not None:
             self._get(resource, namespace, name, subresource)
         elif params.get("watch") in ("true", "1"):
             self._watch(resource, namespace, params)
         else:
             self._list(resource, namespace, params)
+
+    def _write(self, method: str, resource: Resource, namespace, name, subresource, params: dict, body: bytes) -> None:
+        """PATCH, PUT (scale), DELETE and POST (create, eviction), under the simulation lock."""
+        api = self.server.api
+        sim = api.sim
+        content_type = self.headers.get("Content-Type") or "application/json"  # none on PUT /scale means JSON
+        code = 200
+        with api.lock:
+            if method == "PATCH" and name is not None and subresource in (None, "status", "scale"):
+                code, document = writes.patch(sim, resource, namespace, name, subresource, content_type, body)
+            elif method == "PUT" and subresource == "scale":
+                document = writes.put_scale(sim, resource, namespace, name, body)
+            elif method == "DELETE" and name is not None and subresource is None:
+                document = writes.delete(sim, resource, namespace, name, body, params)
+            elif method == "POST" and subresource == "eviction":
+                code, document = writes.evict(sim, resource, namespace, name)
+            elif method == "POST" and name is None:
+                code, document = writes.create(sim, resource, namespace, body)
+            else:
+                raise method_not_allowed(method)
+            data = json.dumps(document).encode()  # inside the lock: the clock thread mutates objects
+        self._send(code, data)
 
     def _route_meta(self, parts: list[str]) -> bool:
         """/version, /healthz, discovery roots; False if the path is not one of them."""
@@ -272,6 +299,6 @@ def _parse_resource_path(
         raise no_route()
     if namespace is None and resource.namespaced and name is not None:
         raise no_route()
-    if subresource not in (None, "status"):  # scale and eviction come with writes
+    if subresource not in (None, "status", "scale", "eviction"):
         raise no_route()
     return resource, namespace, name, subresource

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STORE = "store"  # objects live in sim.store under `kind`; watchable through the change history
-READ_VERBS = ("get", "list", "watch")  # writes (patch, update, delete...) join when they are implemented
+READ_VERBS = ("get", "list", "watch")
+WRITE_VERBS = ("create", "delete", "patch")  # the writes writes.py implements (no PUT of whole objects yet)
+SCALABLE = ("Deployment", "ReplicaSet", "Rollout")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,19 @@ class Resource:
 
     @property
     def verbs(self) -> tuple[str, ...]:
-        return READ_VERBS if self.source == STORE else ("get", "list")
+        return READ_VERBS + WRITE_VERBS if self.source == STORE else ("get", "list")
+
+    @property
+    def subresources(self) -> tuple[tuple[str, str, str, str, tuple[str, ...]], ...]:
+        """(subresource, group, version, kind, verbs) for discovery: status, scale, eviction."""
+        if self.source != STORE:
+            return ()
+        found = [("status", self.group, self.version, self.kind, ("get", "patch"))]
+        if self.kind in SCALABLE:
+            found.append(("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")))
+        if self.kind == "Pod":
+            found.append(("eviction", "policy", "v1", "Eviction", ("create",)))
+        return tuple(found)
 
 
 RESOURCES: tuple[Resource, ...] = (

@@ -50,5 +50,7 @@ def bad_request(message: str) -> ApiError:
 
 
 def method_not_allowed(method: str) -> ApiError:
-    # Writes are a later step: say so plainly rather than pretend (kubectl prints the message).
-    return ApiError(405, "MethodNotAllowed", f"{method} is not supported by the simdeploy API server yet")
+    # The real apiserver's words; kubectl prints them after `Error from server (MethodNotAllowed)`.
+    return ApiError(
+        405, "MethodNotAllowed", f"{method}: the server does not allow this method on the requested resource"
+    )

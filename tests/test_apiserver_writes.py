@@ -1,0 +1,283 @@
+"""`simdeploy serve` writes: the real kubectl's set image, patch, cordon, rollout undo, scale, delete and drain."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from test_apiserver import INSECURE, SEED, kubectl, needs_kubectl, rows
+
+import simdeploy
+from simdeploy.apiserver import ApiServer
+from simdeploy.apiserver.patches import strategic_merge
+
+NEW_IMAGE = "registry.example.com/payments-api:2.9.0"
+OLD_IMAGE = "registry.example.com/payments-api@sha256:abc123..."
+NS = ("-n", "production")
+
+
+@contextlib.contextmanager
+def serving(until: float, speed: float, pdb_min_available: int | None = None):
+    """The seed scenario (with a PodDisruptionBudget if asked) run to `until`, then served on loopback."""
+    sim = simdeploy.load(SEED)
+    if pdb_min_available is not None:
+        sim.api.create(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "payments-api", "namespace": "production"},
+                "spec": {"minAvailable": pdb_min_available, "selector": {"matchLabels": {"app": "payments-api"}}},
+            }
+        )
+    sim.run_until(until)
+    server = ApiServer(sim, "payments-rolling-update", speed=speed)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def send(server: ApiServer, method: str, path: str, body: object = None, content_type: str = "application/json"):
+    """(status, parsed JSON body) of one HTTPS write; errors are answers too."""
+    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json", "Content-Type": content_type}
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, context=INSECURE, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def deployment(server: ApiServer) -> dict:
+    with server.lock:
+        return json.loads(json.dumps(server.sim.store.get("Deployment", "production", "payments-api")))
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# -- the real kubectl ----------------------------------------------------------
+
+
+@needs_kubectl
+def test_kubectl_set_image_patches_strategically_and_rollout_status_follows(tmp_path):
+    with serving(until=30, speed=20) as server:
+        before = deployment(server)
+        out = ok(kubectl(server, tmp_path, "set", "image", "deployment/payments-api", f"api={NEW_IMAGE}", *NS))
+        assert out.strip() == "deployment.apps/payments-api image updated"
+        after = deployment(server)
+        assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+        [container] = after["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == NEW_IMAGE
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"  # merged by name, not replaced
+        assert "$setElementOrder/containers" not in after["spec"]["template"]["spec"]
+        status = ok(kubectl(server, tmp_path, "rollout", "status", "deployment/payments-api", *NS, timeout=60))
+        assert 'deployment "payments-api" successfully rolled out' in status
+        with server.lock:
+            pods = server.sim.store.list("Pod", "production")
+            assert {
+                p["spec"]["containers"][0]["image"] for p in pods if not p["metadata"].get("deletionTimestamp")
+            } == {NEW_IMAGE}
+
+
+@needs_kubectl
+def test_kubectl_patch_with_each_patch_type_and_cordon(tmp_path):
+    with serving(until=30, speed=0) as server:
+        selector = '{"spec":{"selector":{"color":"blue"}}}'
+        assert ok(kubectl(server, tmp_path, "patch", "service", "payments-api", *NS, "-p", selector)).strip() == (
+            "service/payments-api patched"
+        )
+        service = server.sim.store.get("Service", "production", "payments-api")
+        assert service["spec"]["selector"] == {"app": "payments-api", "color": "blue"}  # maps merge
+        assert service["spec"]["ports"][0]["port"] == 80
+
+        relabel = '{"metadata":{"labels":{"tier":"web"}}}'
+        ok(kubectl(server, tmp_path, "patch", "service", "payments-api", *NS, "--type=merge", "-p", relabel))
+        replace = '[{"op":"replace","path":"/spec/selector/color","value":"green"}]'
+        ok(kubectl(server, tmp_path, "patch", "service", "payments-api", *NS, "--type=json", "-p", replace))
+        service = server.sim.store.get("Service", "production", "payments-api")
+        assert service["metadata"]["labels"]["tier"] == "web"
+        assert service["spec"]["selector"]["color"] == "green"
+        test = '[{"op":"test","path":"/spec/type","value":"NodePort"}]'
+        failed = kubectl(server, tmp_path, "patch", "service", "payments-api", *NS, "--type=json", "-p", test)
+        assert failed.returncode == 1 and failed.stderr.startswith("The request is invalid")
+
+        env = '{"spec":{"template":{"spec":{"containers":[{"name":"api","env":[{"name":"MODE","value":"safe"}]}]}}}}'
+        generation = deployment(server)["metadata"]["generation"]
+        ok(kubectl(server, tmp_path, "patch", "deployment", "payments-api", *NS, "-p", env))
+        patched = deployment(server)
+        assert patched["metadata"]["generation"] == generation + 1
+        [container] = patched["spec"]["template"]["spec"]["containers"]
+        assert container["env"] == [{"name": "MODE", "value": "safe"}] and container["image"] == OLD_IMAGE
+
+        assert ok(kubectl(server, tmp_path, "cordon", "node-1")).strip() == "node/node-1 cordoned"
+        assert server.sim.store.get("Node", "", "node-1")["spec"]["unschedulable"] is True
+        assert ok(kubectl(server, tmp_path, "uncordon", "node-1")).strip() == "node/node-1 uncordoned"
+        assert not server.sim.store.get("Node", "", "node-1")["spec"].get("unschedulable")
+
+
+@needs_kubectl
+def test_kubectl_rollout_undo_restores_the_template_as_a_new_revision(tmp_path):
+    with serving(until=200, speed=20) as server:  # the scenario's rollout to 2.9.0 is over by then
+        history = ok(kubectl(server, tmp_path, "rollout", "history", "deployment/payments-api", *NS))
+        assert [row[0] for row in rows(history)[1:]] == ["1", "2"]
+        undone = ok(kubectl(server, tmp_path, "rollout", "undo", "deployment/payments-api", *NS))
+        assert undone.strip() == "deployment.apps/payments-api rolled back"
+        assert deployment(server)["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
+        ok(kubectl(server, tmp_path, "rollout", "status", "deployment/payments-api", *NS, timeout=60))
+        history = ok(kubectl(server, tmp_path, "rollout", "history", "deployment/payments-api", *NS))
+        assert [row[0] for row in rows(history)[1:]] == ["2", "3"]
+
+        again = kubectl(server, tmp_path, "rollout", "undo", "deployment/payments-api", "--to-revision=2", *NS)
+        assert ok(again).strip() == "deployment.apps/payments-api rolled back"
+        assert deployment(server)["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+        missing = kubectl(server, tmp_path, "rollout", "undo", "deployment/payments-api", "--to-revision=9", *NS)
+        assert missing.returncode == 1 and "unable to find specified revision 9 in history" in missing.stderr
+
+
+@needs_kubectl
+def test_kubectl_scale_uses_the_scale_subresource(tmp_path):
+    with serving(until=200, speed=20) as server:
+        scaled = ok(kubectl(server, tmp_path, "scale", "deployment/payments-api", "--replicas=8", *NS))
+        assert scaled.strip() == "deployment.apps/payments-api scaled"
+        assert deployment(server)["spec"]["replicas"] == 8
+        ok(kubectl(server, tmp_path, "rollout", "status", "deployment/payments-api", *NS, timeout=60))
+        assert rows(ok(kubectl(server, tmp_path, "get", "deploy", *NS)))[0][:4] == ["payments-api", "8/8", "8", "8"]
+
+        # --current-replicas: GET then PUT of a whole Scale, without a Content-Type
+        ok(kubectl(server, tmp_path, "scale", "deployment/payments-api", "--current-replicas=8", "--replicas=7", *NS))
+        assert deployment(server)["spec"]["replicas"] == 7
+        stale = kubectl(
+            server, tmp_path, "scale", "deployment/payments-api", "--current-replicas=3", "--replicas=2", *NS
+        )
+        assert stale.returncode == 1 and "error: Expected replicas to be 3, was 7" in stale.stderr
+        code, scale = send(server, "GET", "/apis/apps/v1/namespaces/production/deployments/payments-api/scale")
+        assert code == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 7
+        assert scale["status"]["selector"] == "app=payments-api"
+        scale["metadata"]["resourceVersion"] = "1"
+        code, conflict = send(
+            server, "PUT", "/apis/apps/v1/namespaces/production/deployments/payments-api/scale", scale
+        )
+        assert (code, conflict["reason"]) == (409, "Conflict")
+
+
+@needs_kubectl
+def test_kubectl_delete_pod_waits_for_the_graceful_deletion(tmp_path):
+    with serving(until=200, speed=20) as server:
+        victim = rows(ok(kubectl(server, tmp_path, "get", "pods", *NS)))[0][0]
+        deleted = ok(kubectl(server, tmp_path, "delete", "pod", victim, *NS, timeout=60))
+        assert deleted.startswith(f'pod "{victim}" deleted')
+        assert server.sim.store.find("Pod", "production", victim) is None  # kubectl waited for it to go
+        missing = kubectl(server, tmp_path, "delete", "pod", victim, *NS)
+        assert missing.returncode == 1 and f'Error from server (NotFound): pods "{victim}" not found' in missing.stderr
+
+
+@needs_kubectl
+def test_kubectl_drain_evicts_through_the_eviction_subresource(tmp_path):
+    with serving(until=200, speed=20) as server:
+        on_node = [p["metadata"]["name"] for p in server.sim.store.list("Pod") if p["spec"].get("nodeName") == "node-2"]
+        assert on_node
+        drained = ok(kubectl(server, tmp_path, "drain", "node-2", "--timeout=60s", timeout=90))
+        assert "node/node-2 cordoned" in drained and "node/node-2 drained" in drained
+        assert {f"pod/{name} evicted" for name in on_node} <= set(drained.splitlines())
+        with server.lock:
+            assert server.sim.store.get("Node", "", "node-2")["spec"]["unschedulable"] is True
+            assert [p for p in server.sim.store.list("Pod") if p["spec"].get("nodeName") == "node-2"] == []
+
+
+# -- plain HTTPS -----------------------------------------------------------------
+
+
+def test_eviction_refused_by_a_pod_disruption_budget_is_a_429():
+    with serving(until=200, speed=0, pdb_min_available=6) as server:
+        name = server.sim.store.list("Pod", "production")[0]["metadata"]["name"]
+        eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name}}
+        code, body = send(server, "POST", f"/api/v1/namespaces/production/pods/{name}/eviction", eviction)
+        assert (code, body["kind"], body["reason"]) == (429, "Status", "TooManyRequests")
+        assert body["details"]["causes"][0]["reason"] == "DisruptionBudget"
+        assert not server.sim.store.get("Pod", "production", name)["metadata"].get("deletionTimestamp")
+
+
+def test_delete_answers_a_pod_and_other_kinds_a_status():
+    with serving(until=200, speed=0) as server:
+        name = server.sim.store.list("Pod", "production")[0]["metadata"]["name"]
+        code, pod = send(server, "DELETE", f"/api/v1/namespaces/production/pods/{name}", {})
+        assert (code, pod["kind"], pod["metadata"]["name"]) == (200, "Pod", name)
+        assert pod["metadata"]["deletionTimestamp"] and pod["metadata"]["deletionGracePeriodSeconds"] == 45
+        code, status = send(server, "DELETE", "/api/v1/namespaces/production/services/payments-api")
+        assert (code, status["kind"], status["status"]) == (200, "Status", "Success")
+        assert server.sim.store.find("Service", "production", "payments-api") is None
+
+
+def test_create_validates_and_refuses_duplicates():
+    with serving(until=0, speed=0) as server:
+        config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags"}, "data": {"a": "1"}}
+        code, created = send(server, "POST", "/api/v1/namespaces/production/configmaps", config)
+        assert (code, created["metadata"]["namespace"]) == (201, "production")
+        code, again = send(server, "POST", "/api/v1/namespaces/production/configmaps", config)
+        assert (code, again["reason"]) == (409, "AlreadyExists")
+        code, read_only = send(server, "DELETE", "/api/v1/namespaces/production")
+        assert code in (404, 405)
+
+
+def test_discovery_advertises_writes_and_subresources():
+    with serving(until=0, speed=0) as server:
+        code, core = send(server, "GET", "/api/v1")
+        by_name = {r["name"]: r for r in core["resources"]}
+        assert {"create", "delete", "patch"} <= set(by_name["pods"]["verbs"])
+        assert by_name["pods/eviction"]["kind"] == "Eviction" and by_name["pods/eviction"]["group"] == "policy"
+        assert by_name["namespaces"]["verbs"] == ["get", "list"]
+        code, apps = send(server, "GET", "/apis/apps/v1")
+        assert {r["name"] for r in apps["resources"]} >= {"deployments/scale", "deployments/status"}
+
+
+# -- strategic merge ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "patch", "expected"),
+    [
+        (
+            {
+                "containers": [
+                    {"name": "a", "image": "1", "ports": [{"containerPort": 80}]},
+                    {"name": "b", "image": "2"},
+                ]
+            },
+            {
+                "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
+                "containers": [{"name": "b", "image": "3"}],
+            },
+            {
+                "containers": [
+                    {"name": "a", "image": "1", "ports": [{"containerPort": 80}]},
+                    {"name": "b", "image": "3"},
+                ]
+            },
+        ),
+        (
+            {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]},
+            {"ports": [{"port": 80, "targetPort": 9090}, {"port": 8443}]},
+            {"ports": [{"port": 80, "targetPort": 9090}, {"port": 443}, {"port": 8443}]},
+        ),
+        (
+            {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], "args": ["x", "y"]},
+            {"env": [{"name": "A", "$patch": "delete"}], "args": ["z"]},
+            {"env": [{"name": "B", "value": "2"}], "args": ["z"]},
+        ),
+        (
+            {"selector": {"app": "a"}, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
+            {"selector": {"app": None, "color": "blue"}, "strategy": {"$retainKeys": ["type"], "type": "Recreate"}},
+            {"selector": {"color": "blue"}, "strategy": {"type": "Recreate"}},
+        ),
+    ],
+)
+def test_strategic_merge_merges_keyed_lists(target, patch, expected):
+    assert strategic_merge(target, patch) == expected
