@@ -246,8 +246,11 @@ def serve(
     kubeconfig: Path | None = typer.Option(None, help="Write the kubeconfig here (default: a temporary file)."),
     duration_limit: bool = typer.Option(False, "--duration-limit", help="Stop the clock at the scenario's end."),
     seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="On stop (Ctrl-C, SIGTERM), write the session's result document here."
+    ),
 ) -> None:
-    """Serve the running simulation over the Kubernetes API (reads and watches) for kubectl."""
+    """Serve the running simulation over the Kubernetes API for kubectl and clients, until stopped."""
     import signal
     import threading
 
@@ -257,6 +260,10 @@ def serve(
     loaded = _load(scenario)
     if speed < 0:
         errors.print("[red]error:[/red] --speed must be >= 0", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if json_path is not None and not json_path.parent.is_dir():
+        # Found out now, not after the game day, when the document could no longer be written.
+        errors.print(f"[red]error:[/red] --json: no directory {json_path.parent}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     simulation = build(loaded, seed)
     server = ApiServer(simulation, loaded.spec.metadata.name, speed, address, port, kubeconfig, duration_limit)
@@ -277,6 +284,15 @@ def serve(
             pass
     finally:
         server.stop()
+    document = server.result()
+    session = document["session"]
+    console.print(
+        f"stopped at {format_duration(session['simulated_s'])} simulated after {session['requests']['total']} requests",
+        highlight=False,
+    )
+    if json_path is not None:
+        write_json_atomically(json_path, document)
+        console.print(f"result written to {json_path}", highlight=False, soft_wrap=True)
 
 
 def _save_figure(figure, path: Path) -> None:

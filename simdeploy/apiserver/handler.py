@@ -39,6 +39,12 @@ class ApiHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
         log.debug("%s - %s", self.address_string(), format % args)
 
+    def log_request(self, code="-", size="-") -> None:
+        # send_response() calls this once per answer, watch streams included: the session's request log.
+        super().log_request(code, size)
+        if isinstance(code, int) and self.command:
+            self.server.api.record_request(self.command, self.path, code, self.headers.get("User-Agent", ""))
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 

@@ -7,6 +7,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from simdeploy.apiserver.clock import ClockDriver
 from simdeploy.apiserver.handler import ApiHandler
 from simdeploy.apiserver.history import WatchHistory
 from simdeploy.apiserver.kubeconfig import kubeconfig, write_kubeconfig
+from simdeploy.apiserver.requests_log import RequestLog
 from simdeploy.apiserver.resources import store_kinds
 from simdeploy.apiserver.tls import self_signed, server_context
 
@@ -30,7 +32,7 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class ApiServer:
-    """Serve one Simulation over the Kubernetes API (reads and watches), advancing it with the wall clock.
+    """Serve one Simulation over the Kubernetes API (reads, watches, writes), advancing it with the wall clock.
 
     `with ApiServer(sim, name=...) as server:` starts it; `server.kubeconfig_path` is ready for kubectl.
     """
@@ -53,6 +55,9 @@ class ApiServer:
         self.lock = threading.RLock()  # shared by the clock driver and every request
         self.clock = ClockDriver(sim, self.lock, speed, sim.duration if duration_limit else None)
         self.history: WatchHistory | None = None
+        self.requests = RequestLog()
+        self._started_wall: float | None = None
+        self._stopped_wall: float | None = None
         self._workdir: Path | None = None
         self._kubeconfig_path = kubeconfig_path
         self.kubeconfig_path: Path | None = None
@@ -85,12 +90,37 @@ class ApiServer:
         write_kubeconfig(self.kubeconfig_path, kubeconfig(self.name, self.url, self.token))
         self._thread = threading.Thread(target=httpd.serve_forever, name="simdeploy-apiserver", daemon=True)
         self._thread.start()
+        self._started_wall = time.monotonic()
         self.clock.start()
         return self
+
+    def record_request(self, method: str, path: str, code: int, user_agent: str) -> None:
+        wall = time.monotonic() - (self._started_wall or time.monotonic())
+        self.requests.add(self.sim.now, wall, method, path, code, user_agent)
+
+    def result(self) -> dict:
+        """The session's result document: `simdeploy run --json`'s, plus how it was served and what was asked."""
+        with self.lock:
+            document = self.sim.result()
+        document["session"] = {
+            "url": self.url,
+            "speed": self.clock.speed,
+            "simulated_s": round(self.sim.now, 3),
+            "wall_s": self._wall_seconds(),
+            "clock_error": None if self.clock.error is None else repr(self.clock.error),
+            "requests": self.requests.document(),
+        }
+        return document
+
+    def _wall_seconds(self) -> float:
+        if self._started_wall is None:
+            return 0.0
+        return round((self._stopped_wall or time.monotonic()) - self._started_wall, 3)
 
     def stop(self) -> None:
         """Stop the clock, end the watch streams, close the socket and remove the certificate and key."""
         self.clock.stop()
+        self._stopped_wall = time.monotonic()
         if self.history is not None:
             self.history.close()
         if self._httpd is not None:
