@@ -208,6 +208,23 @@ def test_typo_in_a_manifest_field_is_an_unknown_field(tmp_path):
     assert "spec.template.spec.containers[0].readinesProbe: unknown field" in result.output
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m["metadata"].update(labels={"tier": 2}), "metadata.labels.tier: Invalid value: 2"),
+        (lambda m: m["spec"]["template"]["spec"].update(containers="api"), "spec.template.spec.containers"),
+    ],
+)
+def test_wrongly_shaped_manifest_fields_are_named_not_crashed_on(tmp_path, change, field):
+    scenario = seed_copy(tmp_path)
+    manifest = yaml.safe_load((tmp_path / "manifests" / "payments-api.yaml").read_text())
+    change(manifest)
+    scenario["manifests"] = [{"inline": manifest}]
+    result = run_cli("validate", write(tmp_path, scenario))
+    assert result.exit_code == 2, result.output
+    assert field in result.output
+
+
 def test_missing_scenario_file(tmp_path):
     result = run_cli("run", tmp_path / "absent.yaml")
     assert result.exit_code == 2

@@ -73,6 +73,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             self._send(error.code, json.dumps(error.status()).encode())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception:  # a bug of ours: say so as a Status rather than drop the connection
+            log.exception("%s %s failed", method, self.path)
+            error = ApiError(500, "InternalError", "an error on the server has prevented the request from succeeding")
+            self._send(error.code, json.dumps(error.status()).encode())
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -8,8 +8,8 @@ import json
 from simdeploy.apiserver import patches
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
-from simdeploy.k8s.defaults import apply_defaults
-from simdeploy.k8s.validation import validate
+from simdeploy.k8s.admission import admit
+from simdeploy.k8s.validation import SUPPORTED_KINDS, FieldError, decode_errors
 from simdeploy.sim.api import EvictionRefused, Invalid
 from simdeploy.sim.store import AlreadyExists, NotFound
 
@@ -65,12 +65,16 @@ def save(sim, resource: Resource, obj: dict, changed: dict) -> dict:
     changed["kind"], changed["apiVersion"] = obj["kind"], obj.get("apiVersion", resource.group_version)
     if changed == obj:
         return obj  # a no-op patch: nothing moves, as on the real apiserver
+    name = obj["metadata"]["name"]
+    if (changed["apiVersion"], changed["kind"]) in SUPPORTED_KINDS:
+        errors = decode_errors(changed)  # a patch must not leave a shape the controllers cannot read
+        if errors:
+            raise _invalid(Invalid(resource.kind, name, errors), resource, name)
     spec_changed = changed.get("spec") != obj.get("spec")
     if spec_changed and resource.kind in _CONTROLLED:
-        candidate = apply_defaults(copy.deepcopy(changed))
-        errors = validate(candidate)
+        errors = admit(copy.deepcopy(changed))
         if errors:
-            raise _invalid(Invalid(resource.kind, obj["metadata"]["name"], errors), resource, obj["metadata"]["name"])
+            raise _invalid(Invalid(resource.kind, name, errors), resource, name)
     obj.clear()  # in place: controllers and the kubelet hold references to stored objects
     obj.update(changed)
     if spec_changed and resource.kind in _CONTROLLED:
@@ -169,7 +173,10 @@ def delete(sim, resource: Resource, namespace: str | None, name: str, body: byte
     """DELETE: pods go gracefully and the reply is the Pod (clients decode it as one); others get a Status."""
     obj = _stored(sim, resource, namespace, name)
     options = _json(body)
-    _check_version(obj, (options.get("preconditions") or {}).get("resourceVersion"))
+    preconditions = options.get("preconditions") or {}
+    if not isinstance(preconditions, dict):
+        raise bad_request("DeleteOptions.preconditions must be an object")
+    _check_version(obj, preconditions.get("resourceVersion"))
     grace = options.get("gracePeriodSeconds", params.get("gracePeriodSeconds"))
     if resource.kind == "Pod":
         try:
@@ -206,6 +213,10 @@ def create(sim, resource: Resource, namespace: str | None, body: bytes) -> tuple
         raise method_not_allowed("POST")
     obj = _json(body)
     meta = obj.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise _invalid(
+            Invalid(resource.kind, "", [FieldError("metadata", "Invalid value: expected a mapping")]), resource, ""
+        )
     if resource.namespaced:
         if meta.get("namespace") not in (None, namespace):
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")

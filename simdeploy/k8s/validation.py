@@ -100,6 +100,11 @@ _OBJECT_META = {
     "selfLink": str,
 }
 _TEMPLATE = {"metadata": _OBJECT_META, "spec": _POD_SPEC}
+_SERVICE_SPEC_FIELDS = (
+    "clusterIP clusterIPs externalIPs sessionAffinity loadBalancerIP loadBalancerSourceRanges externalName "
+    "externalTrafficPolicy healthCheckNodePort publishNotReadyAddresses sessionAffinityConfig ipFamilies "
+    "ipFamilyPolicy allocateLoadBalancerNodePorts loadBalancerClass internalTrafficPolicy trafficDistribution"
+).split()
 _SCHEMAS: dict[str, dict] = {
     "Deployment": {
         "replicas": int,
@@ -118,6 +123,12 @@ _SCHEMAS: dict[str, dict] = {
         "template": _TEMPLATE,
     },
     "Pod": _POD_SPEC,
+    "Service": {
+        **{name: _ANY for name in _SERVICE_SPEC_FIELDS},
+        "selector": dict,
+        "type": str,
+        "ports": [{"name": str, "protocol": str, "appProtocol": str, "port": int, "targetPort": _ANY, "nodePort": int}],
+    },
     "PodDisruptionBudget": {
         "minAvailable": _ANY,
         "maxUnavailable": _ANY,
@@ -140,18 +151,33 @@ class FieldError:
 
 def validate(obj: dict) -> list[FieldError]:
     """Every problem the API server would report for this object (empty when valid)."""
+    errors = decode_errors(obj)
+    if errors:
+        return errors
+    check = _CHECKS.get(obj["kind"])
+    if check is not None:
+        errors += check(obj)
+    return errors
+
+
+def decode_errors(obj: dict) -> list[FieldError]:
+    """What strict decoding refuses before defaulting and validation: unknown fields and wrong shapes."""
     errors = _validate_envelope(obj)
     if errors:
         return errors
-    kind = obj["kind"]
-    if kind in _SCHEMAS and isinstance(obj.get("spec"), dict):
-        errors += _unknown_fields(obj["spec"], _SCHEMAS[kind], "spec")
+    kind, spec = obj["kind"], obj.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        return [FieldError("spec", f"Invalid value: expected a mapping, got {_type_name(type(spec))}")]
+    if kind in _SCHEMAS and spec is not None:
+        errors += _unknown_fields(spec, _SCHEMAS[kind], "spec")
+    elif kind == "Rollout" and spec is not None and "template" in spec:
+        errors += _unknown_fields(spec["template"], _TEMPLATE, "spec.template")
     errors += _unknown_fields(obj["metadata"], _OBJECT_META, "metadata")
-    if errors:
-        return errors
-    check = _CHECKS.get(kind)
-    if check is not None:
-        errors += check(obj)
+    for field in ("labels", "annotations"):
+        pairs = obj["metadata"].get(field)
+        for key, value in pairs.items() if isinstance(pairs, dict) else ():
+            if not isinstance(value, str):
+                errors.append(FieldError(f"metadata.{field}.{key}", f"Invalid value: {value!r}: expected a string"))
     return errors
 
 

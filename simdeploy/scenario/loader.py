@@ -12,10 +12,9 @@ import yaml
 from pydantic import ValidationError
 
 from simdeploy.delivery.analysis import validate_template
-from simdeploy.k8s.defaults import apply_defaults
+from simdeploy.k8s.admission import admit
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.labels import parse_selector
-from simdeploy.k8s.validation import validate
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.expect import ExpectSpec
 from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
@@ -166,8 +165,8 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
         if not isinstance(document, dict):
             problems.append(Problem(label, "expected a Kubernetes object (a mapping)"))
             continue
-        obj = apply_defaults(copy.deepcopy(document))
-        errors = validate(obj)
+        obj = copy.deepcopy(document)
+        errors = admit(obj)
         if errors:
             named = f"{obj.get('kind', '?')}/{(obj.get('metadata') or {}).get('name', '?')}"
             problems += [Problem(f"{label} {named}: {e.path}", e.message) for e in errors]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from simdeploy.k8s.defaults import apply_defaults
+from simdeploy.k8s.admission import admit
 from simdeploy.k8s.pdb_util import eviction_charged_pdb, eviction_decision
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
-from simdeploy.k8s.validation import validate
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.store import NotFound, Store
 
@@ -41,16 +40,14 @@ class Api:
         stamped out of an already validated template (the outcome would be the same)."""
         if trusted:
             return self.store.create(obj)
-        apply_defaults(obj)
-        errors = validate(obj)
+        errors = admit(obj)
         if errors:
-            raise Invalid(obj.get("kind", "object"), obj.get("metadata", {}).get("name", ""), errors)
+            raise Invalid(_kind_of(obj), _name_of(obj), errors)
         return self.store.create(obj)
 
     def replace_spec(self, obj: dict) -> dict:
         """Record a changed spec (a user edit): default, validate and bump the generation."""
-        apply_defaults(obj)
-        errors = validate(obj)
+        errors = admit(obj)
         if errors:
             raise Invalid(obj["kind"], obj["metadata"]["name"], errors)
         return self.store.update(obj, spec_changed=True)
@@ -104,3 +101,12 @@ class Api:
                     self.delete(kind, meta["namespace"], meta["name"])
                 except NotFound:
                     pass
+
+
+def _kind_of(obj: dict) -> str:
+    return str(obj.get("kind") or "object")
+
+
+def _name_of(obj: dict) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name") or "") if isinstance(meta, dict) else ""

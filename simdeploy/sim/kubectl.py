@@ -10,8 +10,8 @@ import copy
 import random
 
 from simdeploy.k8s import deployment_util as du
-from simdeploy.k8s.defaults import apply_defaults
-from simdeploy.sim.api import Api
+from simdeploy.k8s.admission import admit
+from simdeploy.sim.api import Api, Invalid
 from simdeploy.sim.nodes import Nodes
 from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.store import NotFound, Store
@@ -165,7 +165,10 @@ class Kubectl:
 
     def apply(self, obj: dict) -> str:
         """kubectl apply: create the object, or replace its spec, labels and annotations."""
-        obj = apply_defaults(copy.deepcopy(obj))  # compare like with like: the stored object is defaulted
+        obj = copy.deepcopy(obj)
+        errors = admit(obj)  # and compare like with like: the stored object is defaulted
+        if errors:
+            raise Invalid(obj.get("kind", "object"), (obj.get("metadata") or {}).get("name", ""), errors)
         kind, meta = obj["kind"], obj["metadata"]
         namespace = meta.get("namespace", "default") if kind not in ("Node", "Namespace") else ""
         existing = self.store.find(kind, namespace, meta.get("name", ""))
