@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import urllib.error
 import urllib.request
 
 import pytest
-from test_apiserver import INSECURE, SEED, kubectl, needs_kubectl, rows
+import yaml
+from test_apiserver import INSECURE, ROOT, SEED, kubectl, needs_kubectl, rows
 
 import simdeploy
 from simdeploy.apiserver import ApiServer
@@ -85,6 +87,86 @@ def test_kubectl_set_image_patches_strategically_and_rollout_status_follows(tmp_
             assert {
                 p["spec"]["containers"][0]["image"] for p in pods if not p["metadata"].get("deletionTimestamp")
             } == {NEW_IMAGE}
+
+
+@needs_kubectl
+def test_kubectl_replace_puts_the_whole_object_with_its_resource_version_as_precondition(tmp_path):
+    with serving(until=30, speed=0) as server:
+        edited = json.loads(ok(kubectl(server, tmp_path, "get", "deployment", "payments-api", *NS, "-o", "json")))
+        before = deployment(server)
+        edited["spec"]["template"]["spec"]["containers"][0]["image"] = NEW_IMAGE
+        edited["status"]["replicas"] = 99  # a PUT of the object does not write its status
+        manifest = tmp_path / "deployment.json"
+        manifest.write_text(json.dumps(edited))
+        out = ok(kubectl(server, tmp_path, "replace", "-f", str(manifest)))
+        assert out.strip() == "deployment.apps/payments-api replaced"
+        after = deployment(server)
+        assert after["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+        assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+        assert after["status"]["replicas"] == before["status"]["replicas"] == 6
+        again = kubectl(server, tmp_path, "replace", "-f", str(manifest))  # its resourceVersion is stale now
+        assert again.returncode != 0
+        assert "the object has been modified" in again.stderr
+
+
+@needs_kubectl
+def test_kubectl_apply_client_and_server_side_creates_updates_and_validates(tmp_path):
+    seed_manifest = ROOT / "scenarios" / "manifests" / "payments-api.yaml"
+    document = yaml.safe_load(seed_manifest.read_text())
+
+    def manifest(**changes) -> str:
+        edited = copy.deepcopy(document)
+        edited["metadata"]["name"] = changes.get("name", "payments-api")
+        edited["spec"]["template"]["spec"]["containers"][0]["image"] = changes.get("image", OLD_IMAGE)
+        edited["spec"].update(changes.get("spec", {}))
+        path = tmp_path / f"{len(list(tmp_path.glob('*.yaml')))}.yaml"
+        path.write_text(yaml.safe_dump(edited))
+        return str(path)
+
+    with serving(until=30, speed=0) as server:
+        first = kubectl(server, tmp_path, "apply", "-f", str(seed_manifest))
+        assert ok(first).strip() == "deployment.apps/payments-api configured"
+        assert "last-applied-configuration annotation" in first.stderr  # made by the simulation, as by hand
+        before = deployment(server)
+        out = ok(kubectl(server, tmp_path, "apply", "-f", manifest(image=NEW_IMAGE)))
+        assert out.strip() == "deployment.apps/payments-api configured"
+        after = deployment(server)
+        assert after["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+        assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+        assert "kubectl.kubernetes.io/last-applied-configuration" in after["metadata"]["annotations"]
+        again = ok(kubectl(server, tmp_path, "apply", "-f", manifest(image=NEW_IMAGE)))
+        assert again.strip() == "deployment.apps/payments-api unchanged"
+        created = ok(kubectl(server, tmp_path, "apply", "-f", manifest(name="payments-canary")))
+        assert created.strip() == "deployment.apps/payments-canary created"
+        ssa = manifest(name="payments-ssa", spec={"replicas": 2})
+        assert ok(kubectl(server, tmp_path, "apply", "--server-side", "-f", ssa)).strip() == (
+            "deployment.apps/payments-ssa serverside-applied"
+        )
+        with server.lock:
+            assert server.sim.store.get("Deployment", "production", "payments-ssa")["spec"]["replicas"] == 2
+        bad = kubectl(server, tmp_path, "apply", "-f", manifest(spec={"replica": 3}))
+        assert bad.returncode != 0
+        assert 'The Deployment "payments-api" is invalid: spec.replica: unknown field' in bad.stderr
+
+
+def test_put_checks_the_name_and_replaces_status_only_through_the_subresource():
+    with serving(until=30, speed=0) as server:
+        path = "/apis/apps/v1/namespaces/production/deployments/payments-api"
+        current = deployment(server)
+        code, answer = send(server, "PUT", path, {**current, "metadata": {**current["metadata"], "name": "other"}})
+        assert (code, answer["reason"]) == (400, "BadRequest")
+        assert "does not match the name on the URL" in answer["message"]
+        status = {**current["status"], "observedGeneration": 42}
+        code, answer = send(server, "PUT", path + "/status", {**current, "status": status, "spec": {"replicas": 1}})
+        assert code == 200
+        assert (answer["status"]["observedGeneration"], answer["spec"]["replicas"]) == (42, 6)
+        config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags"}, "data": {"a": "1"}}
+        assert send(server, "POST", "/api/v1/namespaces/production/configmaps", config)[0] == 201
+        config["data"] = {"b": "2"}
+        code, answer = send(server, "PUT", "/api/v1/namespaces/production/configmaps/flags", config)
+        assert (code, answer["data"]) == (200, {"b": "2"})
+        code, answer = send(server, "PUT", "/api/v1/namespaces/production/configmaps/absent", config)
+        assert code == 404
 
 
 @needs_kubectl
@@ -231,7 +313,7 @@ def test_discovery_advertises_writes_and_subresources():
     with serving(until=0, speed=0) as server:
         code, core = send(server, "GET", "/api/v1")
         by_name = {r["name"]: r for r in core["resources"]}
-        assert {"create", "delete", "patch"} <= set(by_name["pods"]["verbs"])
+        assert {"create", "delete", "patch", "update"} <= set(by_name["pods"]["verbs"])
         assert by_name["pods/eviction"]["kind"] == "Eviction" and by_name["pods/eviction"]["group"] == "policy"
         assert by_name["namespaces"]["verbs"] == ["get", "list"]
         code, apps = send(server, "GET", "/apis/apps/v1")
@@ -281,3 +363,19 @@ def test_discovery_advertises_writes_and_subresources():
 )
 def test_strategic_merge_merges_keyed_lists(target, patch, expected):
     assert strategic_merge(target, patch) == expected
+
+
+def test_openapi_v3_names_each_write_with_its_kind_and_the_field_validation_parameter():
+    from test_apiserver import request
+
+    with serving(until=0, speed=0) as server:
+        code, _, root = request(server, "/openapi/v3")
+        assert code == 200
+        assert {"api/v1", "apis/apps/v1", "apis/policy/v1", "apis/argoproj.io/v1alpha1"} <= set(root["paths"])
+        code, _, apps = request(server, root["paths"]["apis/apps/v1"]["serverRelativeURL"])
+        assert code == 200
+        operation = apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+        assert operation["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+        assert "fieldValidation" in [p["name"] for p in operation["parameters"]]
+        assert "/api/v1/nodes/{name}" in request(server, "/openapi/v3/api/v1")[2]["paths"]
+        assert request(server, "/openapi/v3/apis/nope/v1")[0] == 404

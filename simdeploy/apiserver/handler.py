@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from simdeploy.apiserver import discovery, views, writes
+from simdeploy.apiserver import discovery, openapi, views, writes
 from simdeploy.apiserver.discovery import api_resource_list
 from simdeploy.apiserver.resources import GROUPS, STORE, Resource, find
 from simdeploy.apiserver.selectors import Selectors
@@ -139,7 +139,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             self._list(resource, namespace, params)
 
     def _write(self, method: str, resource: Resource, namespace, name, subresource, params: dict, body: bytes) -> None:
-        """PATCH, PUT (scale), DELETE and POST (create, eviction), under the simulation lock."""
+        """PATCH, PUT (replace, status, scale), DELETE and POST (create, eviction), under the simulation lock."""
         api = self.server.api
         sim = api.sim
         content_type = self.headers.get("Content-Type") or "application/json"  # none on PUT /scale means JSON
@@ -149,6 +149,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 code, document = writes.patch(sim, resource, namespace, name, subresource, content_type, body)
             elif method == "PUT" and subresource == "scale":
                 document = writes.put_scale(sim, resource, namespace, name, body)
+            elif method == "PUT" and name is not None and subresource in (None, "status"):
+                document = writes.replace(sim, resource, namespace, name, subresource, body)
             elif method == "DELETE" and name is not None and subresource is None:
                 document = writes.delete(sim, resource, namespace, name, body, params)
             elif method == "POST" and subresource == "eviction":
@@ -161,7 +163,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         self._send(code, data)
 
     def _route_meta(self, parts: list[str]) -> bool:
-        """/version, /healthz, discovery roots; False if the path is not one of them."""
+        """/version, /healthz, discovery roots, /openapi/v3; False if the path is not one of them."""
         if parts == ["version"]:
             self._send_json(discovery.VERSION)
         elif parts in (["healthz"], ["livez"], ["readyz"]):
@@ -174,6 +176,10 @@ class ApiHandler(BaseHTTPRequestHandler):
                 self._send_json(discovery.api_versions(self.server.api.host_port))
             else:
                 self._send_json(discovery.api_group_list())
+        elif parts == ["openapi", "v3"]:
+            self._send_json(openapi.root_document())
+        elif parts[:2] == ["openapi", "v3"] and (document := openapi.group_version_document("/".join(parts[2:]))):
+            self._send_json(document)
         elif len(parts) == 2 and parts[0] == "apis" and parts[1] in GROUPS:
             self._send_json(discovery.api_group(parts[1]))
         else:

@@ -36,6 +36,11 @@ MERGE_KEYS = {
 _PORT_KEYS = ("containerPort", "port")
 
 
+def is_apply(content_type: str) -> bool:
+    """A server-side apply (`kubectl apply --server-side`), which creates the object when it is missing."""
+    return content_type.split(";")[0].strip().lower() == APPLY
+
+
 def apply_patch(target: dict, content_type: str, body: bytes) -> dict:
     """`target` with the patch applied, as a new document (the target is left as it was)."""
     kind = content_type.split(";")[0].strip().lower()

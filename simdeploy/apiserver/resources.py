@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 STORE = "store"  # objects live in sim.store under `kind`; watchable through the change history
 READ_VERBS = ("get", "list", "watch")
-WRITE_VERBS = ("create", "delete", "patch")  # the writes writes.py implements (no PUT of whole objects yet)
+WRITE_VERBS = ("create", "delete", "patch", "update")  # the writes writes.py implements
 SCALABLE = ("Deployment", "ReplicaSet", "Rollout")
 
 
@@ -45,7 +45,7 @@ class Resource:
         """(subresource, group, version, kind, verbs) for discovery: status, scale, eviction."""
         if self.source != STORE:
             return ()
-        found = [("status", self.group, self.version, self.kind, ("get", "patch"))]
+        found = [("status", self.group, self.version, self.kind, ("get", "patch", "update"))]
         if self.kind in SCALABLE:
             found.append(("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")))
         if self.kind == "Pod":

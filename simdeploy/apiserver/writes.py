@@ -1,4 +1,4 @@
-"""Writes through the simulation's API rules: patch, the scale subresource, delete, eviction and create."""
+"""Writes through the simulation's API rules: patch, replace, the scale subresource, delete, eviction, create."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def _json(body: bytes) -> dict:
 
 
 def _invalid(error: Invalid, resource: Resource, name: str) -> ApiError:
-    causes = [{"reason": "FieldValueInvalid", "message": str(e)} for e in error.errors]
+    # With `field` set, kubectl prints "The Deployment "x" is invalid: spec.replicas: Invalid value: ...".
+    causes = [{"reason": "FieldValueInvalid", "message": e.message, "field": e.path} for e in error.errors]
     return ApiError(422, "Invalid", str(error), {"name": name, "kind": resource.kind, "causes": causes})
 
 
@@ -86,6 +87,8 @@ def patch(sim, resource: Resource, namespace: str | None, name: str, subresource
     """PATCH an object (or its status or scale); returns (code, document)."""
     if subresource == "scale":
         return 200, patch_scale(sim, resource, namespace, name, ctype, body)
+    if patches.is_apply(ctype) and subresource is None and _missing(sim, resource, namespace, name):
+        return _apply_create(sim, resource, namespace, name, body)
     obj = _stored(sim, resource, namespace, name)
     changed = patches.apply_patch(obj, ctype, body)
     if subresource == "status":  # only the status moves
@@ -93,6 +96,41 @@ def patch(sim, resource: Resource, namespace: str | None, name: str, subresource
     elif not isinstance(changed.get("spec", {}), dict) or not isinstance(changed.get("metadata", {}), dict):
         raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: spec and metadata must be objects')
     return 200, save(sim, resource, obj, changed)
+
+
+def replace(sim, resource: Resource, namespace: str | None, name: str, subresource: str | None, body: bytes) -> dict:
+    """PUT a whole object (kubectl replace, client update): its resourceVersion, if sent, is a precondition.
+
+    As the real registry does for the kinds we serve, a PUT of the object keeps the stored status and a PUT
+    of …/status keeps everything but the status (pkg/registry/apps/deployment/strategy.go PrepareForUpdate).
+    """
+    obj = _stored(sim, resource, namespace, name)
+    sent = _json(body)
+    meta = _mapping(sent, "metadata")
+    if meta.get("name") != name:
+        raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+    for field, expected in (("kind", resource.kind), ("apiVersion", resource.group_version)):
+        if sent.get(field) not in (None, expected):
+            raise bad_request(f"{field} {sent[field]!r} does not match the URL ({expected})")
+    if resource.namespaced and meta.get("namespace") not in (None, namespace):
+        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+    _check_version(obj, meta.get("resourceVersion"))
+    if subresource == "status":
+        changed = {**copy.deepcopy(obj), "status": _mapping(sent, "status")}
+    else:
+        changed = {key: value for key, value in sent.items() if key != "status"}
+        if "status" in obj:
+            changed["status"] = copy.deepcopy(obj["status"])
+        if not isinstance(changed.get("spec", {}), dict):
+            raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: spec must be an object')
+    return save(sim, resource, obj, changed)
+
+
+def _mapping(document: dict, key: str) -> dict:
+    value = document.get(key) or {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{key} must be an object")
+    return value
 
 
 # -- the scale subresource -------------------------------------------------------
@@ -155,7 +193,7 @@ def put_scale(sim, resource: Resource, namespace: str | None, name: str, body: b
     """PUT …/scale: a whole Scale (kubectl sends no Content-Type); its resourceVersion is a precondition."""
     obj = _scalable(sim, resource, namespace, name)
     scale = _json(body)
-    _check_version(obj, (scale.get("metadata") or {}).get("resourceVersion"))
+    _check_version(obj, _mapping(scale, "metadata").get("resourceVersion"))
     return _set_replicas(sim, resource, obj, scale)
 
 
@@ -173,10 +211,7 @@ def delete(sim, resource: Resource, namespace: str | None, name: str, body: byte
     """DELETE: pods go gracefully and the reply is the Pod (clients decode it as one); others get a Status."""
     obj = _stored(sim, resource, namespace, name)
     options = _json(body)
-    preconditions = options.get("preconditions") or {}
-    if not isinstance(preconditions, dict):
-        raise bad_request("DeleteOptions.preconditions must be an object")
-    _check_version(obj, preconditions.get("resourceVersion"))
+    _check_version(obj, _mapping(options, "preconditions").get("resourceVersion"))
     grace = options.get("gracePeriodSeconds", params.get("gracePeriodSeconds"))
     if resource.kind == "Pod":
         try:
@@ -207,11 +242,28 @@ def evict(sim, resource: Resource, namespace: str | None, name: str) -> tuple[in
     return 201, _success(resource, name, pod["metadata"]["uid"], 201)
 
 
+def _missing(sim, resource: Resource, namespace: str | None, name: str) -> bool:
+    return resource.source == STORE and sim.store.find(resource.kind, namespace or "", name) is None
+
+
+def _apply_create(sim, resource: Resource, namespace: str | None, name: str, body: bytes) -> tuple[int, dict]:
+    """Server-side apply of a missing object creates it (201), named by the URL."""
+    obj = patches.apply_patch({}, patches.APPLY, body)
+    meta = _mapping(obj, "metadata")
+    if meta.get("name") not in (None, name):
+        raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+    obj["metadata"] = {**meta, "name": name}
+    return _create_object(sim, resource, namespace, obj)
+
+
 def create(sim, resource: Resource, namespace: str | None, body: bytes) -> tuple[int, dict]:
     """POST a new object: defaulted and validated by sim.api.create; 201 and the stored object."""
+    return _create_object(sim, resource, namespace, _json(body))
+
+
+def _create_object(sim, resource: Resource, namespace: str | None, obj: dict) -> tuple[int, dict]:
     if resource.source != STORE:
         raise method_not_allowed("POST")
-    obj = _json(body)
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise _invalid(
