@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
@@ -266,7 +267,16 @@ def serve(
         errors.print(f"[red]error:[/red] --json: no directory {json_path.parent}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     simulation = build(loaded, seed)
-    server = ApiServer(simulation, loaded.spec.metadata.name, speed, address, port, kubeconfig, duration_limit)
+    server = ApiServer(
+        simulation,
+        loaded.spec.metadata.name,
+        speed,
+        address,
+        port,
+        kubeconfig,
+        duration_limit,
+        namespace=default_namespace(loaded),
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -293,6 +303,98 @@ def serve(
     if json_path is not None:
         write_json_atomically(json_path, document)
         console.print(f"result written to {json_path}", highlight=False, soft_wrap=True)
+
+
+ctl = typer.Typer(
+    help="Facilitate a game day on a running `simdeploy serve`: the clock, faults injected now, the timeline.",
+    no_args_is_help=True,
+)
+app.add_typer(ctl, name="ctl")
+KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", help="The kubeconfig serve wrote (default: $KUBECONFIG).")
+
+
+def _control(kubeconfig: Path | None, call):
+    from simdeploy.apiserver.control_client import ControlClient, ControlError
+
+    try:
+        return call(ControlClient(kubeconfig))
+    except ControlError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _print_clock(clock: dict) -> None:
+    state = "paused" if clock["paused"] else f"{clock['speed']:g}x"
+    console.print(f"simulated time {clock['now']} ({clock['now_s']:g}s), {state}", highlight=False)
+
+
+@ctl.command("status")
+def ctl_status(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Show the simulated time and the speed."""
+    _print_clock(_control(kubeconfig, lambda c: c.clock()))
+
+
+@ctl.command("pause")
+def ctl_pause(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Stop simulated time (requests are still answered, the cluster holds still)."""
+    _print_clock(_control(kubeconfig, lambda c: c.set_clock(paused=True)))
+
+
+@ctl.command("resume")
+def ctl_resume(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Let simulated time run again at the speed it had."""
+    _print_clock(_control(kubeconfig, lambda c: c.set_clock(paused=False)))
+
+
+@ctl.command("speed")
+def ctl_speed(
+    speed: float = typer.Argument(..., help="Simulated seconds per wall-clock second."),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Change how fast simulated time runs."""
+    _print_clock(_control(kubeconfig, lambda c: c.set_clock(speed=speed)))
+
+
+@ctl.command("do")
+def ctl_do(
+    action: str = typer.Argument(
+        ..., help='A timeline action without `at`, in YAML: "{action: delete-pods, selector: app=api, count: 2}".'
+    ),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Run one timeline action now: kill pods, make a version fail, drain or fail a node, set weights, ..."""
+    try:
+        document = yaml.safe_load(action)
+    except yaml.YAMLError as error:
+        errors.print(f"[red]error:[/red] action: {error}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if not isinstance(document, dict):
+        errors.print("[red]error:[/red] action: expected a mapping such as {action: drain, node: node-1}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    done = _control(kubeconfig, lambda c: c.run_action(document))
+    console.print(f"{format_duration(done['at_s'])}  {done['action']}: {done['message']}", highlight=False)
+    for event in done["events"]:
+        console.print(f"  {event['kind']}/{event['name']}  {event['reason']}  {event['message']}", highlight=False)
+
+
+@ctl.command("timeline")
+def ctl_timeline(
+    since: str = typer.Option("0s", help="Only events from this simulated time on (e.g. 2m)."),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Print the events so far, as `simdeploy run` prints them."""
+    try:
+        start = parse_duration(since)
+    except ValueError as error:
+        errors.print(f"[red]error:[/red] --since: {error}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    timeline = _control(kubeconfig, lambda c: c.timeline())
+    table = Table("T", "KIND", "NAME", "REASON", "MESSAGE", box=None, title_justify="left")
+    for event in timeline["events"]:
+        if event["t"] >= start:
+            table.add_row(format_duration(event["t"]), event["kind"], event["name"], event["reason"], event["message"])
+    console.print(table)
+    console.print(f"now {format_duration(timeline['now_s'])}", highlight=False)
 
 
 def _save_figure(figure, path: Path) -> None:

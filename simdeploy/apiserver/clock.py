@@ -22,10 +22,12 @@ class ClockDriver:
         self.sim = sim
         self.lock = lock
         self.speed = speed
+        self.paused = False  # a facilitator's pause keeps the speed for the resume
         self.limit = limit  # stop advancing here (the scenario's duration), or run on for ever
         self.interval = interval
         self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._rate_lock = threading.Lock()  # speed and base move together
         self._thread: threading.Thread | None = None
         self._base_sim = 0.0
         self._base_wall = 0.0
@@ -37,14 +39,28 @@ class ClockDriver:
         self._thread.start()
 
     def target(self) -> float:
-        moment = self._base_sim + (time.monotonic() - self._base_wall) * self.speed
+        with self._rate_lock:
+            speed = 0.0 if self.paused else self.speed
+            moment = self._base_sim + (time.monotonic() - self._base_wall) * speed
         return moment if self.limit is None else min(moment, self.limit)
+
+    def set_speed(self, speed: float | None = None, paused: bool | None = None) -> None:
+        """Change the speed or pause/resume from the simulation's present; call it holding `lock`."""
+        if speed is not None and speed < 0:
+            raise ValueError("speed must be >= 0")
+        reached = self.sim.now  # the caller holds the simulation lock, so the loop is between two advances
+        with self._rate_lock:
+            self._base_sim, self._base_wall = reached, time.monotonic()
+            if speed is not None:
+                self.speed = speed
+            if paused is not None:
+                self.paused = paused
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                target = self.target()
                 with self.lock:
+                    target = self.target()  # inside the lock, so a pause is never overtaken by an old target
                     if target > self.sim.now:
                         self.sim.run_until(target)
             except Exception as error:  # keep serving what there is; say why time stopped

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from simdeploy.apiserver import discovery, openapi, views, writes
+from simdeploy.apiserver import control, discovery, openapi, views, writes
 from simdeploy.apiserver.discovery import api_resource_list
 from simdeploy.apiserver.resources import GROUPS, STORE, Resource, find
 from simdeploy.apiserver.selectors import Selectors
@@ -109,6 +109,10 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, parts: list[str], params: dict, body: bytes) -> None:
         if method == "GET" and self._route_meta(parts):
+            return
+        if tuple(parts[:2]) == control.PREFIX:
+            code, document = control.handle(self.server.api, method, parts[2:], body)
+            self._send(code, json.dumps(document).encode())
             return
         if len(parts) >= 2 and parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]

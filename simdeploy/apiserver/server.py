@@ -46,9 +46,11 @@ class ApiServer:
         port: int = 0,
         kubeconfig_path: Path | None = None,
         duration_limit: bool = False,
+        namespace: str = "default",
     ):
         self.sim = sim
         self.name = name
+        self.namespace = namespace  # what facilitator actions act on when they name no namespace
         self.address = address
         self.port = port
         self.token = secrets.token_urlsafe(32)

@@ -187,6 +187,13 @@ def describe(action: schema.ActionBase) -> str:
     return f"{action.action} {target}" if target else action.action
 
 
+def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Simulation], str]:
+    """A timeline action to run now, by hand (the facilitator's `simdeploy ctl do`); `apply` needs manifests."""
+    if isinstance(action, schema.ApplyAction):
+        raise ValueError("apply: use `kubectl apply -f` against the served cluster")
+    return _action(action, [], default_ns)
+
+
 def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
     ns = action.namespace or default_ns
     match action:

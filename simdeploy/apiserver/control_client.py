@@ -1,0 +1,64 @@
+"""The client side of the facilitator's endpoints, for `simdeploy ctl`: reads the kubeconfig `serve` wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+
+class ControlError(RuntimeError):
+    """The server refused (its Status message), or could not be reached."""
+
+
+class ControlClient:
+    """Talks to one `simdeploy serve`, found through the current context of a kubeconfig."""
+
+    def __init__(self, kubeconfig: Path | None = None, timeout: float = 10):
+        path = kubeconfig or Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser()
+        try:
+            config = yaml.safe_load(path.read_text())
+            context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
+            self.server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == context["cluster"])
+            self.token = next(u["user"]["token"] for u in config["users"] if u["name"] == context["user"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration) as error:
+            raise ControlError(f"{path}: not a kubeconfig written by `simdeploy serve` ({error!r})") from None
+        self.timeout = timeout
+        # The server's certificate is self-signed and made at start, as the kubeconfig says (insecure-skip-tls-verify).
+        self._tls = ssl._create_unverified_context()
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.server + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, context=self._tls, timeout=self.timeout) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            try:
+                message = json.loads(error.read()).get("message", error.reason)
+            except ValueError:
+                message = error.reason
+            raise ControlError(f"{error.code}: {message}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise ControlError(f"cannot reach {self.server}: {getattr(error, 'reason', error)}") from None
+
+    def clock(self) -> dict:
+        return self.request("GET", "/simdeploy/v1/clock")
+
+    def set_clock(self, speed: float | None = None, paused: bool | None = None) -> dict:
+        change = {k: v for k, v in (("speed", speed), ("paused", paused)) if v is not None}
+        return self.request("PATCH", "/simdeploy/v1/clock", change)
+
+    def run_action(self, action: dict) -> dict:
+        return self.request("POST", "/simdeploy/v1/actions", action)
+
+    def timeline(self) -> dict:
+        return self.request("GET", "/simdeploy/v1/timeline")
