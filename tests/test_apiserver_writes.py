@@ -379,3 +379,18 @@ def test_openapi_v3_names_each_write_with_its_kind_and_the_field_validation_para
         assert "fieldValidation" in [p["name"] for p in operation["parameters"]]
         assert "/api/v1/nodes/{name}" in request(server, "/openapi/v3/api/v1")[2]["paths"]
         assert request(server, "/openapi/v3/apis/nope/v1")[0] == 404
+
+
+@needs_kubectl
+def test_kubectl_wait_for_available_waits_for_the_pods_and_rollout_status_of_a_missing_deployment_fails(tmp_path):
+    with serving(until=1, speed=20) as server:
+        assert deployment(server)["status"].get("availableReplicas", 0) < 6  # the pods are still starting
+        waited = kubectl(
+            server, tmp_path, "wait", "--for=condition=available", "deployment/payments-api", *NS, "--timeout=60s"
+        )
+        assert ok(waited).strip() == "deployment.apps/payments-api condition met"
+        assert deployment(server)["status"]["availableReplicas"] >= 5  # 6 less maxUnavailable: Available=True
+        missing = kubectl(server, tmp_path, "rollout", "status", "deployment/payments-web", *NS, "--timeout=5s")
+        assert missing.returncode != 0
+        assert 'deployments.apps "payments-web" not found' in missing.stderr
+        assert server.requests.document()["by_status"].get("500") is None

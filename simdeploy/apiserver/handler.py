@@ -20,6 +20,7 @@ from simdeploy.k8s.timeutil import sim_to_datetime
 log = logging.getLogger(__name__)
 
 DEFAULT_WATCH_TIMEOUT = 1800.0  # the real apiserver picks 30-60 min when the client gives no timeoutSeconds
+INTERNAL_ERROR = "an error on the server has prevented the request from succeeding"  # the real server's words
 WAKE_INTERVAL = 0.5  # how often an idle watch stream checks its deadline and the server's shutdown
 
 
@@ -42,6 +43,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-") -> None:
         # send_response() calls this once per answer, watch streams included: the session's request log.
         super().log_request(code, size)
+        self._answering = True
         if isinstance(code, int) and self.command:
             self.server.api.record_request(self.command, self.path, code, self.headers.get("User-Agent", ""))
 
@@ -63,6 +65,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     # -- plumbing --------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
+        self._answering = False
         try:
             body = self._read_body()
             self._authenticate()
@@ -71,12 +74,14 @@ class ApiHandler(BaseHTTPRequestHandler):
             self._route(method, [p for p in url.path.split("/") if p], params, body)
         except ApiError as error:
             self._send(error.code, json.dumps(error.status()).encode())
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away (a watch it stopped reading, a closed TLS session)
             self.close_connection = True
         except Exception:  # a bug of ours: say so as a Status rather than drop the connection
             log.exception("%s %s failed", method, self.path)
-            error = ApiError(500, "InternalError", "an error on the server has prevented the request from succeeding")
-            self._send(error.code, json.dumps(error.status()).encode())
+            self.close_connection = True
+            if not self._answering:  # once an answer (a watch stream) has begun, no Status can follow it
+                error = ApiError(500, "InternalError", INTERNAL_ERROR)
+                self._send(error.code, json.dumps(error.status()).encode())
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
