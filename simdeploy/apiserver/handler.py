@@ -29,6 +29,9 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive and chunked watch streams
     timeout = 300  # an idle keep-alive connection gives its thread back after this long
+    # Headers and body go out in two writes; with Nagle's algorithm the second waits for the client's delayed
+    # ACK, 40 ms on Linux, on every keep-alive request (bench/bench_serve.py: p50 44 ms before, see README).
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
