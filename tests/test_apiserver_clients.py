@@ -94,3 +94,17 @@ def test_chaos_toolkit_kubernetes_terminates_pods_scales_and_probes(monkeypatch,
         advance(40)
         assert len(server.sim.store.list("Pod", "production")) == 3
         assert deployment_available_and_healthy("payments-api", ns="production", secrets=secrets) is True
+
+
+def test_the_python_client_deletes_a_collection_by_label():
+    with serving(until=30, speed=0) as server:
+        _, core = clients(server)
+        config_map = {"metadata": {"name": "flags-a", "labels": {"team": "payments"}}, "data": {"a": "1"}}
+        core.create_namespaced_config_map("production", config_map)
+        core.create_namespaced_config_map("production", {**config_map, "metadata": {"name": "flags-b"}})
+        core.delete_collection_namespaced_config_map("production", label_selector="team=payments")
+        assert [c.metadata.name for c in core.list_namespaced_config_map("production").items] == ["flags-b"]
+        core.delete_collection_namespaced_pod("production", label_selector="app=payments-api")
+        with server.lock:
+            pods = server.sim.store.list("Pod", "production")
+        assert len(pods) == 6 and all(p["metadata"].get("deletionTimestamp") for p in pods)  # graceful, as one by one

@@ -151,7 +151,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             self._list(resource, namespace, params)
 
     def _write(self, method: str, resource: Resource, namespace, name, subresource, params: dict, body: bytes) -> None:
-        """PATCH, PUT (replace, status, scale), DELETE and POST (create, eviction), under the simulation lock."""
+        """PATCH, PUT (replace, status, scale), DELETE (one, collection), POST (create, eviction), under the lock."""
         api = self.server.api
         sim = api.sim
         content_type = self.headers.get("Content-Type") or "application/json"  # none on PUT /scale means JSON
@@ -165,6 +165,9 @@ class ApiHandler(BaseHTTPRequestHandler):
                 document = writes.replace(sim, resource, namespace, name, subresource, body)
             elif method == "DELETE" and name is not None and subresource is None:
                 document = writes.delete(sim, resource, namespace, name, body, params)
+            elif method == "DELETE" and name is None:
+                selectors = _selectors(resource, params)
+                document = writes.delete_collection(sim, resource, namespace, selectors, body, params)
             elif method == "POST" and subresource == "eviction":
                 code, document = writes.evict(sim, resource, namespace, name)
             elif method == "POST" and name is None:
@@ -219,7 +222,7 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _list(self, resource: Resource, namespace: str | None, params: dict) -> None:
         api = self.server.api
-        selectors = Selectors.parse(resource.kind, params.get("labelSelector", ""), params.get("fieldSelector", ""))
+        selectors = _selectors(resource, params)
         # `limit` and `continue` are ignored: everything fits in one page (notes §4.2).
         with api.lock:
             objects = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
@@ -250,7 +253,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             )
         if resource.source != STORE:
             raise ApiError(405, "MethodNotAllowed", f"watch is not supported for {resource.plural} yet")
-        selectors = Selectors.parse(resource.kind, params.get("labelSelector", ""), params.get("fieldSelector", ""))
+        selectors = _selectors(resource, params)
         try:
             timeout = min(float(params.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT), 2 * DEFAULT_WATCH_TIMEOUT)
         except ValueError:
@@ -330,3 +333,7 @@ def _parse_resource_path(
     if subresource not in (None, "status", "scale", "eviction"):
         raise no_route()
     return resource, namespace, name, subresource
+
+
+def _selectors(resource: Resource, params: dict) -> Selectors:
+    return Selectors.parse(resource.kind, params.get("labelSelector", ""), params.get("fieldSelector", ""))

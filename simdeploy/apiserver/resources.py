@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 STORE = "store"  # objects live in sim.store under `kind`; watchable through the change history
 READ_VERBS = ("get", "list", "watch")
-WRITE_VERBS = ("create", "delete", "patch", "update")  # the writes writes.py implements
+WRITE_VERBS = ("create", "delete", "deletecollection", "patch", "update")  # the writes writes.py implements
 SCALABLE = ("Deployment", "ReplicaSet", "Rollout")
 
 

@@ -228,6 +228,29 @@ def delete(sim, resource: Resource, namespace: str | None, name: str, body: byte
     return _success(resource, name, uid)
 
 
+def delete_collection(sim, resource: Resource, namespace: str | None, selectors, body: bytes, params: dict) -> dict:
+    """DELETE on a collection (deletecollection): each object the selectors match, as one DELETE each would.
+
+    The answer is the list of what was deleted, pods in their graceful-deletion state (as the registry's
+    DeleteCollection returns them).
+    """
+    if resource.source != STORE:
+        raise method_not_allowed("DELETE")
+    kind = resource.kind
+    matched = [o for o in sim.store.list(kind, namespace) if selectors.matches(o)]
+    deleted = []
+    for obj in matched:
+        meta = obj["metadata"]
+        answer = delete(sim, resource, meta.get("namespace") or None, meta["name"], body, params)
+        deleted.append(answer if answer.get("kind") == kind else copy.deepcopy(obj))
+    return {
+        "kind": f"{kind}List",
+        "apiVersion": resource.group_version,
+        "metadata": {"resourceVersion": str(sim.store.resource_version)},
+        "items": deleted,
+    }
+
+
 def evict(sim, resource: Resource, namespace: str | None, name: str) -> tuple[int, dict]:
     """POST …/pods/NAME/eviction: 201 and a Status, or 429 TooManyRequests when a PodDisruptionBudget refuses."""
     if resource.kind != "Pod":
