@@ -6,11 +6,10 @@ Actions use the scenario timeline's own syntax without `at` (`{"action": "delete
 
 from __future__ import annotations
 
-import json
-
 from pydantic import TypeAdapter, ValidationError
 
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, no_route, not_found
+from simdeploy.apiserver.writes import decode_body
 from simdeploy.k8s.duration import format_duration
 from simdeploy.scenario import schema
 from simdeploy.scenario.build import describe, operator_action
@@ -26,9 +25,9 @@ def handle(api, method: str, parts: list[str], body: bytes) -> tuple[int, dict]:
         case ["clock"], "GET":
             return 200, clock_status(api)
         case ["clock"], "PATCH" | "POST" | "PUT":
-            return 200, change_clock(api, _json(body))
+            return 200, change_clock(api, decode_body(body))
         case ["actions"], "POST":
-            return 201, run_action(api, _json(body))
+            return 201, run_action(api, decode_body(body))
         case ["timeline"], "GET":
             with api.lock:
                 return 200, {"now_s": round(api.sim.now, 3), "events": list(api.sim.recorder.events)}
@@ -90,13 +89,3 @@ def run_action(api, request: dict) -> dict:
             "message": message or "",
             "events": sim.recorder.events[first:],
         }
-
-
-def _json(body: bytes) -> dict:
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError as error:
-        raise bad_request(f"error decoding body: {error}") from None
-    if not isinstance(document, dict):
-        raise bad_request("the body must be a JSON object")
-    return document

@@ -29,7 +29,8 @@ def _stored(sim, resource: Resource, namespace: str | None, name: str) -> dict:
     return obj
 
 
-def _json(body: bytes) -> dict:
+def decode_body(body: bytes) -> dict:
+    """A request body that must be a JSON object (an empty body is `{}`); 400 otherwise."""
     try:
         document = json.loads(body or b"{}")
     except ValueError as error:
@@ -105,7 +106,7 @@ def replace(sim, resource: Resource, namespace: str | None, name: str, subresour
     of …/status keeps everything but the status (pkg/registry/apps/deployment/strategy.go PrepareForUpdate).
     """
     obj = _stored(sim, resource, namespace, name)
-    sent = _json(body)
+    sent = decode_body(body)
     meta = _mapping(sent, "metadata")
     if meta.get("name") != name:
         raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
@@ -192,7 +193,7 @@ def patch_scale(sim, resource: Resource, namespace: str | None, name: str, ctype
 def put_scale(sim, resource: Resource, namespace: str | None, name: str, body: bytes) -> dict:
     """PUT …/scale: a whole Scale (kubectl sends no Content-Type); its resourceVersion is a precondition."""
     obj = _scalable(sim, resource, namespace, name)
-    scale = _json(body)
+    scale = decode_body(body)
     _check_version(obj, _mapping(scale, "metadata").get("resourceVersion"))
     return _set_replicas(sim, resource, obj, scale)
 
@@ -210,7 +211,7 @@ def _success(resource: Resource, name: str, uid: str, code: int = 200) -> dict:
 def delete(sim, resource: Resource, namespace: str | None, name: str, body: bytes, params: dict) -> dict:
     """DELETE: pods go gracefully and the reply is the Pod (clients decode it as one); others get a Status."""
     obj = _stored(sim, resource, namespace, name)
-    options = _json(body)
+    options = decode_body(body)
     _check_version(obj, _mapping(options, "preconditions").get("resourceVersion"))
     grace = options.get("gracePeriodSeconds", params.get("gracePeriodSeconds"))
     if resource.kind == "Pod":
@@ -281,7 +282,7 @@ def _apply_create(sim, resource: Resource, namespace: str | None, name: str, bod
 
 def create(sim, resource: Resource, namespace: str | None, body: bytes) -> tuple[int, dict]:
     """POST a new object: defaulted and validated by sim.api.create; 201 and the stored object."""
-    return _create_object(sim, resource, namespace, _json(body))
+    return _create_object(sim, resource, namespace, decode_body(body))
 
 
 def _create_object(sim, resource: Resource, namespace: str | None, obj: dict) -> tuple[int, dict]:

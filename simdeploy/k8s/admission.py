@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simdeploy.k8s.defaults import apply_defaults
-from simdeploy.k8s.validation import FieldError, decode_errors, validate
+from simdeploy.k8s.validation import FieldError, decode_errors, rule_errors
 
 
 def admit(obj: dict) -> list[FieldError]:
@@ -16,4 +16,4 @@ def admit(obj: dict) -> list[FieldError]:
     if errors:
         return errors
     apply_defaults(obj)
-    return validate(obj)
+    return rule_errors(obj)

@@ -151,13 +151,13 @@ class FieldError:
 
 def validate(obj: dict) -> list[FieldError]:
     """Every problem the API server would report for this object (empty when valid)."""
-    errors = decode_errors(obj)
-    if errors:
-        return errors
+    return decode_errors(obj) or rule_errors(obj)
+
+
+def rule_errors(obj: dict) -> list[FieldError]:
+    """The validation rules of the object's kind, for an object that decodes (see decode_errors)."""
     check = _CHECKS.get(obj["kind"])
-    if check is not None:
-        errors += check(obj)
-    return errors
+    return check(obj) if check is not None else []
 
 
 def decode_errors(obj: dict) -> list[FieldError]:
