@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import urllib.error
-import urllib.request
 
 import pytest
 from test_apiserver import INSECURE
-from test_apiserver_writes import deployment, serving
+from test_apiserver_writes import deployment, send, serving
 
 D = "/apis/apps/v1/namespaces/production/deployments/payments-api"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/production/deployments"
@@ -63,22 +60,10 @@ def server():
         yield server
 
 
-def send_raw(server, method: str, path: str, body: bytes | None, content_type: str):
-    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    req = urllib.request.Request(server.url + path, data=body, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, context=INSECURE, timeout=5) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.mark.parametrize(("method", "path", "body", "content_type", "code"), BAD)
 def test_a_bad_request_gets_a_4xx_status_and_changes_nothing(server, method, path, body, content_type, code):
     before = deployment(server)
-    answer = send_raw(server, method, path, body, content_type)
+    answer = send(server, method, path, body, content_type)
     assert answer[0] == code, answer[1]
     assert (answer[1]["kind"], answer[1]["status"], answer[1]["code"]) == ("Status", "Failure", code)
     assert deployment(server) == before  # the clock is stopped: any change would be the request's
@@ -93,6 +78,6 @@ def test_garbage_on_the_socket_gets_a_400_and_the_server_keeps_answering(server)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
         raw.sendall(b"GET / HTTP/1.1\r\n\r\n")  # plain HTTP to the TLS port: refused, not hung
         raw.recv(64)
-    code, document = send_raw(server, "GET", D, None, "")
+    code, document = send(server, "GET", D, None, "")
     assert (code, document["metadata"]["name"]) == (200, "payments-api")
     assert server.requests.document()["by_status"].get("500") is None

@@ -44,9 +44,11 @@ def serving(until: float, speed: float, pdb_min_available: int | None = None):
 
 
 def send(server: ApiServer, method: str, path: str, body: object = None, content_type: str = "application/json"):
-    """(status, parsed JSON body) of one HTTPS write; errors are answers too."""
-    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json", "Content-Type": content_type}
-    data = None if body is None else json.dumps(body).encode()
+    """(status, parsed JSON body) of one HTTPS write; errors are answers too. Bytes are sent as they are."""
+    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, context=INSECURE, timeout=10) as answer:
