@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 
-from simdeploy.delivery.flags import FlagSet
+from simdeploy.delivery.flags.unleash import FlagSet
 
 STATE = {
     "version": 2,

@@ -17,11 +17,11 @@ from datetime import datetime
 
 from simdeploy.k8s import deployment_util as du
 from simdeploy.k8s.timeutil import parse_time
-from simdeploy.sim.api import Api
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.deployment.controller import DeploymentController
+from simdeploy.sim.cluster.api import Api
+from simdeploy.sim.cluster.deployment.controller import DeploymentController
+from simdeploy.sim.cluster.store import DELETED, MODIFIED, Store
 from simdeploy.sim.recorder import Recorder
-from simdeploy.sim.store import DELETED, MODIFIED, Store
 
 NOW = "2026-01-01T00:00:00Z"
 

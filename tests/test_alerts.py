@@ -17,10 +17,10 @@ import simdeploy
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.loader import load_scenario
 from simdeploy.scenario.rules import load_rule_file, parse_prometheus_duration
-from simdeploy.sim.alert_templates import expand_template, go_value
-from simdeploy.sim.alerts import AlertEvaluator, AlertRule, RuleGroup, time_to_detect
 from simdeploy.sim.clock import LATE, Clock
-from simdeploy.sim.metrics import SeriesStore
+from simdeploy.sim.metrics.alert_templates import expand_template, go_value
+from simdeploy.sim.metrics.alerts import AlertEvaluator, AlertRule, RuleGroup, time_to_detect
+from simdeploy.sim.metrics.tsdb import SeriesStore
 from simdeploy.sim.recorder import Recorder
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

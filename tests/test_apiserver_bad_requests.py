@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from test_apiserver import INSECURE
-from test_apiserver_writes import deployment, send, serving
+from serve_helpers import INSECURE, deployment, send
 
 D = "/apis/apps/v1/namespaces/production/deployments/payments-api"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/production/deployments"
@@ -55,7 +54,7 @@ BAD = [
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(serving):
     with serving(until=150, speed=0) as server:
         yield server
 

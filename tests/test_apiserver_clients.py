@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_apiserver_writes import NEW_IMAGE, deployment, serving
+from serve_helpers import NEW_IMAGE, deployment
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client, config, watch  # noqa: E402 (after the skip)
@@ -14,7 +14,7 @@ def clients(server) -> tuple:
     return client.AppsV1Api(api_client), client.CoreV1Api(api_client)
 
 
-def test_the_python_client_lists_reads_and_selects_by_name():
+def test_the_python_client_lists_reads_and_selects_by_name(serving):
     with serving(until=30, speed=0) as server:
         apps, core = clients(server)
         deployments = apps.list_namespaced_deployment("production")
@@ -32,7 +32,7 @@ def test_the_python_client_lists_reads_and_selects_by_name():
         assert missing.value.status == 404
 
 
-def test_the_python_client_patches_and_watches_the_rollout_it_started():
+def test_the_python_client_patches_and_watches_the_rollout_it_started(serving):
     with serving(until=30, speed=30) as server:
         apps, core = clients(server)
         body = {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": NEW_IMAGE}]}}}}
@@ -61,7 +61,7 @@ def test_the_python_client_patches_and_watches_the_rollout_it_started():
         assert {p.spec.containers[0].image for p in live} == {NEW_IMAGE}
 
 
-def test_chaos_toolkit_kubernetes_terminates_pods_scales_and_probes(monkeypatch, tmp_path):
+def test_chaos_toolkit_kubernetes_terminates_pods_scales_and_probes(monkeypatch, tmp_path, serving):
     pytest.importorskip("chaosk8s")
     from chaosk8s.deployment.actions import scale_deployment
     from chaosk8s.deployment.probes import deployment_available_and_healthy
@@ -96,7 +96,7 @@ def test_chaos_toolkit_kubernetes_terminates_pods_scales_and_probes(monkeypatch,
         assert deployment_available_and_healthy("payments-api", ns="production", secrets=secrets) is True
 
 
-def test_the_python_client_deletes_a_collection_by_label():
+def test_the_python_client_deletes_a_collection_by_label(serving):
     with serving(until=30, speed=0) as server:
         _, core = clients(server)
         config_map = {"metadata": {"name": "flags-a", "labels": {"team": "payments"}}, "data": {"a": "1"}}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from test_apiserver import request
-from test_apiserver_writes import send, serving
+from serve_helpers import request, send
 
 CLOCK = "/simdeploy/v1/clock"
 ACTIONS = "/simdeploy/v1/actions"
@@ -17,7 +16,7 @@ def live_pods(server) -> list[dict]:
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
-def test_pause_holds_simulated_time_and_resume_keeps_the_speed():
+def test_pause_holds_simulated_time_and_resume_keeps_the_speed(serving):
     with serving(until=10, speed=50) as server:
         server.namespace = "production"
         code, paused = send(server, "PATCH", CLOCK, {"paused": True})
@@ -33,7 +32,7 @@ def test_pause_holds_simulated_time_and_resume_keeps_the_speed():
         assert send(server, "PATCH", CLOCK, {"sped": 2})[0] == 400
 
 
-def test_a_fault_injected_now_uses_the_timeline_syntax_and_lands_on_the_timeline():
+def test_a_fault_injected_now_uses_the_timeline_syntax_and_lands_on_the_timeline(serving):
     with serving(until=30, speed=0) as server:
         server.namespace = "production"
         code, done = send(
@@ -64,13 +63,13 @@ def test_a_fault_injected_now_uses_the_timeline_syntax_and_lands_on_the_timeline
         assert any(e["reason"] == "Killing" and e["t"] == 30 for e in timeline["events"])
 
 
-def test_control_endpoints_need_the_token():
+def test_control_endpoints_need_the_token(serving):
     with serving(until=0, speed=0) as server:
         assert request(server, CLOCK, token=False)[0] == 401
         assert request(server, "/simdeploy/v1/nothing")[0] == 404
 
 
-def test_simdeploy_ctl_pauses_injects_and_reads_the_timeline(tmp_path):
+def test_simdeploy_ctl_pauses_injects_and_reads_the_timeline(tmp_path, serving):
     from typer.testing import CliRunner
 
     from simdeploy.cli import app

@@ -8,10 +8,10 @@ import subprocess
 import sys
 import time
 
-from test_apiserver import KUBECTL, SEED, needs_kubectl, request, serving
+from serve_helpers import KUBECTL, SEED, needs_kubectl, request
 
 
-def test_the_result_document_lists_each_request_with_its_answer():
+def test_the_result_document_lists_each_request_with_its_answer(serving):
     with serving(until=150, speed=0) as server:
         assert request(server, "/apis/apps/v1/namespaces/production/deployments")[0] == 200
         assert request(server, "/api/v1/namespaces/production/pods/nope")[0] == 404

@@ -2,76 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 import yaml
-from test_apiserver import INSECURE, ROOT, SEED, kubectl, needs_kubectl, rows
+from serve_helpers import NEW_IMAGE, OLD_IMAGE, ROOT, deployment, kubectl, needs_kubectl, ok, rows, send
 
-import simdeploy
-from simdeploy.apiserver import ApiServer
 from simdeploy.apiserver.patches import strategic_merge
 
-NEW_IMAGE = "registry.example.com/payments-api:2.9.0"
-OLD_IMAGE = "registry.example.com/payments-api@sha256:abc123..."
 NS = ("-n", "production")
-
-
-@contextlib.contextmanager
-def serving(until: float, speed: float, pdb_min_available: int | None = None):
-    """The seed scenario (with a PodDisruptionBudget if asked) run to `until`, then served on loopback."""
-    sim = simdeploy.load(SEED)
-    if pdb_min_available is not None:
-        sim.api.create(
-            {
-                "apiVersion": "policy/v1",
-                "kind": "PodDisruptionBudget",
-                "metadata": {"name": "payments-api", "namespace": "production"},
-                "spec": {"minAvailable": pdb_min_available, "selector": {"matchLabels": {"app": "payments-api"}}},
-            }
-        )
-    sim.run_until(until)
-    server = ApiServer(sim, "payments-rolling-update", speed=speed)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def send(server: ApiServer, method: str, path: str, body: object = None, content_type: str = "application/json"):
-    """(status, parsed JSON body) of one HTTPS write; errors are answers too. Bytes are sent as they are."""
-    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, context=INSECURE, timeout=10) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def deployment(server: ApiServer) -> dict:
-    with server.lock:
-        return json.loads(json.dumps(server.sim.store.get("Deployment", "production", "payments-api")))
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 # -- the real kubectl ----------------------------------------------------------
 
 
 @needs_kubectl
-def test_kubectl_set_image_patches_strategically_and_rollout_status_follows(tmp_path):
+def test_kubectl_set_image_patches_strategically_and_rollout_status_follows(tmp_path, serving):
     with serving(until=30, speed=20) as server:
         before = deployment(server)
         out = ok(kubectl(server, tmp_path, "set", "image", "deployment/payments-api", f"api={NEW_IMAGE}", *NS))
@@ -92,7 +39,7 @@ def test_kubectl_set_image_patches_strategically_and_rollout_status_follows(tmp_
 
 
 @needs_kubectl
-def test_kubectl_replace_puts_the_whole_object_with_its_resource_version_as_precondition(tmp_path):
+def test_kubectl_replace_puts_the_whole_object_with_its_resource_version_as_precondition(tmp_path, serving):
     with serving(until=30, speed=0) as server:
         edited = json.loads(ok(kubectl(server, tmp_path, "get", "deployment", "payments-api", *NS, "-o", "json")))
         before = deployment(server)
@@ -112,7 +59,7 @@ def test_kubectl_replace_puts_the_whole_object_with_its_resource_version_as_prec
 
 
 @needs_kubectl
-def test_kubectl_apply_client_and_server_side_creates_updates_and_validates(tmp_path):
+def test_kubectl_apply_client_and_server_side_creates_updates_and_validates(tmp_path, serving):
     seed_manifest = ROOT / "scenarios" / "manifests" / "payments-api.yaml"
     document = yaml.safe_load(seed_manifest.read_text())
 
@@ -151,7 +98,7 @@ def test_kubectl_apply_client_and_server_side_creates_updates_and_validates(tmp_
         assert 'The Deployment "payments-api" is invalid: spec.replica: unknown field' in bad.stderr
 
 
-def test_put_checks_the_name_and_replaces_status_only_through_the_subresource():
+def test_put_checks_the_name_and_replaces_status_only_through_the_subresource(serving):
     with serving(until=30, speed=0) as server:
         path = "/apis/apps/v1/namespaces/production/deployments/payments-api"
         current = deployment(server)
@@ -172,7 +119,7 @@ def test_put_checks_the_name_and_replaces_status_only_through_the_subresource():
 
 
 @needs_kubectl
-def test_kubectl_patch_with_each_patch_type_and_cordon(tmp_path):
+def test_kubectl_patch_with_each_patch_type_and_cordon(tmp_path, serving):
     with serving(until=30, speed=0) as server:
         selector = '{"spec":{"selector":{"color":"blue"}}}'
         assert ok(kubectl(server, tmp_path, "patch", "service", "payments-api", *NS, "-p", selector)).strip() == (
@@ -208,7 +155,7 @@ def test_kubectl_patch_with_each_patch_type_and_cordon(tmp_path):
 
 
 @needs_kubectl
-def test_kubectl_rollout_undo_restores_the_template_as_a_new_revision(tmp_path):
+def test_kubectl_rollout_undo_restores_the_template_as_a_new_revision(tmp_path, serving):
     with serving(until=200, speed=20) as server:  # the scenario's rollout to 2.9.0 is over by then
         history = ok(kubectl(server, tmp_path, "rollout", "history", "deployment/payments-api", *NS))
         assert [row[0] for row in rows(history)[1:]] == ["1", "2"]
@@ -227,7 +174,7 @@ def test_kubectl_rollout_undo_restores_the_template_as_a_new_revision(tmp_path):
 
 
 @needs_kubectl
-def test_kubectl_scale_uses_the_scale_subresource(tmp_path):
+def test_kubectl_scale_uses_the_scale_subresource(tmp_path, serving):
     with serving(until=200, speed=20) as server:
         scaled = ok(kubectl(server, tmp_path, "scale", "deployment/payments-api", "--replicas=8", *NS))
         assert scaled.strip() == "deployment.apps/payments-api scaled"
@@ -253,7 +200,7 @@ def test_kubectl_scale_uses_the_scale_subresource(tmp_path):
 
 
 @needs_kubectl
-def test_kubectl_delete_pod_waits_for_the_graceful_deletion(tmp_path):
+def test_kubectl_delete_pod_waits_for_the_graceful_deletion(tmp_path, serving):
     with serving(until=200, speed=20) as server:
         victim = rows(ok(kubectl(server, tmp_path, "get", "pods", *NS)))[0][0]
         deleted = ok(kubectl(server, tmp_path, "delete", "pod", victim, *NS, timeout=60))
@@ -264,7 +211,7 @@ def test_kubectl_delete_pod_waits_for_the_graceful_deletion(tmp_path):
 
 
 @needs_kubectl
-def test_kubectl_drain_evicts_through_the_eviction_subresource(tmp_path):
+def test_kubectl_drain_evicts_through_the_eviction_subresource(tmp_path, serving):
     with serving(until=200, speed=20) as server:
         on_node = [p["metadata"]["name"] for p in server.sim.store.list("Pod") if p["spec"].get("nodeName") == "node-2"]
         assert on_node
@@ -279,7 +226,7 @@ def test_kubectl_drain_evicts_through_the_eviction_subresource(tmp_path):
 # -- plain HTTPS -----------------------------------------------------------------
 
 
-def test_eviction_refused_by_a_pod_disruption_budget_is_a_429():
+def test_eviction_refused_by_a_pod_disruption_budget_is_a_429(serving):
     with serving(until=200, speed=0, pdb_min_available=6) as server:
         name = server.sim.store.list("Pod", "production")[0]["metadata"]["name"]
         eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name}}
@@ -289,7 +236,7 @@ def test_eviction_refused_by_a_pod_disruption_budget_is_a_429():
         assert not server.sim.store.get("Pod", "production", name)["metadata"].get("deletionTimestamp")
 
 
-def test_delete_answers_a_pod_and_other_kinds_a_status():
+def test_delete_answers_a_pod_and_other_kinds_a_status(serving):
     with serving(until=200, speed=0) as server:
         name = server.sim.store.list("Pod", "production")[0]["metadata"]["name"]
         code, pod = send(server, "DELETE", f"/api/v1/namespaces/production/pods/{name}", {})
@@ -300,7 +247,7 @@ def test_delete_answers_a_pod_and_other_kinds_a_status():
         assert server.sim.store.find("Service", "production", "payments-api") is None
 
 
-def test_create_validates_and_refuses_duplicates():
+def test_create_validates_and_refuses_duplicates(serving):
     with serving(until=0, speed=0) as server:
         config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags"}, "data": {"a": "1"}}
         code, created = send(server, "POST", "/api/v1/namespaces/production/configmaps", config)
@@ -311,7 +258,7 @@ def test_create_validates_and_refuses_duplicates():
         assert code in (404, 405)
 
 
-def test_discovery_advertises_writes_and_subresources():
+def test_discovery_advertises_writes_and_subresources(serving):
     with serving(until=0, speed=0) as server:
         code, core = send(server, "GET", "/api/v1")
         by_name = {r["name"]: r for r in core["resources"]}
@@ -367,7 +314,7 @@ def test_strategic_merge_merges_keyed_lists(target, patch, expected):
     assert strategic_merge(target, patch) == expected
 
 
-def test_openapi_v3_names_each_write_with_its_kind_and_the_field_validation_parameter():
+def test_openapi_v3_names_each_write_with_its_kind_and_the_field_validation_parameter(serving):
     from test_apiserver import request
 
     with serving(until=0, speed=0) as server:
@@ -384,7 +331,9 @@ def test_openapi_v3_names_each_write_with_its_kind_and_the_field_validation_para
 
 
 @needs_kubectl
-def test_kubectl_wait_for_available_waits_for_the_pods_and_rollout_status_of_a_missing_deployment_fails(tmp_path):
+def test_kubectl_wait_for_available_waits_for_the_pods_and_rollout_status_of_a_missing_deployment_fails(
+    tmp_path, serving
+):
     with serving(until=1, speed=20) as server:
         assert deployment(server)["status"].get("availableReplicas", 0) < 6  # the pods are still starting
         waited = kubectl(

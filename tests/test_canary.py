@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from simdeploy.delivery import canary as c
-from simdeploy.delivery.canary import (
+from simdeploy.delivery.argo import canary as c
+from simdeploy.delivery.argo.canary import (
     calculate_replica_counts_for_basic_canary,
     calculate_replica_counts_for_traffic_routed_canary,
 )

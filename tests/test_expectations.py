@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from simdeploy.cli import app
 from simdeploy.scenario.expect import ExpectSpec, judge
-from simdeploy.sim.alerts import first_change
+from simdeploy.sim.metrics.alerts import first_change
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scenarios" / "payments-rolling-update.yaml"

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import simdeploy
 from simdeploy.cli import app
-from simdeploy.delivery.flag_traffic import cohort_of
-from simdeploy.delivery.flags import FlagSet
+from simdeploy.delivery.flags.traffic import cohort_of
+from simdeploy.delivery.flags.unleash import FlagSet
 from simdeploy.scenario.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent

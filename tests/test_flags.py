@@ -14,9 +14,10 @@ from pathlib import Path
 import mmh3
 import pytest
 
-from simdeploy.delivery import flag_constraints, flags
-from simdeploy.delivery.flag_constraints import CompileError, compile_rust_regex
-from simdeploy.delivery.flags import VARIANT_SEED, FlagError, FlagSet, normalized_hash
+from simdeploy.delivery.flags import constraints as flag_constraints
+from simdeploy.delivery.flags import unleash as flags
+from simdeploy.delivery.flags.constraints import CompileError, compile_rust_regex
+from simdeploy.delivery.flags.unleash import VARIANT_SEED, FlagError, FlagSet, normalized_hash
 
 SPEC_DIR = Path(__file__).parent / "data" / "unleash-client-specification"
 SPEC_CASES = 279  # tag v6.1.0: 22 files, tests + variantTests

@@ -6,7 +6,7 @@ import pytest
 
 import simdeploy
 from simdeploy.k8s import deployment_util as du
-from simdeploy.sim.kubectl import KubectlError
+from simdeploy.sim.cluster.kubectl import KubectlError
 
 NS = "default"
 

@@ -11,7 +11,7 @@ import io
 
 import pytest
 
-from simdeploy.sim.metrics import SeriesStore, format_number
+from simdeploy.sim.metrics.tsdb import SeriesStore, format_number
 
 
 def small_store() -> SeriesStore:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from simdeploy.sim import probes
-from simdeploy.sim.probes import INF, Probe
+from simdeploy.sim.cluster import probes
+from simdeploy.sim.cluster.probes import INF, Probe
 
 START = 100.0  # the container started at this simulated time
 

@@ -11,7 +11,7 @@ import pytest
 from deployment_fakes import Harness, rs_with_available
 
 from simdeploy.k8s import deployment_util as du
-from simdeploy.sim.deployment import progress
+from simdeploy.sim.cluster.deployment import progress
 
 MAX_INT32 = 2**31 - 1
 TEST_TIME = "2017-02-15T18:49:00Z"

@@ -13,8 +13,8 @@ import math
 
 import pytest
 
-from simdeploy.sim.metrics import SeriesStore
-from simdeploy.sim.promql import PromQLError, Sample, instant_query, range_query
+from simdeploy.sim.metrics.promql import PromQLError, Sample, instant_query, range_query
+from simdeploy.sim.metrics.tsdb import SeriesStore
 
 SCRAPES = range(0, 601, 15)
 NAME = "__name__"

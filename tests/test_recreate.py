@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from deployment_fakes import Harness, new_deployment, new_replica_set, rs_with_status
 
-from simdeploy.sim.deployment import recreate
+from simdeploy.sim.cluster.deployment import recreate
 
 
 # TestScaleDownOldReplicaSets: every old RS ends at 0 replicas.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from deployment_fakes import Harness, new_deployment, rs
 
-from simdeploy.sim.deployment import rolling
+from simdeploy.sim.cluster.deployment import rolling
 
 
 def with_available(replica_set: dict, available: int) -> dict:

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 import simdeploy
-from simdeploy.delivery import canary
+from simdeploy.delivery.argo import canary
 
 NS = "default"
 OLD, NEW = "web:1", "web:2"

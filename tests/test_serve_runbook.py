@@ -9,10 +9,7 @@ import sys
 import time
 
 import yaml
-from test_apiserver import KUBECTL, ROOT, SEED, needs_kubectl
-
-NEW_IMAGE = "registry.example.com/payments-api:2.9.0"
-OLD_IMAGE = "registry.example.com/payments-api@sha256:abc123..."
+from serve_helpers import KUBECTL, NEW_IMAGE, OLD_IMAGE, ROOT, SEED, needs_kubectl
 
 
 @needs_kubectl

@@ -11,7 +11,7 @@ import pytest
 from deployment_fakes import Harness, new_deployment, rs, rs_with_status
 
 from simdeploy.k8s import deployment_util as du
-from simdeploy.sim.deployment import sync
+from simdeploy.sim.cluster.deployment import sync
 
 MAX_INT32 = 2**31 - 1
 

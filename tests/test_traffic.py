@@ -6,7 +6,7 @@ import pytest
 
 import simdeploy
 from simdeploy.sim.latency import LogNormalLatency, bucket_counts, stretch
-from simdeploy.sim.rates import Constant, Diurnal, Ramp, Series, Spike, Steps
+from simdeploy.sim.traffic.rates import Constant, Diurnal, Ramp, Series, Spike, Steps
 
 NS = "default"
 

@@ -13,7 +13,7 @@ from simdeploy.apiserver.writes import decode_body
 from simdeploy.k8s.duration import format_duration
 from simdeploy.scenario import schema
 from simdeploy.scenario.build import describe, operator_action
-from simdeploy.sim.kubectl import KubectlError
+from simdeploy.sim.cluster.kubectl import KubectlError
 
 PREFIX = ("simdeploy", "v1")
 _ACTION = TypeAdapter(schema.Action)

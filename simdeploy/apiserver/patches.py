@@ -9,7 +9,7 @@ import jsonpatch
 import yaml
 
 from simdeploy.apiserver.status import ApiError, bad_request
-from simdeploy.sim.kubectl import json_merge_patch
+from simdeploy.sim.cluster.kubectl import json_merge_patch
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

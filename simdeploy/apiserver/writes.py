@@ -10,8 +10,8 @@ from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.validation import SUPPORTED_KINDS, FieldError, decode_errors
-from simdeploy.sim.api import EvictionRefused, Invalid
-from simdeploy.sim.store import AlreadyExists, NotFound
+from simdeploy.sim.cluster.api import EvictionRefused, Invalid
+from simdeploy.sim.cluster.store import AlreadyExists, NotFound
 
 # Kinds whose spec changes go through sim.api.replace_spec (defaulting, validation, generation) for the controllers.
 _CONTROLLED = ("Deployment", "Rollout")

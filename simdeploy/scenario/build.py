@@ -6,22 +6,22 @@ import copy
 from collections.abc import Callable
 from pathlib import Path
 
-from simdeploy.delivery.rollout import RolloutController
+from simdeploy.delivery.argo.rollout import RolloutController
 from simdeploy.k8s.labels import parse_selector
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
 from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.flags import attach_flags, flag_action
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
-from simdeploy.sim.alerts import AlertEvaluator, first_change
 from simdeploy.sim.behaviour import VersionBehaviour
+from simdeploy.sim.cluster.kubectl import KubectlError
+from simdeploy.sim.cluster.nodes import node_object
 from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
-from simdeploy.sim.kubectl import KubectlError
 from simdeploy.sim.latency import HistogramLatency, Latency, LogNormalLatency
-from simdeploy.sim.nodes import node_object
-from simdeploy.sim.rates import Constant, Diurnal, Ramp, RateProfile, Series, Spike, Steps
+from simdeploy.sim.metrics.alerts import AlertEvaluator, first_change
 from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
-from simdeploy.sim.traffic import Route, Source
+from simdeploy.sim.traffic.model import Route, Source
+from simdeploy.sim.traffic.rates import Constant, Diurnal, Ramp, RateProfile, Series, Spike, Steps
 
 _BEHAVIOUR_FIELDS = {
     "pull": "pull",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from simdeploy.delivery.flag_traffic import (
+from simdeploy.delivery.flags.traffic import (
     DISABLED,
     ENABLED,
     ROLLOUT_PARAMETERS,
@@ -20,13 +20,13 @@ from simdeploy.delivery.flag_traffic import (
     population,
     variant_names,
 )
-from simdeploy.delivery.flags import FlagError, FlagSet
+from simdeploy.delivery.flags.unleash import FlagError, FlagSet
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, format_time, parse_time
 from simdeploy.scenario.errors import Problem
 from simdeploy.scenario.schema import FlagAction, FlagsSpec, ScenarioSpec, SetRolloutAction
 from simdeploy.scenario.yamlfile import LOADER, yaml_message
 from simdeploy.sim.simulation import Simulation
-from simdeploy.sim.traffic import Effect
+from simdeploy.sim.traffic.model import Effect
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from simdeploy.delivery.analysis import validate_template
+from simdeploy.delivery.argo.analysis import validate_template
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.labels import parse_selector
@@ -31,7 +31,7 @@ from simdeploy.scenario.schema import (
     SetWeightsAction,
 )
 from simdeploy.scenario.yamlfile import LOADER, read_yaml, yaml_message
-from simdeploy.sim.alerts import RuleGroup
+from simdeploy.sim.metrics.alerts import RuleGroup
 
 
 @dataclass

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.yamlfile import read_yaml
-from simdeploy.sim.alert_templates import parse_template
-from simdeploy.sim.alerts import AlertRule, RuleGroup
-from simdeploy.sim.metrics import SeriesStore
-from simdeploy.sim.promql import PromQLError, instant_query, parse
+from simdeploy.sim.metrics.alert_templates import parse_template
+from simdeploy.sim.metrics.alerts import AlertRule, RuleGroup
+from simdeploy.sim.metrics.promql import PromQLError, instant_query, parse
+from simdeploy.sim.metrics.tsdb import SeriesStore
 
 # The format and its checks follow Prometheus model/rulefmt/rulefmt.go (RuleGroups.Validate, Rule.Validate):
 # unknown fields are errors (Parse decodes with KnownFields), a group needs a name unique in its file, a rule is

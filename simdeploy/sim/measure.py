@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from simdeploy.k8s import deployment_util as du
+from simdeploy.sim.cluster.store import DELETED, Store, controller_uid
 from simdeploy.sim.recorder import Recorder
-from simdeploy.sim.store import DELETED, Store, controller_uid
 
 
 @dataclass

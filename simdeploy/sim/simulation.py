@@ -9,24 +9,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH
-from simdeploy.sim.alerts import AlertEvaluator, time_to_detect
-from simdeploy.sim.api import Api
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.deployment.controller import DeploymentController
-from simdeploy.sim.disruption import DisruptionController
-from simdeploy.sim.endpoints import Endpoints
-from simdeploy.sim.kubectl import Kubectl, KubectlError
-from simdeploy.sim.kubelet import Kubelet
+from simdeploy.sim.cluster.api import Api
+from simdeploy.sim.cluster.deployment.controller import DeploymentController
+from simdeploy.sim.cluster.disruption import DisruptionController
+from simdeploy.sim.cluster.kubectl import Kubectl, KubectlError
+from simdeploy.sim.cluster.kubelet import Kubelet
+from simdeploy.sim.cluster.nodes import Nodes, node_object
+from simdeploy.sim.cluster.replicaset import ReplicaSetController
+from simdeploy.sim.cluster.scheduler import Scheduler
+from simdeploy.sim.cluster.store import Store
 from simdeploy.sim.measure import DeploymentMeasure, Measurements
-from simdeploy.sim.metrics import SeriesStore
-from simdeploy.sim.nodes import Nodes, node_object
+from simdeploy.sim.metrics.alerts import AlertEvaluator, time_to_detect
+from simdeploy.sim.metrics.scrape import Scraper
+from simdeploy.sim.metrics.tsdb import SeriesStore
 from simdeploy.sim.recorder import Recorder
-from simdeploy.sim.replicaset import ReplicaSetController
-from simdeploy.sim.scheduler import Scheduler
-from simdeploy.sim.scrape import Scraper
-from simdeploy.sim.store import Store
-from simdeploy.sim.traffic import TrafficModel
+from simdeploy.sim.traffic.endpoints import Endpoints
+from simdeploy.sim.traffic.model import TrafficModel
 
 
 @dataclass(frozen=True)

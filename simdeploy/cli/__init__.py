@@ -1,0 +1,12 @@
+"""The `simdeploy` command line; each command lives in its own module and imports what it needs when it runs."""
+
+from __future__ import annotations
+
+from simdeploy.cli import ctl, run, serve, sweep  # each registers its commands on `app`
+from simdeploy.cli.app import app
+
+__all__ = ["app", "ctl", "main", "run", "serve", "sweep"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,107 @@
+"""`simdeploy ctl`: a game-day facilitator's hands on a running `simdeploy serve` (clock, faults, timeline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from simdeploy.cli.app import app, console, fail
+
+ctl = typer.Typer(
+    help="Facilitate a game day on a running `simdeploy serve`: the clock, faults injected now, the timeline.",
+    no_args_is_help=True,
+)
+app.add_typer(ctl, name="ctl")
+KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", help="The kubeconfig serve wrote (default: $KUBECONFIG).")
+
+
+def _control(kubeconfig: Path | None, call):
+    from simdeploy.apiserver.control_client import ControlClient, ControlError
+
+    try:
+        return call(ControlClient(kubeconfig))
+    except ControlError as error:
+        raise fail(str(error)) from None
+
+
+def _print_clock(clock: dict) -> None:
+    state = "paused" if clock["paused"] else f"{clock['speed']:g}x"
+    console.print(f"simulated time {clock['now']} ({clock['now_s']:g}s), {state}", highlight=False, markup=False)
+
+
+@ctl.command("status")
+def ctl_status(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Show the simulated time and the speed."""
+    _print_clock(_control(kubeconfig, lambda c: c.clock()))
+
+
+@ctl.command("pause")
+def ctl_pause(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Stop simulated time (requests are still answered, the cluster holds still)."""
+    _print_clock(_control(kubeconfig, lambda c: c.set_clock(paused=True)))
+
+
+@ctl.command("resume")
+def ctl_resume(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Let simulated time run again at the speed it had."""
+    _print_clock(_control(kubeconfig, lambda c: c.set_clock(paused=False)))
+
+
+@ctl.command("speed")
+def ctl_speed(
+    speed: float = typer.Argument(..., help="Simulated seconds per wall-clock second."),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Change how fast simulated time runs."""
+    _print_clock(_control(kubeconfig, lambda c: c.set_clock(speed=speed)))
+
+
+@ctl.command("do")
+def ctl_do(
+    action: str = typer.Argument(
+        ..., help='A timeline action without `at`, in YAML: "{action: delete-pods, selector: app=api, count: 2}".'
+    ),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Run one timeline action now: kill pods, make a version fail, drain or fail a node, set weights, ..."""
+    import yaml
+
+    from simdeploy.k8s.duration import format_duration
+
+    try:
+        document = yaml.safe_load(action)
+    except yaml.YAMLError as error:
+        raise fail(f"action: {error}") from None
+    if not isinstance(document, dict):
+        raise fail("action: expected a mapping such as {action: drain, node: node-1}")
+    done = _control(kubeconfig, lambda c: c.run_action(document))
+    say = dict(highlight=False, markup=False, soft_wrap=True)
+    console.print(f"{format_duration(done['at_s'])}  {done['action']}: {done['message']}", **say)
+    for event in done["events"]:
+        console.print(f"  {event['kind']}/{event['name']}  {event['reason']}  {event['message']}", **say)
+
+
+@ctl.command("timeline")
+def ctl_timeline(
+    since: str = typer.Option("0s", help="Only events from this simulated time on (e.g. 2m)."),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Print the events so far, as `simdeploy run` prints them."""
+    from rich.markup import escape
+
+    from simdeploy.k8s.duration import format_duration, parse_duration
+
+    try:
+        start = parse_duration(since)
+    except ValueError as error:
+        raise fail(f"--since: {error}") from None
+    timeline = _control(kubeconfig, lambda c: c.timeline())
+    table = Table("T", "KIND", "NAME", "REASON", "MESSAGE", box=None, title_justify="left")
+    for event in timeline["events"]:
+        if event["t"] >= start:
+            cells = (event["kind"], event["name"], event["reason"], event["message"])
+            table.add_row(format_duration(event["t"]), *(escape(str(c)) for c in cells))
+    console.print(table)
+    console.print(f"now {format_duration(timeline['now_s'])}", highlight=False)

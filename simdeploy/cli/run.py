@@ -1,0 +1,144 @@
+"""`simdeploy run`, `report`, `validate` and `query`: one scenario, simulated to its end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, fail
+from simdeploy.cli.files import load, save_figure, write_atomically, write_json_atomically
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the result document here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    metrics_path: Path | None = typer.Option(
+        None, "--metrics", help="Export the scraped metrics: .csv, else OpenMetrics text."
+    ),
+    plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
+) -> None:
+    """Run a scenario to its end: print the timeline and a summary."""
+    from simdeploy.report.timeline import failed_expectations, print_run
+    from simdeploy.scenario.build import build
+
+    loaded = load(scenario)
+    simulation = build(loaded, seed)
+    result = simulation.run()
+    if json_path is not None:
+        write_json_atomically(json_path, result)
+    if metrics_path is not None:
+        export = simulation.metrics.to_csv if metrics_path.suffix == ".csv" else simulation.metrics.to_openmetrics
+        write_atomically(metrics_path, export)
+    if plot_path is not None:
+        from simdeploy.report.plot import timeline_figure
+
+        save_figure(timeline_figure(result, _versions(simulation)), plot_path)
+    print_run(result, console, quiet)
+    if failed_expectations(result):
+        raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
+
+
+@app.command()
+def report(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Write the HTML report here."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+) -> None:
+    """Run a scenario and write a self-contained HTML report: verdicts, summary, timeline figure, events."""
+    from simdeploy.report.html import render_report
+    from simdeploy.scenario.build import build
+
+    simulation = build(load(scenario), seed)
+    page = render_report(simulation.run(), _versions(simulation))
+    write_atomically(output, lambda stream: stream.write(page))
+    console.print(f"report written to {output}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _versions(simulation) -> dict[str, str]:
+    """Image -> version, so that figures name ReplicaSets the way the traffic metrics do."""
+    return {b.image: b.version for b in simulation.behaviours.values() if b.version}
+
+
+@app.command()
+def validate(scenario: Path = typer.Argument(..., help="Scenario file (YAML).")) -> None:
+    """Check a scenario and list what it holds: objects, versions and actions."""
+    from rich.markup import escape
+
+    from simdeploy.k8s.duration import format_duration
+
+    loaded = load(scenario)
+    spec = loaded.spec
+    console.print(
+        f"[green]valid[/green] {escape(str(scenario))}: {escape(spec.metadata.name)} "
+        f"(seed {spec.seed}, {format_duration(spec.duration)})"
+    )
+    objects = Table("KIND", "NAMESPACE", "NAME", title="objects", title_justify="left", box=None)
+    for obj in loaded.manifests:
+        meta = obj.get("metadata", {})
+        objects.add_row(
+            *(escape(str(v)) for v in (obj["kind"], meta.get("namespace", "default"), meta.get("name", "")))
+        )
+    console.print(objects)
+    versions = Table("IMAGE", "VERSION", "STARTUP", title="versions", title_justify="left", box=None)
+    for image, version in spec.versions.items():
+        versions.add_row(escape(image), escape(version.version or "-"), _describe(version.startup))
+    console.print(versions)
+    actions = Table("AT", "ACTION", "DETAILS", title="timeline", title_justify="left", box=None)
+    for action in spec.timeline:
+        details = action.model_dump(exclude={"at", "action"}, exclude_none=True, by_alias=True)
+        actions.add_row(format_duration(action.at), action.action, escape(json.dumps(details)))
+    console.print(actions)
+    for warning in loaded.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _describe(spec) -> str:
+    from simdeploy.scenario.build import distribution
+
+    if spec is None:
+        return "default (5s)"
+    return distribution(spec).describe()
+
+
+@app.command()
+def query(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    expression: str = typer.Argument(..., help="PromQL, e.g. 'sum(rate(http_requests_total[1m]))'."),
+    at: str | None = typer.Option(None, help="Evaluate at this simulated time (default: the end), e.g. 5m."),
+    range_: bool = typer.Option(False, "--range", help="Evaluate over the whole run instead, every --step."),
+    step: str = typer.Option("15s", help="Resolution of a --range query."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+) -> None:
+    """Run a scenario, then evaluate a PromQL query on its metrics (test an alert or analysis query)."""
+    from simdeploy.k8s.duration import parse_duration
+    from simdeploy.report.timeline import print_query_answer
+    from simdeploy.scenario.build import build
+    from simdeploy.sim.metrics.promql import PromQLError, instant_query, parse, range_query
+
+    try:
+        parse(expression)
+        moment = None if at is None else parse_duration(at)
+        resolution = parse_duration(step)
+    except (PromQLError, ValueError) as error:
+        raise fail(str(error)) from None
+    loaded = load(scenario)
+    simulation = build(loaded, seed)
+    simulation.run()
+    end = loaded.spec.duration if moment is None else moment
+    try:
+        if range_:
+            answer = range_query(simulation.metrics, expression, 0.0, loaded.spec.duration, resolution)
+        else:
+            answer = instant_query(simulation.metrics, expression, end)
+    except PromQLError as error:
+        raise fail(str(error)) from None
+    print_query_answer(answer, console, at=None if range_ else end)
+
+
+__all__ = ["query", "report", "run", "validate"]

@@ -1,0 +1,76 @@
+"""`simdeploy serve`: the running simulation behind the Kubernetes API, for kubectl and clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from simdeploy.cli.app import app, console, fail
+from simdeploy.cli.files import load, write_json_atomically
+
+
+@app.command()
+def serve(
+    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    speed: float = typer.Option(1.0, help="Simulated seconds per wall-clock second (0 pauses the clock)."),
+    port: int = typer.Option(0, help="TCP port (default: any free port)."),
+    address: str = typer.Option("127.0.0.1", help="Address to bind; loopback only unless you say otherwise."),
+    kubeconfig: Path | None = typer.Option(None, help="Write the kubeconfig here (default: a temporary file)."),
+    duration_limit: bool = typer.Option(False, "--duration-limit", help="Stop the clock at the scenario's end."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="On stop (Ctrl-C, SIGTERM), write the session's result document here."
+    ),
+) -> None:
+    """Serve the running simulation over the Kubernetes API for kubectl and clients, until stopped."""
+    import signal
+    import threading
+
+    from simdeploy.apiserver import ApiServer
+    from simdeploy.k8s.duration import format_duration
+    from simdeploy.scenario.build import build
+    from simdeploy.scenario.loader import default_namespace
+
+    loaded = load(scenario)
+    if speed < 0:
+        raise fail("--speed must be >= 0")
+    if json_path is not None and not json_path.parent.is_dir():
+        # Found out now, not after the game day, when the document could no longer be written.
+        raise fail(f"--json: no directory {json_path.parent}")
+    simulation = build(loaded, seed)
+    server = ApiServer(
+        simulation,
+        loaded.spec.metadata.name,
+        speed,
+        address,
+        port,
+        kubeconfig,
+        duration_limit,
+        namespace=default_namespace(loaded),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    try:
+        say = dict(highlight=False, markup=False, soft_wrap=True)
+        console.print(f"serving {loaded.spec.metadata.name} at {server.url} ({speed:g}x)", **say)
+        console.print(f"kubeconfig: {server.kubeconfig_path}", **say)
+        console.print(
+            f"try: kubectl --kubeconfig {server.kubeconfig_path} get pods -n {default_namespace(loaded)}", **say
+        )
+        console.file.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    document = server.result()
+    session = document["session"]
+    console.print(
+        f"stopped at {format_duration(session['simulated_s'])} simulated after {session['requests']['total']} requests",
+        highlight=False,
+    )
+    if json_path is not None:
+        write_json_atomically(json_path, document)
+        console.print(f"result written to {json_path}", highlight=False, markup=False, soft_wrap=True)

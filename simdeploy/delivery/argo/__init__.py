@@ -1,0 +1,1 @@
+"""Argo Rollouts: the Rollout controller (canary, blue-green), its operator commands and AnalysisRuns."""

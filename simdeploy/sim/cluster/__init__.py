@@ -1,0 +1,1 @@
+"""The cluster: object store and API rules, controllers, scheduler, kubelets and nodes."""

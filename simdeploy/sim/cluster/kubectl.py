@@ -1,0 +1,229 @@
+"""What an operator does with kubectl, done on the simulated cluster with kubectl's client-side rules.
+
+`rollout undo` follows kubectl's pkg/polymorphichelpers/rollback.go: the template of the chosen
+revision's ReplicaSet is written back into the Deployment, which the controller then rolls out.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+
+from simdeploy.k8s import deployment_util as du
+from simdeploy.k8s.admission import admit
+from simdeploy.sim.cluster.api import Api, Invalid
+from simdeploy.sim.cluster.nodes import Nodes
+from simdeploy.sim.cluster.store import NotFound, Store
+from simdeploy.sim.recorder import Recorder
+
+# kubectl's rollback keeps these annotations of the Deployment and takes the rest from the RS.
+_ANNOTATIONS_TO_SKIP = {
+    du.LAST_APPLIED_ANNOTATION,
+    du.REVISION_ANNOTATION,
+    du.REVISION_HISTORY_ANNOTATION,
+    du.DESIRED_REPLICAS_ANNOTATION,
+    du.MAX_REPLICAS_ANNOTATION,
+    du.ROLLBACK_TO_ANNOTATION,
+}
+
+
+class KubectlError(RuntimeError):
+    """What kubectl would print after `error:`."""
+
+
+class Kubectl:
+    """Operator commands against the simulated cluster; each returns kubectl's output line."""
+
+    def __init__(self, store: Store, api: Api, nodes: Nodes, recorder: Recorder, rng: random.Random):
+        self.store = store
+        self.api = api
+        self.nodes = nodes
+        self.recorder = recorder
+        self.rng = rng
+
+    def _deployment(self, namespace: str, name: str) -> dict:
+        try:
+            return self.store.get("Deployment", namespace, name)
+        except NotFound:
+            raise KubectlError(f'deployments.apps "{name}" not found') from None
+
+    def _object(self, kind: str, namespace: str, name: str) -> dict:
+        obj = self.store.find(kind, namespace, name)
+        if obj is None:
+            raise KubectlError(f'{kind.lower()}s "{name}" not found')
+        return obj
+
+    def _note(self, kind: str, name: str, reason: str, message: str) -> str:
+        self.recorder.event(kind, name, reason, message)
+        return message
+
+    def set_image(self, namespace: str, name: str, container: str, image: str, kind: str = "Deployment") -> str:
+        d = self._deployment(namespace, name) if kind == "Deployment" else self._object(kind, namespace, name)
+        containers = d["spec"]["template"]["spec"]["containers"]
+        targets = [c for c in containers if container in ("*", c["name"])]
+        if not targets:
+            raise KubectlError(f'unable to find container named "{container}"')
+        if all(c["image"] == image for c in targets):
+            return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image unchanged")
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            if container in ("*", c["name"]):
+                c["image"] = image
+        self.api.replace_spec(d)
+        return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image updated to {image}")
+
+    def scale(self, namespace: str, name: str, replicas: int) -> str:
+        d = self._deployment(namespace, name)
+        if d["spec"]["replicas"] != replicas:
+            d["spec"]["replicas"] = replicas
+            self.api.replace_spec(d)
+        return self._note("Deployment", name, "Scale", f"deployment.apps/{name} scaled to {replicas}")
+
+    def pause(self, namespace: str, name: str) -> str:
+        return self._set_paused(namespace, name, True)
+
+    def resume(self, namespace: str, name: str) -> str:
+        return self._set_paused(namespace, name, False)
+
+    def _set_paused(self, namespace: str, name: str, paused: bool) -> str:
+        d = self._deployment(namespace, name)
+        word = "paused" if paused else "resumed"
+        if bool(d["spec"].get("paused")) == paused:
+            raise KubectlError(
+                f"deployments.apps/{name} is already {word}" if paused else f"deployments.apps/{name} is not paused"
+            )
+        d["spec"]["paused"] = paused
+        self.api.replace_spec(d)
+        return self._note("Deployment", name, "Pause" if paused else "Resume", f"deployment.apps/{name} {word}")
+
+    def rollout_undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
+        d = self._deployment(namespace, name)
+        rss = self.store.owned_by("ReplicaSet", d["metadata"]["uid"])
+        history = {du.revision(rs): rs for rs in rss}
+        if to_revision == 0:
+            revisions = sorted(r for r in history if r > 0)
+            if len(revisions) <= 1:
+                raise KubectlError(f'no rollout history found for deployment "{name}"')
+            to_revision = revisions[-2]
+        target = history.get(to_revision) if to_revision > 0 else None
+        if target is None:
+            raise KubectlError(f"unable to find specified revision {to_revision} in history")
+        if d["spec"].get("paused"):
+            raise KubectlError(
+                "you cannot rollback a paused deployment; resume it first with "
+                f"'kubectl rollout resume deployment/{name}' and try again"
+            )
+        if du.equal_ignore_hash(target["spec"]["template"], d["spec"]["template"]):
+            return self._note(
+                "Deployment",
+                name,
+                "RolloutUndo",
+                f"deployment.apps/{name} skipped rollback (current template already matches revision {to_revision})",
+            )
+        template = copy.deepcopy(target["spec"]["template"])
+        template["metadata"].get("labels", {}).pop(du.DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY, None)
+        own = d["metadata"].get("annotations") or {}
+        annotations = {k: v for k, v in own.items() if k in _ANNOTATIONS_TO_SKIP}
+        annotations.update(
+            {k: v for k, v in (target["metadata"].get("annotations") or {}).items() if k not in _ANNOTATIONS_TO_SKIP}
+        )
+        d["spec"]["template"] = template
+        d["metadata"]["annotations"] = annotations
+        self.api.replace_spec(d)
+        return self._note(
+            "Deployment",
+            name,
+            "RolloutUndo",
+            f"deployment.apps/{name} rolled back to revision {to_revision}",
+        )
+
+    def delete_pods(
+        self,
+        namespace: str,
+        selector: dict,
+        count: int | None = None,
+        percent: float | None = None,
+        grace_seconds: int | None = None,
+    ) -> str:
+        """Delete matching pods: all of them, or a random `count` or `percent` of them."""
+        pods = [p for p in self.store.list("Pod", namespace, selector) if not p["metadata"].get("deletionTimestamp")]
+        pods.sort(key=lambda p: p["metadata"]["name"])
+        chosen = len(pods)
+        if count is not None:
+            chosen = min(count, len(pods))
+        elif percent is not None:
+            chosen = min(len(pods), int(round(len(pods) * percent / 100)))
+        victims = self.rng.sample(pods, chosen)
+        for pod in victims:
+            self.api.delete_pod(pod, grace_seconds)
+            self.recorder.event(
+                "Pod",
+                pod["metadata"]["name"],
+                "Deleted",
+                f'pod "{pod["metadata"]["name"]}" deleted',
+            )
+        return f"{len(victims)} pod(s) deleted"
+
+    def apply(self, obj: dict) -> str:
+        """kubectl apply: create the object, or replace its spec, labels and annotations."""
+        obj = copy.deepcopy(obj)
+        errors = admit(obj)  # and compare like with like: the stored object is defaulted
+        if errors:
+            raise Invalid(obj.get("kind", "object"), (obj.get("metadata") or {}).get("name", ""), errors)
+        kind, meta = obj["kind"], obj["metadata"]
+        namespace = meta.get("namespace", "default") if kind not in ("Node", "Namespace") else ""
+        existing = self.store.find(kind, namespace, meta.get("name", ""))
+        label = f"{kind.lower()}/{meta.get('name')}"
+        if existing is None:
+            self.api.create(obj)
+            return self._note(kind, meta["name"], "Apply", f"{label} created")
+        changed = False
+        for key in ("labels", "annotations"):
+            if key in meta and existing["metadata"].get(key) != meta[key]:
+                existing["metadata"][key] = dict(meta[key])
+                changed = True
+        if "spec" in obj and obj["spec"] != existing.get("spec"):
+            existing["spec"] = copy.deepcopy(obj["spec"])
+            self.api.replace_spec(existing)
+            return self._note(kind, meta["name"], "Apply", f"{label} configured")
+        for key in ("data", "stringData"):
+            if key in obj and obj[key] != existing.get(key):
+                existing[key] = copy.deepcopy(obj[key])
+                changed = True
+        if changed:
+            self.store.update(existing)
+            return self._note(kind, meta["name"], "Apply", f"{label} configured")
+        return self._note(kind, meta["name"], "Apply", f"{label} unchanged")
+
+    def patch(self, kind: str, namespace: str, name: str, merge_patch: dict) -> str:
+        """kubectl patch --type merge (RFC 7386)."""
+        try:
+            obj = self.store.get(kind, namespace, name)
+        except NotFound:
+            raise KubectlError(f'{kind.lower()}s "{name}" not found') from None
+        patched = json_merge_patch(copy.deepcopy(obj), merge_patch)
+        spec_changed = patched.get("spec") != obj.get("spec")
+        obj.clear()
+        obj.update(patched)
+        if spec_changed:
+            self.api.replace_spec(obj)
+        else:
+            self.store.update(obj)
+        return self._note(kind, name, "Patch", f"{kind.lower()}/{name} patched")
+
+
+def _resource(kind: str) -> str:
+    return {"Deployment": "deployment.apps", "Rollout": "rollout.argoproj.io"}.get(kind, kind.lower())
+
+
+def json_merge_patch(target: object, patch: object) -> object:
+    """Apply an RFC 7386 JSON merge patch: mappings merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = json_merge_patch(target.get(key), value)
+    return target

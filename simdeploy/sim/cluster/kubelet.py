@@ -1,0 +1,468 @@
+"""The kubelets: image pulls, container starts, probes, restarts with back-off, and graceful termination.
+
+Each container run is drawn from its image's behaviour profile; the kubelet then schedules only the
+moments at which something changes (a probe result flips, the process exits, a kill completes), so a
+pod whose state cannot change costs no events.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from simdeploy.k8s.timeutil import format_time, sim_to_datetime
+from simdeploy.sim.behaviour import ContainerRun, VersionBehaviour
+from simdeploy.sim.clock import Clock
+from simdeploy.sim.cluster.container import Container, container_status, next_change, pre_stop_seconds
+from simdeploy.sim.cluster.probes import INF, Probe
+from simdeploy.sim.cluster.store import DELETED, MODIFIED, Store
+from simdeploy.sim.recorder import Recorder
+
+# pkg/kubelet/kubelet.go and kubelet config defaults: CrashLoopBackOff 10 s doubling to 300 s, reset
+# once a container ran more than 2 x 300 s (client-go util/flowcontrol backoff.go hasExpired).
+BACKOFF_BASE = 10.0
+BACKOFF_CAP = 300.0
+BACKOFF_RESET_AFTER = 600.0
+DEFAULT_GRACE = 30.0  # terminationGracePeriodSeconds
+# The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
+MIN_STOP_TIMEOUT = 2.0
+
+
+@dataclass
+class PodRuntime:
+    """A pod admitted to a node."""
+
+    pod: dict
+    node: str
+    containers: list[Container]
+    epoch: int = 0
+    terminating: bool = False
+    ready: bool = False
+    running: bool = False
+    serving: bool = False
+
+
+@dataclass
+class NodeRuntime:
+    """A node's kubelet: its image cache and its serialised image-pull queue."""
+
+    name: str
+    images: dict[str, float] = field(default_factory=dict)  # image -> time it is present
+    pull_free_at: float = 0.0
+    alive: bool = True
+
+
+class Kubelet:
+    """All kubelets of the cluster; reacts to pods bound to nodes and to graceful deletions."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        store: Store,
+        rng: random.Random,
+        recorder: Recorder,
+        behaviours: dict[str, VersionBehaviour],
+        container_start: float = 1.0,
+    ):
+        self.clock = clock
+        self.store = store
+        self.rng = rng
+        self.recorder = recorder
+        self.behaviours = behaviours
+        self.container_start = container_start
+        self.nodes: dict[str, NodeRuntime] = {}
+        self.pods: dict[str, PodRuntime] = {}  # by pod uid
+        self._next_ip = 0
+        self.serving_listeners: list[Callable[[dict, bool], None]] = []
+        self._pre_stops: dict[int, tuple[dict, float]] = {}
+        store.watch("Pod", self._on_pod)
+
+    # -- watch -----------------------------------------------------------------
+
+    def _on_pod(self, event_type: str, pod: dict) -> None:
+        uid = pod["metadata"]["uid"]
+        runtime = self.pods.get(uid)
+        if event_type == DELETED:
+            if runtime is not None:
+                runtime.epoch += 1
+                del self.pods[uid]
+            return
+        if event_type != MODIFIED:
+            return
+        if runtime is None:
+            node = pod["spec"].get("nodeName")
+            if node and not pod["metadata"].get("deletionTimestamp"):
+                self._admit(pod, node)
+        elif pod["metadata"].get("deletionTimestamp") and not runtime.terminating:
+            self._terminate(runtime)
+
+    # -- admission, pulls, start -----------------------------------------------
+
+    def node(self, name: str) -> NodeRuntime:
+        return self.nodes.setdefault(name, NodeRuntime(name))
+
+    def _admit(self, pod: dict, node_name: str) -> None:
+        node = self.node(node_name)
+        containers = [self._container(spec) for spec in pod["spec"]["containers"]]
+        runtime = PodRuntime(pod, node_name, containers)
+        self.pods[pod["metadata"]["uid"]] = runtime
+        if not node.alive:
+            return
+        self._next_ip += 1
+        status = pod.setdefault("status", {})
+        status["hostIP"] = _node_ip(node_name)
+        status["podIP"] = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
+        status["startTime"] = self.store.timestamp()
+        ready_at = self.clock.now
+        for container in containers:
+            ready_at = max(ready_at, self._pull(runtime, node, container))
+        epoch = runtime.epoch
+        self.clock.call_at(ready_at + self.container_start, lambda: self._start_all(runtime, epoch))
+
+    def _container(self, spec: dict) -> Container:
+        return Container(
+            name=spec["name"],
+            image=spec["image"],
+            behaviour=self.behaviours[spec["image"]],
+            startup_probe=Probe.from_spec(spec.get("startupProbe")),
+            readiness_probe=Probe.from_spec(spec.get("readinessProbe")),
+            liveness_probe=Probe.from_spec(spec.get("livenessProbe")),
+            pre_stop=self._pre_stop(spec),
+        )
+
+    def _pre_stop(self, spec: dict) -> float:
+        """pre_stop_seconds, remembered per container spec (pods of one ReplicaSet share theirs)."""
+        cached = self._pre_stops.get(id(spec))
+        if cached is None or cached[0] is not spec:
+            cached = self._pre_stops[id(spec)] = (spec, pre_stop_seconds(spec))
+        return cached[1]
+
+    def _pull(self, runtime: PodRuntime, node: NodeRuntime, container: Container) -> float:
+        """Queue the image pull on the node (serialised, as serializeImagePulls) and say when done."""
+        name = runtime.pod["metadata"]["name"]
+        present_at = node.images.get(container.image)
+        now = self.clock.now
+        if present_at is not None:
+            if present_at <= now:
+                self.recorder.event(
+                    "Pod",
+                    name,
+                    "Pulled",
+                    f'Container image "{container.image}" already present on machine',
+                )
+            return present_at
+        took = container.behaviour.pull.sample(self.rng)
+        if took <= 0:  # the image was already on the node (pre-pulled, or kind-loaded)
+            node.images[container.image] = now
+            return self._pull(runtime, node, container)
+        start = max(now, node.pull_free_at)
+        done = start + took
+        node.pull_free_at = done
+        node.images[container.image] = done
+        epoch = runtime.epoch
+        self.clock.call_at(
+            start,
+            lambda: self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{container.image}"'),
+        )
+        self.clock.call_at(
+            done,
+            lambda: self._pod_event(
+                runtime,
+                epoch,
+                "Pulled",
+                f'Successfully pulled image "{container.image}" in {took:.3g}s',
+            ),
+        )
+        return done
+
+    def _pod_event(self, runtime: PodRuntime, epoch: int, reason: str, message: str) -> None:
+        if runtime.epoch == epoch:
+            self.recorder.event("Pod", runtime.pod["metadata"]["name"], reason, message)
+
+    def _start_all(self, runtime: PodRuntime, epoch: int) -> None:
+        if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
+            return
+        runtime.running = True
+        for container in runtime.containers:
+            self._start(runtime, container)
+        self._write_status(runtime)
+
+    def _start(self, runtime: PodRuntime, container: Container) -> None:
+        now = self.clock.now
+        container.behaviour = self.behaviours[container.image]  # a restart runs the image as it behaves now
+        container.state = "running"
+        container.run = container.behaviour.draw(self.rng, now)
+        container.started = container.startup_probe is None
+        container.started_at = now
+        container.ready = False
+        container.reported_unready = False
+        container.serving = False
+        name = runtime.pod["metadata"]["name"]
+        self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
+        self.recorder.event("Pod", name, "Started", f"Started container {container.name}")
+        self._plan(runtime, container)
+
+    # -- probes ----------------------------------------------------------------
+
+    def _plan(self, runtime: PodRuntime, container: Container) -> None:
+        """Schedule the next moment this container's state changes, if there is one."""
+        change = next_change(container, self.clock.now)
+        if change is None:
+            return
+        moment, what = change
+        epoch, run = runtime.epoch, container.run
+        self.clock.call_at(moment, lambda: self._change(runtime, container, epoch, run, what))
+
+    def _change(self, runtime: PodRuntime, c: Container, epoch: int, run: ContainerRun, what: str) -> None:
+        if runtime.epoch != epoch or c.run is not run or c.state != "running":
+            return  # planned for a run or a pod state that no longer exists
+        name = runtime.pod["metadata"]["name"]
+        if what in ("serves", "hangs"):
+            c.serving = what == "serves"
+            self._plan(runtime, c)
+            self._update_serving(runtime)
+            return
+        if what == "started":
+            c.started = True
+            c.started_at = self.clock.now
+        elif what == "readiness-failing":
+            c.reported_unready = True
+            refused = self.clock.now < c.run.live
+            detail = "dial tcp: connect: connection refused" if refused else "HTTP probe failed with statuscode: 503"
+            self.recorder.event("Pod", name, "Unhealthy", f"Readiness probe failed: {detail}", warning=True)
+            self._plan(runtime, c)
+            return
+        elif what == "ready":
+            c.ready = True
+        elif what == "unready":
+            c.ready = False
+            self.recorder.event(
+                "Pod",
+                name,
+                "Unhealthy",
+                "Readiness probe failed: context deadline exceeded",
+                warning=True,
+            )
+        elif what == "exit":
+            self._exited(runtime, c, c.behaviour.exit_code, "Error")
+            return
+        else:
+            probe_name = "Startup" if what == "startup-failed" else "Liveness"
+            self.recorder.event("Pod", name, "Unhealthy", f"{probe_name} probe failed", warning=True)
+            self.recorder.event(
+                "Pod",
+                name,
+                "Killing",
+                f"Container {c.name} failed {probe_name.lower()} probe, will be restarted",
+            )
+            self._kill(runtime, c, c.startup_probe if what == "startup-failed" else c.liveness_probe)
+            return
+        self._plan(runtime, c)
+        self._write_status(runtime)
+
+    # -- kills, exits and restarts ----------------------------------------------
+
+    def _stop_time(self, c: Container, grace: float) -> tuple[float, bool]:
+        """Seconds from a kill until the container has stopped, and whether SIGKILL stopped it.
+
+        kuberuntime_container.go killContainer: the preStop hook runs for at most the grace period;
+        then StopContainer gets the grace left, in whole seconds (executePreStopHook truncates the
+        time the hook took), but never less than 2 s; SIGTERM, then SIGKILL when that runs out.
+        """
+        pre_stop = min(c.pre_stop, grace)
+        stop_timeout = max(grace - int(pre_stop), MIN_STOP_TIMEOUT)
+        shutdown = c.behaviour.shutdown.sample(self.rng)
+        return pre_stop + min(shutdown, stop_timeout), shutdown > stop_timeout
+
+    def _kill(self, runtime: PodRuntime, c: Container, probe: Probe) -> None:
+        """A failed liveness or startup probe: stop the container with the grace period, then restart it.
+
+        The grace is the probe's terminationGracePeriodSeconds if set, else the pod's
+        (kuberuntime_container.go setTerminationGracePeriod). The container keeps running until it
+        has stopped; its back-off counts from then (FinishedAt).
+        """
+        grace = probe.termination_grace_period
+        if grace is None:
+            grace = float(runtime.pod["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE))
+        took, sigkill = self._stop_time(c, grace)
+        c.state = "stopping"
+        c.stops_at = self.clock.now + took
+        epoch, run = runtime.epoch, c.run
+        self.clock.call_later(took, lambda: self._killed(runtime, c, epoch, run, 137 if sigkill else 143))
+        self._update_serving(runtime)
+
+    def _killed(self, runtime: PodRuntime, c: Container, epoch: int, run: ContainerRun, exit_code: int) -> None:
+        if runtime.epoch == epoch and c.run is run and c.state == "stopping":
+            self._exited(runtime, c, exit_code, "Error")
+
+    def _exited(self, runtime: PodRuntime, c: Container, exit_code: int, reason: str) -> None:
+        now = self.clock.now
+        ran = now - c.run.started
+        c.last_exit = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": self._stamp(c.run.started),
+            "finishedAt": self.store.timestamp(),
+        }
+        c.state = "waiting"
+        c.ready = False
+        c.serving = False
+        c.started = False
+        if ran > BACKOFF_RESET_AFTER + 1e-6:  # (the margin absorbs float rounding of simulated time)
+            c.next_backoff = 0.0
+        delay = c.next_backoff
+        c.next_backoff = BACKOFF_BASE if delay == 0 else min(delay * 2, BACKOFF_CAP)
+        c.waiting_reason = "CrashLoopBackOff" if delay > 0 else "ContainerCreating"
+        if delay > 0:
+            self.recorder.event(
+                "Pod",
+                runtime.pod["metadata"]["name"],
+                "BackOff",
+                f"Back-off restarting failed container {c.name}",
+                warning=True,
+            )
+        epoch = runtime.epoch
+        self.clock.call_later(delay, lambda: self._restart(runtime, c, epoch))
+        self._update_serving(runtime)
+        self._write_status(runtime)
+
+    def _restart(self, runtime: PodRuntime, c: Container, epoch: int) -> None:
+        if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
+            return
+        c.restart_count += 1
+        self._start(runtime, c)
+        self._write_status(runtime)
+
+    # -- termination -----------------------------------------------------------
+
+    def _terminate(self, runtime: PodRuntime) -> None:
+        """Graceful deletion: preStop, then SIGTERM, then SIGKILL when the grace period ends."""
+        runtime.terminating = True
+        runtime.epoch += 1
+        if not self.nodes[runtime.node].alive:
+            return  # nobody is left to stop the containers: the pod stays Terminating
+        pod = runtime.pod
+        now = self.clock.now
+        grace = float(pod["metadata"].get("deletionGracePeriodSeconds", DEFAULT_GRACE))
+        gone = now
+        epoch = runtime.epoch
+        for c in runtime.containers:
+            if c.state == "stopping":  # already being killed for a failed probe
+                gone = max(gone, c.stops_at)
+            if c.state != "running":
+                continue
+            self.recorder.event("Pod", pod["metadata"]["name"], "Killing", f"Stopping container {c.name}")
+            gone = max(gone, now + self._stop_time(c, grace)[0])
+            # On SIGTERM, after preStop, the app closes its listener: new requests are refused.
+            self.clock.call_at(now + min(c.pre_stop, grace), lambda c=c: self._sigterm(runtime, c, epoch))
+        self.clock.call_at(gone, lambda: self._remove(runtime, epoch))
+
+    def _sigterm(self, runtime: PodRuntime, c: Container, epoch: int) -> None:
+        if runtime.epoch == epoch and c.serving:
+            c.serving = False
+            self._update_serving(runtime)
+
+    def _remove(self, runtime: PodRuntime, epoch: int) -> None:
+        """The containers have stopped: the kubelet confirms the deletion (unless its node died meanwhile)."""
+        meta = runtime.pod["metadata"]
+        if runtime.epoch != epoch:
+            return
+        if self.store.find("Pod", meta["namespace"], meta["name"]) is runtime.pod:
+            self.store.delete("Pod", meta["namespace"], meta["name"])
+
+    # -- nodes -----------------------------------------------------------------
+
+    def fail_node(self, name: str) -> None:
+        """The machine dies: containers stop at once and nothing reports it to the API."""
+        node = self.node(name)
+        node.alive = False
+        for runtime in self.pods.values():
+            if runtime.node == name:
+                runtime.epoch += 1
+                runtime.running = False
+                for c in runtime.containers:
+                    c.state = "terminated"
+                    c.ready = False
+                    c.serving = False
+                self._update_serving(runtime)
+
+    # -- behaviour changes -----------------------------------------------------
+
+    def change_behaviour(self, behaviour: VersionBehaviour, hang_now: bool, exit_now: bool) -> None:
+        """Apply a new profile to running containers of that image; new runs draw from it anyway."""
+        now = self.clock.now
+        for runtime in self.pods.values():
+            if runtime.terminating or not runtime.running:
+                continue
+            for c in runtime.containers:
+                if c.image != behaviour.image or c.state != "running":
+                    continue
+                c.behaviour = behaviour
+                run = c.run
+                if hang_now and behaviour.hang_after is not None:
+                    run = replace(run, hangs=now + behaviour.hang_after.sample(self.rng))
+                if exit_now and behaviour.exit_after is not None:
+                    run = replace(run, exits=now + behaviour.exit_after.sample(self.rng))
+                if behaviour.never_ready:
+                    run = replace(run, ready=INF, serves=INF)
+                if run is not c.run:
+                    c.run = run
+                    self._plan(runtime, c)
+
+    # -- status ----------------------------------------------------------------
+
+    def _update_serving(self, runtime: PodRuntime) -> None:
+        serving = all(c.state == "running" and c.serving for c in runtime.containers)
+        if serving != runtime.serving:
+            runtime.serving = serving
+            for listener in self.serving_listeners:
+                listener(runtime.pod, serving)
+
+    def _stamp(self, moment: float) -> str:
+        return format_time(sim_to_datetime(self.store.epoch, moment))
+
+    def _write_status(self, runtime: PodRuntime) -> None:
+        pod = runtime.pod
+        if self.store.find("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"]) is not pod:
+            return
+        status = pod["status"]
+        now_stamp = self.store.timestamp()
+        ready = all(c.ready for c in runtime.containers)
+        running = any(c.state in ("running", "stopping") for c in runtime.containers)
+        status["phase"] = "Running" if running else status.get("phase", "Pending")
+        status["containerStatuses"] = [container_status(c, self._stamp) for c in runtime.containers]
+        conditions = {c["type"]: c for c in status.get("conditions", [])}
+        _set_condition(conditions, "Initialized", True, now_stamp)
+        _set_condition(conditions, "ContainersReady", ready, now_stamp)
+        _set_condition(conditions, "Ready", ready, now_stamp)
+        order = (
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        )
+        status["conditions"] = [conditions[t] for t in order if t in conditions]
+        if ready != runtime.ready:
+            runtime.ready = ready
+            message = "Pod is ready: all containers passed readiness" if ready else "Pod is not ready"
+            self.recorder.event("Pod", pod["metadata"]["name"], "Ready" if ready else "NotReady", message)
+        self.store.update(pod)
+
+
+def _set_condition(conditions: dict, kind: str, value: bool, stamp: str) -> None:
+    text = "True" if value else "False"
+    current = conditions.get(kind)
+    if current is not None and current["status"] == text:
+        return
+    conditions[kind] = {
+        "type": kind,
+        "status": text,
+        "lastProbeTime": None,
+        "lastTransitionTime": stamp,
+    }
+
+
+def _node_ip(name: str) -> str:
+    return f"172.18.0.{sum(name.encode()) % 250 + 2}"

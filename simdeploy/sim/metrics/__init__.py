@@ -1,0 +1,1 @@
+"""What Prometheus sees: scrapes into an in-memory TSDB, PromQL over it, and alerting rules."""

@@ -1,0 +1,40 @@
+"""Shared fixtures: the seed scenario served on loopback by an in-process `simdeploy serve`."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from serve_helpers import SEED
+
+import simdeploy
+from simdeploy.apiserver import ApiServer
+
+
+@contextlib.contextmanager
+def _serving(until: float, speed: float, pdb_min_available: int | None = None, **options):
+    """The seed scenario (with a PodDisruptionBudget if asked) run to `until` simulated seconds, then served
+    on loopback, advancing at `speed`; stopped when the block ends."""
+    sim = simdeploy.load(SEED)
+    if pdb_min_available is not None:
+        sim.api.create(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "payments-api", "namespace": "production"},
+                "spec": {"minAvailable": pdb_min_available, "selector": {"matchLabels": {"app": "payments-api"}}},
+            }
+        )
+    sim.run_until(until)
+    server = ApiServer(sim, "payments-rolling-update", speed=speed, **options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def serving():
+    """`with serving(until=60, speed=1) as server:` — the seed scenario behind a started ApiServer."""
+    return _serving
