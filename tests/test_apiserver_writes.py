@@ -5,11 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
 import yaml
-from serve_helpers import NEW_IMAGE, OLD_IMAGE, ROOT, deployment, kubectl, needs_kubectl, ok, rows, send
-
-from simdeploy.apiserver.patches import strategic_merge
+from serve_helpers import NEW_IMAGE, OLD_IMAGE, ROOT, deployment, kubectl, needs_kubectl, ok, request, rows, send
 
 NS = ("-n", "production")
 
@@ -116,6 +113,22 @@ def test_put_checks_the_name_and_replaces_status_only_through_the_subresource(se
         assert (code, answer["data"]) == (200, {"b": "2"})
         code, answer = send(server, "PUT", "/api/v1/namespaces/production/configmaps/absent", config)
         assert code == 404
+
+
+def test_each_write_is_admitted_once_and_a_patch_keeps_the_status(serving, monkeypatch):
+    from simdeploy.k8s.admission import admit
+
+    admitted = []
+    with serving(until=30, speed=0) as server:
+        monkeypatch.setattr("simdeploy.sim.cluster.api.admit", lambda obj: admitted.append(obj["kind"]) or admit(obj))
+        path = "/apis/apps/v1/namespaces/production/deployments/payments-api"
+        status = deployment(server)["status"]
+        patch = {"spec": {"replicas": 7}, "status": {"replicas": 99}}
+        code, answer = send(server, "PATCH", path, patch, "application/merge-patch+json")
+        assert code == 200 and answer["spec"]["replicas"] == 7 and answer["status"] == status
+        code, answer = send(server, "PUT", path + "/scale", {"spec": {"replicas": 5}})
+        assert code == 200 and deployment(server)["spec"]["replicas"] == 5
+        assert admitted == ["Deployment", "Deployment"]
 
 
 @needs_kubectl
@@ -269,54 +282,7 @@ def test_discovery_advertises_writes_and_subresources(serving):
         assert {r["name"] for r in apps["resources"]} >= {"deployments/scale", "deployments/status"}
 
 
-# -- strategic merge ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("target", "patch", "expected"),
-    [
-        (
-            {
-                "containers": [
-                    {"name": "a", "image": "1", "ports": [{"containerPort": 80}]},
-                    {"name": "b", "image": "2"},
-                ]
-            },
-            {
-                "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
-                "containers": [{"name": "b", "image": "3"}],
-            },
-            {
-                "containers": [
-                    {"name": "a", "image": "1", "ports": [{"containerPort": 80}]},
-                    {"name": "b", "image": "3"},
-                ]
-            },
-        ),
-        (
-            {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]},
-            {"ports": [{"port": 80, "targetPort": 9090}, {"port": 8443}]},
-            {"ports": [{"port": 80, "targetPort": 9090}, {"port": 443}, {"port": 8443}]},
-        ),
-        (
-            {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], "args": ["x", "y"]},
-            {"env": [{"name": "A", "$patch": "delete"}], "args": ["z"]},
-            {"env": [{"name": "B", "value": "2"}], "args": ["z"]},
-        ),
-        (
-            {"selector": {"app": "a"}, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
-            {"selector": {"app": None, "color": "blue"}, "strategy": {"$retainKeys": ["type"], "type": "Recreate"}},
-            {"selector": {"color": "blue"}, "strategy": {"type": "Recreate"}},
-        ),
-    ],
-)
-def test_strategic_merge_merges_keyed_lists(target, patch, expected):
-    assert strategic_merge(target, patch) == expected
-
-
 def test_openapi_v3_names_each_write_with_its_kind_and_the_field_validation_parameter(serving):
-    from test_apiserver import request
-
     with serving(until=0, speed=0) as server:
         code, _, root = request(server, "/openapi/v3")
         assert code == 200

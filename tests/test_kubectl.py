@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 import simdeploy
@@ -174,8 +176,9 @@ def test_store_changes_between_steps_act_like_an_api_client():
     sim = simulation(deployment())
     sim.run_until(60)
     d = web(sim)
-    d["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
-    sim.api.replace_spec(d)
+    changed = copy.deepcopy(d)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
+    sim.api.update(d, changed)
     assert d["metadata"]["generation"] == 2
     sim.run_until(120)
     assert complete(sim) and image_of(replica_sets(sim)[2]) == "web:2"

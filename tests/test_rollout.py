@@ -71,10 +71,9 @@ def simulation(obj: dict, extra: list | None = None, **scenario) -> simdeploy.Si
 
 def set_image(sim, image: str = NEW) -> None:
     obj = sim.store.get("Rollout", NS, "web")
-    template = copy.deepcopy(obj["spec"]["template"])
-    template["spec"]["containers"][0]["image"] = image
-    obj["spec"]["template"] = template
-    sim.api.replace_spec(obj)
+    changed = copy.deepcopy(obj)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    sim.api.update(obj, changed)
 
 
 def counts(sim) -> dict[str, int]:

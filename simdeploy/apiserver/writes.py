@@ -8,16 +8,11 @@ import json
 from simdeploy.apiserver import patches
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
-from simdeploy.k8s.admission import admit
-from simdeploy.k8s.validation import SUPPORTED_KINDS, FieldError, decode_errors
+from simdeploy.k8s.validation import FieldError
 from simdeploy.sim.cluster.api import EvictionRefused, Invalid
-from simdeploy.sim.cluster.store import AlreadyExists, NotFound
+from simdeploy.sim.cluster.store import AlreadyExists, Conflict, NotFound
 
-# Kinds whose spec changes go through sim.api.replace_spec (defaulting, validation, generation) for the controllers.
-_CONTROLLED = ("Deployment", "Rollout")
 _SCALABLE = ("Deployment", "Rollout", "ReplicaSet")
-# What a patch may not change: the server owns these.
-_SERVER_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp")
 
 
 def _stored(sim, resource: Resource, namespace: str | None, name: str) -> dict:
@@ -40,48 +35,20 @@ def decode_body(body: bytes) -> dict:
     return document
 
 
-def _invalid(error: Invalid, resource: Resource, name: str) -> ApiError:
+def _invalid(error: Invalid, resource: Resource) -> ApiError:
     # With `field` set, kubectl prints "The Deployment "x" is invalid: spec.replicas: Invalid value: ...".
     causes = [{"reason": "FieldValueInvalid", "message": e.message, "field": e.path} for e in error.errors]
-    return ApiError(422, "Invalid", str(error), {"name": name, "kind": resource.kind, "causes": causes})
+    return ApiError(422, "Invalid", str(error), {"name": error.name, "kind": resource.kind, "causes": causes})
 
 
-def _check_version(obj: dict, wanted: str | None) -> None:
-    if wanted and wanted != obj["metadata"].get("resourceVersion"):
-        kind = obj["kind"].lower()
-        raise ApiError(
-            409,
-            "Conflict",
-            f'Operation cannot be fulfilled on {kind}s "{obj["metadata"]["name"]}": the object has been modified; '
-            "please apply your changes to the latest version and try again",
-        )
-
-
-def save(sim, resource: Resource, obj: dict, changed: dict) -> dict:
-    """Write `changed` (a patched copy of the stored `obj`) into the store; spec changes bump the generation."""
-    for field in _SERVER_FIELDS:
-        if field in obj["metadata"]:
-            changed.setdefault("metadata", {})[field] = obj["metadata"][field]
-        else:
-            changed.get("metadata", {}).pop(field, None)
-    changed["kind"], changed["apiVersion"] = obj["kind"], obj.get("apiVersion", resource.group_version)
-    if changed == obj:
-        return obj  # a no-op patch: nothing moves, as on the real apiserver
-    name = obj["metadata"]["name"]
-    if (changed["apiVersion"], changed["kind"]) in SUPPORTED_KINDS:
-        errors = decode_errors(changed)  # a patch must not leave a shape the controllers cannot read
-        if errors:
-            raise _invalid(Invalid(resource.kind, name, errors), resource, name)
-    spec_changed = changed.get("spec") != obj.get("spec")
-    if spec_changed and resource.kind in _CONTROLLED:
-        errors = admit(copy.deepcopy(changed))
-        if errors:
-            raise _invalid(Invalid(resource.kind, name, errors), resource, name)
-    obj.clear()  # in place: controllers and the kubelet hold references to stored objects
-    obj.update(changed)
-    if spec_changed and resource.kind in _CONTROLLED:
-        return sim.api.replace_spec(obj)
-    return sim.store.update(obj, spec_changed=spec_changed)
+def _write(sim, resource: Resource, stored: dict, changed: dict, subresource=None, expect_version=None) -> dict:
+    """The one write (sim/cluster/api.py Api.update), its refusals as API Statuses."""
+    try:
+        return sim.api.update(stored, changed, subresource, expect_version)
+    except Invalid as error:
+        raise _invalid(error, resource) from None
+    except Conflict as error:
+        raise ApiError(409, "Conflict", str(error)) from None
 
 
 def patch(sim, resource: Resource, namespace: str | None, name: str, subresource: str | None, ctype: str, body: bytes):
@@ -90,22 +57,13 @@ def patch(sim, resource: Resource, namespace: str | None, name: str, subresource
         return 200, patch_scale(sim, resource, namespace, name, ctype, body)
     if patches.is_apply(ctype) and subresource is None and _missing(sim, resource, namespace, name):
         return _apply_create(sim, resource, namespace, name, body)
-    obj = _stored(sim, resource, namespace, name)
-    changed = patches.apply_patch(obj, ctype, body)
-    if subresource == "status":  # only the status moves
-        changed = {**copy.deepcopy(obj), "status": changed.get("status", {})}
-    elif not isinstance(changed.get("spec", {}), dict) or not isinstance(changed.get("metadata", {}), dict):
-        raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: spec and metadata must be objects')
-    return 200, save(sim, resource, obj, changed)
+    stored = _stored(sim, resource, namespace, name)
+    return 200, _write(sim, resource, stored, patches.apply(stored, ctype, body), subresource)
 
 
 def replace(sim, resource: Resource, namespace: str | None, name: str, subresource: str | None, body: bytes) -> dict:
-    """PUT a whole object (kubectl replace, client update): its resourceVersion, if sent, is a precondition.
-
-    As the real registry does for the kinds we serve, a PUT of the object keeps the stored status and a PUT
-    of …/status keeps everything but the status (pkg/registry/apps/deployment/strategy.go PrepareForUpdate).
-    """
-    obj = _stored(sim, resource, namespace, name)
+    """PUT a whole object (kubectl replace, client update): its resourceVersion, if sent, is a precondition."""
+    stored = _stored(sim, resource, namespace, name)
     sent = decode_body(body)
     meta = _mapping(sent, "metadata")
     if meta.get("name") != name:
@@ -115,16 +73,7 @@ def replace(sim, resource: Resource, namespace: str | None, name: str, subresour
             raise bad_request(f"{field} {sent[field]!r} does not match the URL ({expected})")
     if resource.namespaced and meta.get("namespace") not in (None, namespace):
         raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
-    _check_version(obj, meta.get("resourceVersion"))
-    if subresource == "status":
-        changed = {**copy.deepcopy(obj), "status": _mapping(sent, "status")}
-    else:
-        changed = {key: value for key, value in sent.items() if key != "status"}
-        if "status" in obj:
-            changed["status"] = copy.deepcopy(obj["status"])
-        if not isinstance(changed.get("spec", {}), dict):
-            raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: spec must be an object')
-    return save(sim, resource, obj, changed)
+    return _write(sim, resource, stored, sent, subresource, meta.get("resourceVersion"))
 
 
 def _mapping(document: dict, key: str) -> dict:
@@ -172,30 +121,28 @@ def get_scale(sim, resource: Resource, namespace: str | None, name: str) -> dict
     return scale_of(_scalable(sim, resource, namespace, name))
 
 
-def _set_replicas(sim, resource: Resource, obj: dict, scale: dict) -> dict:
+def _set_replicas(sim, resource: Resource, obj: dict, scale: dict, expect_version: str | None = None) -> dict:
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise ApiError(
             422, "Invalid", f'Scale.autoscaling "{obj["metadata"]["name"]}" is invalid: spec.replicas: {replicas!r}'
         )
-    if replicas != obj["spec"].get("replicas"):
-        changed = copy.deepcopy(obj)
-        changed["spec"]["replicas"] = replicas
-        save(sim, resource, obj, changed)
+    changed = copy.deepcopy(obj)
+    changed["spec"]["replicas"] = replicas
+    _write(sim, resource, obj, changed, expect_version=expect_version)
     return scale_of(obj)
 
 
 def patch_scale(sim, resource: Resource, namespace: str | None, name: str, ctype: str, body: bytes) -> dict:
     obj = _scalable(sim, resource, namespace, name)
-    return _set_replicas(sim, resource, obj, patches.apply_patch(scale_of(obj), ctype, body))
+    return _set_replicas(sim, resource, obj, patches.apply(scale_of(obj), ctype, body))
 
 
 def put_scale(sim, resource: Resource, namespace: str | None, name: str, body: bytes) -> dict:
     """PUT …/scale: a whole Scale (kubectl sends no Content-Type); its resourceVersion is a precondition."""
     obj = _scalable(sim, resource, namespace, name)
     scale = decode_body(body)
-    _check_version(obj, _mapping(scale, "metadata").get("resourceVersion"))
-    return _set_replicas(sim, resource, obj, scale)
+    return _set_replicas(sim, resource, obj, scale, _mapping(scale, "metadata").get("resourceVersion"))
 
 
 # -- delete, eviction, create ------------------------------------------------------
@@ -212,7 +159,14 @@ def delete(sim, resource: Resource, namespace: str | None, name: str, body: byte
     """DELETE: pods go gracefully and the reply is the Pod (clients decode it as one); others get a Status."""
     obj = _stored(sim, resource, namespace, name)
     options = decode_body(body)
-    _check_version(obj, _mapping(options, "preconditions").get("resourceVersion"))
+    wanted = _mapping(options, "preconditions").get("resourceVersion")
+    if wanted and wanted != obj["metadata"].get("resourceVersion"):
+        raise ApiError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {obj["kind"].lower()}s "{name}": the object has been modified; '
+            "please apply your changes to the latest version and try again",
+        )
     grace = options.get("gracePeriodSeconds", params.get("gracePeriodSeconds"))
     if resource.kind == "Pod":
         try:
@@ -272,7 +226,7 @@ def _missing(sim, resource: Resource, namespace: str | None, name: str) -> bool:
 
 def _apply_create(sim, resource: Resource, namespace: str | None, name: str, body: bytes) -> tuple[int, dict]:
     """Server-side apply of a missing object creates it (201), named by the URL."""
-    obj = patches.apply_patch({}, patches.APPLY, body)
+    obj = patches.apply({}, patches.APPLY, body)
     meta = _mapping(obj, "metadata")
     if meta.get("name") not in (None, name):
         raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
@@ -291,7 +245,7 @@ def _create_object(sim, resource: Resource, namespace: str | None, obj: dict) ->
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise _invalid(
-            Invalid(resource.kind, "", [FieldError("metadata", "Invalid value: expected a mapping")]), resource, ""
+            Invalid(resource.kind, "", [FieldError("metadata", "Invalid value: expected a mapping")]), resource
         )
     if resource.namespaced:
         if meta.get("namespace") not in (None, namespace):
@@ -305,7 +259,7 @@ def _create_object(sim, resource: Resource, namespace: str | None, obj: dict) ->
     try:
         stored = sim.api.create(obj)
     except Invalid as error:
-        raise _invalid(error, resource, meta.get("name", "")) from None
+        raise _invalid(error, resource) from None
     except AlreadyExists:
         name = meta.get("name", "")
         raise ApiError(

@@ -55,8 +55,9 @@ class RolloutCommands:
         """kubectl argo rollouts pause / resume: spec.paused holds the steps where they are."""
         rollout = self._get(namespace, name)
         if bool(rollout["spec"].get("paused")) != paused:
-            rollout["spec"]["paused"] = paused
-            self.sim.api.replace_spec(rollout)
+            changed = copy.deepcopy(rollout)
+            changed["spec"]["paused"] = paused
+            self.sim.api.update(rollout, changed)
         word = "paused" if paused else "resumed"
         self.event(rollout, "RolloutPaused" if paused else "RolloutResumed", f"rollout '{name}' {word}")
         return f"rollout '{name}' {word}"
@@ -78,7 +79,8 @@ class RolloutCommands:
             raise KubectlError(f"unable to find specified revision {to_revision} in history")
         template = copy.deepcopy(target["spec"]["template"])
         template["metadata"].get("labels", {}).pop(HASH, None)
-        rollout["spec"]["template"] = template
-        self.sim.api.replace_spec(rollout)
+        changed = copy.deepcopy(rollout)
+        changed["spec"]["template"] = template
+        self.sim.api.update(rollout, changed)
         self.event(rollout, "RolloutUndo", f"rollout '{name}' undo to revision {to_revision}")
         return f"rollout '{name}' undo"

@@ -1,20 +1,48 @@
-"""The API server's write rules over the store: defaulting, validation, graceful deletion, eviction, GC."""
+"""The API server's write rules over the store: the one path every user write takes, deletion, eviction, GC.
+
+kubectl (sim/cluster/kubectl.py), `simdeploy serve` (apiserver/writes.py) and the Argo Rollouts commands all
+write through `Api.create`, `Api.update` and `Api.patch`: decoded, defaulted and validated once
+(k8s/admission.py), server-owned fields kept, the status kept apart from the spec as the registry's
+PrepareForUpdate does (pkg/registry/apps/deployment/strategy.go and its siblings), and the generation bumped
+when the spec changes. Controllers stamp out objects from validated templates and write their own status
+directly on the store.
+"""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
+from simdeploy.k8s import patch as patches
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.pdb_util import eviction_charged_pdb, eviction_decision
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
+from simdeploy.k8s.validation import FieldError
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.cluster.store import NotFound, Store
+from simdeploy.sim.cluster.store import Conflict, NotFound, Store
+
+# The fields of metadata that only the server writes (a user's write can neither set nor remove them).
+SERVER_OWNED = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+# Kinds with a status subresource: a write of the object keeps the stored status, a write of /status
+# keeps everything else.
+WITH_STATUS = {"Deployment", "ReplicaSet", "Pod", "Service", "Node", "Namespace", "PodDisruptionBudget", "Rollout"}
 
 
 class Invalid(ValueError):
     """The object failed API validation (HTTP 422)."""
 
-    def __init__(self, kind: str, name: str, errors: list):
+    def __init__(self, kind: str, name: str, errors: list[FieldError]):
+        self.kind = kind
+        self.name = name
         self.errors = errors
         details = "; ".join(str(error) for error in errors)
         super().__init__(f'{kind} "{name}" is invalid: {details}')
@@ -29,28 +57,72 @@ class EvictionRefused(RuntimeError):
 
 
 class Api:
-    """Create, update, delete and evict as the API server does, on the simulation's store."""
+    """Create, update, patch, delete and evict as the API server does, on the simulation's store."""
 
     def __init__(self, clock: Clock, store: Store):
         self.clock = clock
         self.store = store
 
+    # -- writes ----------------------------------------------------------------
+
     def create(self, obj: dict, trusted: bool = False) -> dict:
-        """Create with defaulting and validation; `trusted` skips both for objects a controller
-        stamped out of an already validated template (the outcome would be the same)."""
-        if trusted:
-            return self.store.create(obj)
-        errors = admit(obj)
-        if errors:
-            raise Invalid(_kind_of(obj), _name_of(obj), errors)
+        """Store a new object, decoded, defaulted and validated; `trusted` skips admission for objects a
+        controller stamped out of an already validated template (the outcome would be the same)."""
+        if not trusted:
+            errors = admit(obj)
+            if errors:
+                raise Invalid(_kind_of(obj), _name_of(obj), errors)
         return self.store.create(obj)
 
-    def replace_spec(self, obj: dict) -> dict:
-        """Record a changed spec (a user edit): default, validate and bump the generation."""
-        errors = admit(obj)
+    def update(
+        self, stored: dict, changed: dict, subresource: str | None = None, expect_version: str | None = None
+    ) -> dict:
+        """Write `changed`, a new version of the stored object `stored`, as one user write.
+
+        `changed` is consumed (defaulted in place). A write that changes nothing leaves the object and its
+        resourceVersion as they were, as on the real API server. Raises Invalid, Conflict.
+        """
+        meta = stored["metadata"]
+        if expect_version and expect_version != meta.get("resourceVersion"):
+            raise Conflict(
+                f'Operation cannot be fulfilled on {stored["kind"].lower()}s "{meta["name"]}": the object has been '
+                "modified; please apply your changes to the latest version and try again"
+            )
+        if not isinstance(changed.get("metadata", {}), dict):
+            raise Invalid(stored["kind"], meta["name"], [FieldError("metadata", "Invalid value: expected a mapping")])
+        if subresource == "status":
+            status, changed = changed.get("status"), copy.deepcopy(stored)
+            changed.pop("status", None)
+            if status is not None:
+                changed["status"] = status
+        elif stored["kind"] in WITH_STATUS:
+            changed.pop("status", None)
+            if "status" in stored:
+                changed["status"] = copy.deepcopy(stored["status"])
+        _keep_server_fields(stored, changed)
+        if changed == stored:
+            return stored
+        errors = admit(changed)
         if errors:
-            raise Invalid(obj["kind"], obj["metadata"]["name"], errors)
-        return self.store.update(obj, spec_changed=True)
+            raise Invalid(stored["kind"], meta["name"], errors)
+        if changed == stored:  # equal once defaulted: nothing moves
+            return stored
+        spec_changed = changed.get("spec") != stored.get("spec")
+        stored.clear()  # in place: controllers and kubelets hold references to stored objects
+        stored.update(changed)
+        return self.store.update(stored, spec_changed=spec_changed)
+
+    def patch(
+        self, kind: str, namespace: str, name: str, patch_type: str, patch: object, subresource: str | None = None
+    ) -> dict:
+        """Apply a decoded patch (k8s/patch.py: merge, strategic, json) to a stored object and write it.
+
+        Raises NotFound, PatchError, Invalid.
+        """
+        stored = self.store.get(kind, namespace, name)
+        return self.update(stored, patches.apply_patch(stored, patch_type, patch), subresource)
+
+    # -- deletion --------------------------------------------------------------
 
     def delete_pod(self, pod: dict, grace_seconds: int | None = None) -> None:
         """Graceful deletion: set deletionTimestamp; unscheduled or finished pods go at once."""
@@ -101,6 +173,18 @@ class Api:
                     self.delete(kind, meta["namespace"], meta["name"])
                 except NotFound:
                     pass
+
+
+def _keep_server_fields(stored: dict, changed: dict) -> None:
+    """What the client sent for server-owned fields is replaced by the stored values (or dropped)."""
+    meta = changed.setdefault("metadata", {})
+    for field in SERVER_OWNED:
+        if field in stored["metadata"]:
+            meta[field] = stored["metadata"][field]
+        else:
+            meta.pop(field, None)
+    changed["kind"] = stored["kind"]
+    changed["apiVersion"] = stored.get("apiVersion")
 
 
 def _kind_of(obj: dict) -> str:

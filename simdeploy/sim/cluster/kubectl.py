@@ -10,8 +10,8 @@ import copy
 import random
 
 from simdeploy.k8s import deployment_util as du
-from simdeploy.k8s.admission import admit
-from simdeploy.sim.cluster.api import Api, Invalid
+from simdeploy.k8s import patch as patches
+from simdeploy.sim.cluster.api import Api
 from simdeploy.sim.cluster.nodes import Nodes
 from simdeploy.sim.cluster.store import NotFound, Store
 from simdeploy.sim.recorder import Recorder
@@ -57,25 +57,29 @@ class Kubectl:
         self.recorder.event(kind, name, reason, message)
         return message
 
+    def _write(self, stored: dict, changed: dict) -> bool:
+        """One user write through the API rules; True when it changed the object."""
+        version = stored["metadata"].get("resourceVersion")
+        self.api.update(stored, changed)
+        return stored["metadata"].get("resourceVersion") != version
+
     def set_image(self, namespace: str, name: str, container: str, image: str, kind: str = "Deployment") -> str:
         d = self._deployment(namespace, name) if kind == "Deployment" else self._object(kind, namespace, name)
-        containers = d["spec"]["template"]["spec"]["containers"]
-        targets = [c for c in containers if container in ("*", c["name"])]
+        changed = copy.deepcopy(d)
+        targets = [c for c in changed["spec"]["template"]["spec"]["containers"] if container in ("*", c["name"])]
         if not targets:
             raise KubectlError(f'unable to find container named "{container}"')
-        if all(c["image"] == image for c in targets):
+        for c in targets:
+            c["image"] = image
+        if not self._write(d, changed):
             return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image unchanged")
-        for c in d["spec"]["template"]["spec"]["containers"]:
-            if container in ("*", c["name"]):
-                c["image"] = image
-        self.api.replace_spec(d)
         return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image updated to {image}")
 
     def scale(self, namespace: str, name: str, replicas: int) -> str:
         d = self._deployment(namespace, name)
-        if d["spec"]["replicas"] != replicas:
-            d["spec"]["replicas"] = replicas
-            self.api.replace_spec(d)
+        changed = copy.deepcopy(d)
+        changed["spec"]["replicas"] = replicas
+        self._write(d, changed)
         return self._note("Deployment", name, "Scale", f"deployment.apps/{name} scaled to {replicas}")
 
     def pause(self, namespace: str, name: str) -> str:
@@ -91,8 +95,9 @@ class Kubectl:
             raise KubectlError(
                 f"deployments.apps/{name} is already {word}" if paused else f"deployments.apps/{name} is not paused"
             )
-        d["spec"]["paused"] = paused
-        self.api.replace_spec(d)
+        changed = copy.deepcopy(d)
+        changed["spec"]["paused"] = paused
+        self._write(d, changed)
         return self._note("Deployment", name, "Pause" if paused else "Resume", f"deployment.apps/{name} {word}")
 
     def rollout_undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
@@ -126,9 +131,10 @@ class Kubectl:
         annotations.update(
             {k: v for k, v in (target["metadata"].get("annotations") or {}).items() if k not in _ANNOTATIONS_TO_SKIP}
         )
-        d["spec"]["template"] = template
-        d["metadata"]["annotations"] = annotations
-        self.api.replace_spec(d)
+        changed = copy.deepcopy(d)
+        changed["spec"]["template"] = template
+        changed["metadata"]["annotations"] = annotations
+        self._write(d, changed)
         return self._note(
             "Deployment",
             name,
@@ -164,66 +170,40 @@ class Kubectl:
         return f"{len(victims)} pod(s) deleted"
 
     def apply(self, obj: dict) -> str:
-        """kubectl apply: create the object, or replace its spec, labels and annotations."""
+        """kubectl apply: create the object, or replace its spec, data, labels and annotations."""
         obj = copy.deepcopy(obj)
-        errors = admit(obj)  # and compare like with like: the stored object is defaulted
-        if errors:
-            raise Invalid(obj.get("kind", "object"), (obj.get("metadata") or {}).get("name", ""), errors)
-        kind, meta = obj["kind"], obj["metadata"]
-        namespace = meta.get("namespace", "default") if kind not in ("Node", "Namespace") else ""
-        existing = self.store.find(kind, namespace, meta.get("name", ""))
-        label = f"{kind.lower()}/{meta.get('name')}"
+        kind, meta = obj.get("kind"), obj.get("metadata")
+        existing = None
+        if isinstance(kind, str) and isinstance(meta, dict):
+            namespace = meta.get("namespace", "default") if kind not in ("Node", "Namespace") else ""
+            existing = self.store.find(kind, namespace, str(meta.get("name", "")))
         if existing is None:
-            self.api.create(obj)
-            return self._note(kind, meta["name"], "Apply", f"{label} created")
-        changed = False
+            created = self.api.create(obj)  # admission refuses a malformed object, naming the field
+            name = created["metadata"]["name"]
+            return self._note(created["kind"], name, "Apply", f"{created['kind'].lower()}/{name} created")
+        name = existing["metadata"]["name"]
+        label = f"{kind.lower()}/{name}"
+        changed = copy.deepcopy(existing)
         for key in ("labels", "annotations"):
-            if key in meta and existing["metadata"].get(key) != meta[key]:
-                existing["metadata"][key] = dict(meta[key])
-                changed = True
-        if "spec" in obj and obj["spec"] != existing.get("spec"):
-            existing["spec"] = copy.deepcopy(obj["spec"])
-            self.api.replace_spec(existing)
-            return self._note(kind, meta["name"], "Apply", f"{label} configured")
-        for key in ("data", "stringData"):
-            if key in obj and obj[key] != existing.get(key):
-                existing[key] = copy.deepcopy(obj[key])
-                changed = True
-        if changed:
-            self.store.update(existing)
-            return self._note(kind, meta["name"], "Apply", f"{label} configured")
-        return self._note(kind, meta["name"], "Apply", f"{label} unchanged")
+            if key in meta:
+                changed["metadata"][key] = meta[key]
+        for key in ("spec", "data", "stringData"):
+            if key in obj:
+                changed[key] = obj[key]
+        if not self._write(existing, changed):
+            return self._note(kind, name, "Apply", f"{label} unchanged")
+        return self._note(kind, name, "Apply", f"{label} configured")
 
     def patch(self, kind: str, namespace: str, name: str, merge_patch: dict) -> str:
         """kubectl patch --type merge (RFC 7386)."""
         try:
-            obj = self.store.get(kind, namespace, name)
+            self.api.patch(kind, namespace, name, patches.MERGE, merge_patch)
         except NotFound:
             raise KubectlError(f'{kind.lower()}s "{name}" not found') from None
-        patched = json_merge_patch(copy.deepcopy(obj), merge_patch)
-        spec_changed = patched.get("spec") != obj.get("spec")
-        obj.clear()
-        obj.update(patched)
-        if spec_changed:
-            self.api.replace_spec(obj)
-        else:
-            self.store.update(obj)
+        except patches.PatchError as error:
+            raise KubectlError(str(error)) from None
         return self._note(kind, name, "Patch", f"{kind.lower()}/{name} patched")
 
 
 def _resource(kind: str) -> str:
     return {"Deployment": "deployment.apps", "Rollout": "rollout.argoproj.io"}.get(kind, kind.lower())
-
-
-def json_merge_patch(target: object, patch: object) -> object:
-    """Apply an RFC 7386 JSON merge patch: mappings merge, null deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = json_merge_patch(target.get(key), value)
-    return target

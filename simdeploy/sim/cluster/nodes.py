@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 from simdeploy.k8s.quantity import parse_quantity
@@ -72,8 +73,9 @@ class Nodes:
         node = self.store.get("Node", "", name)
         if bool(node["spec"].get("unschedulable")) == unschedulable:
             return
-        node["spec"]["unschedulable"] = unschedulable
-        self.store.update(node, spec_changed=True)
+        changed = copy.deepcopy(node)  # kubectl cordon: a user's write, through the API rules
+        changed["spec"]["unschedulable"] = unschedulable
+        self.api.update(node, changed)
         reason = "NodeNotSchedulable" if unschedulable else "NodeSchedulable"
         self.recorder.event("Node", name, reason, f"Node {name} status is now: {reason}")
 
