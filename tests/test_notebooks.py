@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 import functools
-import io
 import os
 import re
-import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -29,12 +28,7 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 # PNG output with Agg, headless. With it the outputs are those a learner sees; with plain Agg none are.
 JUPYTER_BACKEND = "module://matplotlib_inline.backend_inline"
 FIGURE_TAG = "figure"
-# Code that makes a figure: pyplot's figure and plot calls, a Figure built directly, a function named
-# *_figure (simdeploy.sweep_figure) or a figure handed to display().
-DRAWS = re.compile(
-    r"\bplt\s*\.\s*(?:subplots|subplot_mosaic|subplot|figure|show|plot|bar|scatter|hist|imshow)\s*\("
-    r"|\b\w*_figure\s*\(|\bFigure\s*\(|\bdisplay\s*\(\s*fig\b"
-)
+PYPLOT_DRAWING = {"figure", "hist", "imshow", "plot", "scatter", "show", "subplot", "subplot_mosaic", "subplots"}
 # Besides the names in simdeploy.__all__, notebooks may import the sweep subpackage's public names.
 PUBLIC_MODULES = {"simdeploy": set(simdeploy.__all__), "simdeploy.sweep": set(simdeploy.sweep.__all__)}
 
@@ -67,17 +61,34 @@ def _python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def _code_only(source: str) -> str:
-    """The Python without its comments and string literals, so that prose never counts as a call."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return source
-    return " ".join(token.string for token in tokens if token.type not in (tokenize.COMMENT, tokenize.STRING))
-
-
 def _draws(cell: nbformat.NotebookNode) -> bool:
-    return bool(DRAWS.search(_code_only(_python(cell.source))))
+    """Whether running the cell draws: a pyplot figure or plot call (plt.subplots, plt.show...), a Figure or a
+    *_figure() built (simdeploy.sweep_figure), or a fig handed to display(). Calls inside function and class
+    bodies do not count: a cell that only defines a plotting helper draws nothing."""
+    return any(_is_drawing(call) for call in _calls_run(ast.parse(_python(cell.source))))
+
+
+def _calls_run(node: ast.AST) -> Iterator[ast.Call]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(child, ast.Call):
+            yield child
+        yield from _calls_run(child)
+
+
+def _is_drawing(call: ast.Call) -> bool:
+    function = call.func
+    if isinstance(function, ast.Attribute):
+        name, owner = function.attr, function.value.id if isinstance(function.value, ast.Name) else None
+    else:
+        name, owner = getattr(function, "id", ""), None
+    if owner == "plt" and name in PYPLOT_DRAWING:
+        return True
+    if name == "Figure" or name.endswith("_figure"):
+        return True
+    first = call.args[0] if call.args else None
+    return name == "display" and isinstance(first, ast.Name) and first.id.startswith("fig")
 
 
 def _tagged(cell: nbformat.NotebookNode) -> bool:
@@ -131,9 +142,24 @@ def test_every_figure_is_shown(path: Path) -> None:
 def test_cells_that_draw_are_tagged_figure(path: Path) -> None:
     # The tag is what test_every_figure_is_shown checks; this keeps any cell that draws from going without.
     cells = _code_cells(path)
-    assert any(_draws(cell) for _, cell in cells), f"{path.name}: no cell draws a figure (is DRAWS out of date?)"
+    assert any(_draws(cell) for _, cell in cells), f"{path.name}: no cell draws (is PYPLOT_DRAWING out of date?)"
     untagged = [index for index, cell in cells if _draws(cell) and not _tagged(cell)]
     assert not untagged, f"{path.name}: cells {untagged} draw a figure: tag them {FIGURE_TAG!r}"
+
+
+@pytest.mark.parametrize(
+    ("source", "draws"),
+    [
+        ("fig, ax = plt.subplots(figsize=(9, 4))\nax.plot([1, 2])", True),
+        ("plot_canary(sim, result)\nplt.show()", True),
+        ("fig = simdeploy.sweep_figure(table, settings)\ndisplay(fig)", True),
+        ("def plot_totals(ax):\n    fig, ax = plt.subplots()\n    plt.show()", False),  # only defines a helper
+        ("%matplotlib inline\nimport matplotlib.pyplot as plt\n# plt.show()\ntext = 'plt.show()'", False),
+        ("display(pd.DataFrame(rows))", False),
+    ],
+)
+def test_cells_that_draw_are_recognised(source: str, draws: bool) -> None:
+    assert _draws(nbformat.v4.new_code_cell(source)) is draws
 
 
 def _private_uses(source: str) -> list[str]:
