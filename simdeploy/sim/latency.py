@@ -7,6 +7,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simdeploy.sim.behaviour import VersionBehaviour
 
 # Prometheus client's default buckets for http_request_duration_seconds.
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -35,6 +39,20 @@ def stretch(utilisation: float, workers: int = 8) -> float:
     last = term * offered / workers / (1 - utilisation)  # a^c / c! / (1 - rho)
     waiting = last / (total + last)
     return min(1.0 + waiting / (workers * (1 - utilisation)), MAX_STRETCH)
+
+
+def latency_under_load(behaviour: VersionBehaviour, utilisation: float, quantile: float = 0.99) -> float:
+    """Seconds within which `quantile` of one pod's requests are answered when the pod is this busy.
+
+    `utilisation` is the load over the pod's capacity (0 idle, 1 saturated). As the traffic model
+    serves requests: the version's idle latency stretched by M/M/c queueing over its `concurrency`
+    workers; from 1 on the stretch stays at MAX_STRETCH and the excess load is rejected instead.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1 (exclusive), got {quantile!r}")
+    if not utilisation >= 0:  # also refuses NaN
+        raise ValueError(f"utilisation must be 0 or more (load / capacity), got {utilisation!r}")
+    return behaviour.latency.quantile(quantile, stretch(utilisation, behaviour.concurrency))
 
 
 @dataclass(frozen=True, slots=True)
