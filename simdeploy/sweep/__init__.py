@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from simdeploy.sweep import analysis
+from simdeploy.sweep.checks import shown
 from simdeploy.sweep.executors import default_workers, run_dask, run_local
 from simdeploy.sweep.parameters import Parameter, SweepError, parse_set
 from simdeploy.sweep.plan import Plan, make_plan
@@ -49,10 +50,13 @@ def sweep(
 ) -> SweepResult:
     """Run a sweep and read it. `sets` maps paths to values, or holds `PATH=V1,V2` strings.
 
-    Raises SweepError (or ScenarioError) before running anything when a parameter is wrong.
+    Raises SweepError (or ScenarioError) before running anything when a parameter is wrong or when the
+    API server would reject every setting.
     """
     parameters = _parameters(sets)
     plan = make_plan(scenario, parameters, seeds, sample, sweep_seed, base_dir)
+    if not plan.runs:
+        raise SweepError(_all_rejected(plan))
     if out is None:
         with tempfile.TemporaryDirectory(prefix="simdeploy-sweep-") as directory:
             return _run(plan, Path(directory) / "rows.csv", workers, scheduler, resume, progress)
@@ -99,6 +103,19 @@ def _run(plan: Plan, out_path: Path, workers, scheduler, resume: bool, progress)
     pareto = analysis.pareto_front(table) if not table.empty else table
     recommended = analysis.recommend(table) if not table.empty else table
     return SweepResult(plan, rows, table, pareto, recommended)
+
+
+def _all_rejected(plan: Plan) -> str:
+    lines = [f"the API server would reject every setting ({len(plan.points)}), so nothing ran:"]
+    for point in plan.points[:_LISTED]:
+        described = ", ".join(f"{path}={shown(value)}" for path, value in point.settings.items())
+        lines.append(f"  {described}: {point.rejected}")
+    if len(plan.points) > _LISTED:
+        lines.append(f"  ... and {len(plan.points) - _LISTED} more")
+    return "\n".join(lines)
+
+
+_LISTED = 10  # rejected settings named in the error; the reasons repeat after a few
 
 
 def _parameters(sets) -> list[Parameter]:
