@@ -1,9 +1,8 @@
-"""Sweeps: --set parsing and paths, grids and rejections, determinism across executors, resume, Dask."""
+"""Sweeps: --set parsing and paths, grids and rejections, determinism across executors, Dask."""
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -125,27 +124,6 @@ def test_cli_sweep_prints_the_recommendation_and_draws_the_heatmap(tmp_path):
     assert "settings that meet every expectation, fastest first" in result.output
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(pd.read_csv(out)) == 4
-
-
-def test_an_interrupted_sweep_resumes_with_only_the_missing_runs(tmp_path):
-    out = tmp_path / "rows.csv"
-    command = [sys.executable, "-m", "simdeploy", "sweep", str(SEED), "--set", f"{SURGE}=1,2,3"]
-    command += ["--set", f"{UNAVAILABLE}=0,1,2", "--seeds", "6", "--workers", "1", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 6):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    written = len(pd.read_csv(out))
-    assert 5 <= written < 54, "the sweep was meant to be interrupted midway"
-    resumed = CliRunner().invoke(app, [*command[3:], "--resume"])
-    assert resumed.exit_code == 0, resumed.output
-    rows = pd.read_csv(out)
-    assert len(rows) == 54 and rows["run"].is_unique
-    fresh = sweep(SEED, [f"{SURGE}=1,2,3", f"{UNAVAILABLE}=0,1,2"], seeds=6, workers=2, out=tmp_path / "fresh.csv")
-    merged = rows.sort_values("run").reset_index(drop=True)
-    pd.testing.assert_frame_equal(merged[["run", "seed", *FIGURES]], rows_of(fresh), check_dtype=False)
 
 
 def _free_port() -> int:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from simdeploy.cli import app
 from simdeploy.sweep import SweepError, parse_set, sweep
+from simdeploy.sweep.identity import sidecar_path
 from simdeploy.sweep.parameters import Parameter
 from simdeploy.sweep.plan import make_plan
 
@@ -109,7 +110,7 @@ def test_cli_bad_set_path_or_value_exits_2_before_any_run(tmp_path):
         assert result.exit_code == 2, (bad, result.output)
         assert result.output.lstrip().startswith("error: --set "), result.output
         assert "Traceback" not in result.output
-        assert not out.exists()
+        assert not out.exists() and not sidecar_path(out).exists()
 
 
 def test_every_setting_rejected_exits_2_and_says_why(tmp_path):

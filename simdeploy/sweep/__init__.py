@@ -12,10 +12,11 @@ import pandas as pd
 from simdeploy.sweep import analysis
 from simdeploy.sweep.checks import shown
 from simdeploy.sweep.executors import default_workers, run_dask, run_local
+from simdeploy.sweep.identity import check_resume, sidecar_path, write_identity
 from simdeploy.sweep.parameters import Parameter, SweepError, parse_set
 from simdeploy.sweep.plan import Plan, make_plan
 from simdeploy.sweep.runner import FIGURES, task_for
-from simdeploy.sweep.storage import RowWriter, done_runs, finish, journal_path
+from simdeploy.sweep.storage import RowWriter, done_runs, drop_torn_row, finish, has_rows, journal_path
 
 __all__ = ["Parameter", "SweepError", "SweepResult", "parse_set", "sweep"]
 
@@ -50,8 +51,8 @@ def sweep(
 ) -> SweepResult:
     """Run a sweep and read it. `sets` maps paths to values, or holds `PATH=V1,V2` strings.
 
-    Raises SweepError (or ScenarioError) before running anything when a parameter is wrong or when the
-    API server would reject every setting.
+    Raises SweepError (or ScenarioError) before running anything when a parameter is wrong, when the API
+    server would reject every setting, or when `resume` would add rows to another sweep's.
     """
     parameters = _parameters(sets)
     plan = make_plan(scenario, parameters, seeds, sample, sweep_seed, base_dir)
@@ -65,9 +66,13 @@ def sweep(
 
 def _run(plan: Plan, out_path: Path, workers, scheduler, resume: bool, progress) -> SweepResult:
     parameters = plan.parameters
-    if not resume:
-        out_path.unlink(missing_ok=True)
-        journal_path(out_path).unlink(missing_ok=True)
+    if resume:
+        drop_torn_row(journal_path(out_path))
+        check_resume(out_path, plan.identity, has_rows(out_path))
+    if not resume or not has_rows(out_path):
+        for stale in (out_path, journal_path(out_path), sidecar_path(out_path)):
+            stale.unlink(missing_ok=True)
+    write_identity(out_path, plan.identity)  # before the first row: an interrupted sweep can be resumed
     done = done_runs(out_path) if resume else set()
     settings = [p.path for p in parameters]
     columns = [*settings, "run", "replicate", "seed", "status", "rejected_because", *FIGURES]

@@ -19,6 +19,7 @@ import yaml
 from simdeploy.scenario.errors import ScenarioError
 from simdeploy.scenario.loader import load_scenario
 from simdeploy.sweep.checks import check_parameters
+from simdeploy.sweep.identity import identity, scenario_digest
 from simdeploy.sweep.parameters import Parameter, SweepError, apply, inline_manifests
 
 
@@ -56,6 +57,7 @@ class Plan:
     base_dir: Path
     sweep_seed: int
     runs: list[Run] = field(default_factory=list)
+    identity: dict = field(default_factory=dict)  # what decides the rows; kept beside them for --resume
 
 
 def make_plan(
@@ -71,11 +73,11 @@ def make_plan(
     Raises SweepError (or ScenarioError, for the scenario itself) before anything runs.
     """
     if isinstance(source, dict):
-        scenario, directory = copy.deepcopy(source), Path(base_dir or ".")
+        scenario, directory, where = copy.deepcopy(source), Path(base_dir or "."), None
     else:
         path = Path(source)
         load_scenario(path, base_dir)  # the scenario itself must be valid first (raises ScenarioError)
-        scenario, directory = yaml.safe_load(path.read_text()), Path(base_dir or path.parent)
+        scenario, directory, where = yaml.safe_load(path.read_text()), Path(base_dir or path.parent), path
     scenario = inline_manifests(scenario, directory)
     if seeds < 1:
         raise SweepError("--seeds must be at least 1")
@@ -87,6 +89,9 @@ def make_plan(
         combos = random.Random(sweep_seed).sample(combos, min(sample, len(combos)))
     points = [_point(scenario, parameters, combo, directory) for combo in combos]
     plan = Plan(parameters, points, seeds, directory, sweep_seed)
+    source_path = str(where.resolve()) if where is not None else None
+    digest = scenario_digest(scenario, directory)
+    plan.identity = identity(source_path, digest, parameters, seeds, sample, sweep_seed)
     plan.runs = [
         Run(p, r, derive_seed(sweep_seed, p.key, r)) for p in points if p.rejected is None for r in range(seeds)
     ]
