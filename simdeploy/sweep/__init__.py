@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -23,13 +23,17 @@ __all__ = ["Parameter", "SweepError", "SweepResult", "parse_set", "sweep"]
 
 @dataclass
 class SweepResult:
-    """Rows (one per run), the aggregate per setting, its Pareto front and the recommendation."""
+    """Rows (one per run), the aggregate per setting, the recommendation, the Pareto front among the
+    settings that meet every expectation (empty when none does), and the failing settings with what each
+    missed (`missed`: "availability 99.2% < 99.9% in 14/20 seeds").
+    """
 
     plan: Plan
     rows: pd.DataFrame
     table: pd.DataFrame
     pareto: pd.DataFrame
     recommended: pd.DataFrame
+    failing: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def settings(self) -> list[str]:
@@ -107,7 +111,8 @@ def _run(plan: Plan, out_path: Path, workers, scheduler, resume: bool, progress)
     table = analysis.aggregate(rows, settings) if not rows.empty else pd.DataFrame()
     pareto = analysis.pareto_front(table) if not table.empty else table
     recommended = analysis.recommend(table) if not table.empty else table
-    return SweepResult(plan, rows, table, pareto, recommended)
+    failing = analysis.failing(rows, table, settings)
+    return SweepResult(plan, rows, table, pareto, recommended, failing)
 
 
 def _all_rejected(plan: Plan) -> str:
