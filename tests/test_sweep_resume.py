@@ -136,6 +136,10 @@ def test_resume_drops_a_half_written_last_row(tmp_path):
     full = sweep(SEED, SETS, seeds=2, workers=1, out=out)
     lines = out.read_bytes().splitlines(keepends=True)
     out.write_bytes(b"".join(lines[:-2]) + lines[-2][: len(lines[-2]) // 2])  # killed while writing a row
+    torn = out.read_bytes()
+    with pytest.raises(SweepError, match="--seeds: 2 then, 3 now"):
+        sweep(SEED, SETS, seeds=3, workers=1, out=out, resume=True)
+    assert out.read_bytes() == torn, "a refused resume leaves the file as it was"
     resumed = sweep(SEED, SETS, seeds=2, workers=1, out=out, resume=True)
     rows = read(out)
     assert len(rows) == 8 and rows["run"].is_unique

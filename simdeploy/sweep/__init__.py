@@ -71,8 +71,8 @@ def sweep(
 def _run(plan: Plan, out_path: Path, workers, scheduler, resume: bool, progress) -> SweepResult:
     parameters = plan.parameters
     if resume:
+        check_resume(out_path, plan.identity, has_rows(out_path))  # first: a refused file stays as it was
         drop_torn_row(journal_path(out_path))
-        check_resume(out_path, plan.identity, has_rows(out_path))
     if not resume or not has_rows(out_path):
         for stale in (out_path, journal_path(out_path), sidecar_path(out_path)):
             stale.unlink(missing_ok=True)
