@@ -1,9 +1,9 @@
-"""Sweeps: --set parsing and paths, grids and rejections, determinism across executors, resume, Dask."""
+"""Sweeps: --set parsing and paths, grids and rejections, determinism across executors, reading the results, Dask."""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from simdeploy.cli import app
 from simdeploy.sweep import SweepError, parse_set, sweep
+from simdeploy.sweep.analysis import FAILING_TITLE, NO_PARETO, PARETO_TITLE, aggregate, failing
 from simdeploy.sweep.parameters import apply, parse_value, split_path
 from simdeploy.sweep.plan import make_plan
 
@@ -127,25 +128,101 @@ def test_cli_sweep_prints_the_recommendation_and_draws_the_heatmap(tmp_path):
     assert len(pd.read_csv(out)) == 4
 
 
-def test_an_interrupted_sweep_resumes_with_only_the_missing_runs(tmp_path):
-    out = tmp_path / "rows.csv"
-    command = [sys.executable, "-m", "simdeploy", "sweep", str(SEED), "--set", f"{SURGE}=1,2,3"]
-    command += ["--set", f"{UNAVAILABLE}=0,1,2", "--seeds", "6", "--workers", "1", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 6):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    written = len(pd.read_csv(out))
-    assert 5 <= written < 54, "the sweep was meant to be interrupted midway"
-    resumed = CliRunner().invoke(app, [*command[3:], "--resume"])
-    assert resumed.exit_code == 0, resumed.output
-    rows = pd.read_csv(out)
-    assert len(rows) == 54 and rows["run"].is_unique
-    fresh = sweep(SEED, [f"{SURGE}=1,2,3", f"{UNAVAILABLE}=0,1,2"], seeds=6, workers=2, out=tmp_path / "fresh.csv")
-    merged = rows.sort_values("run").reset_index(drop=True)
-    pd.testing.assert_frame_equal(merged[["run", "seed", *FIGURES]], rows_of(fresh), check_dtype=False)
+def _missed_per_setting(result) -> dict[tuple, dict[str, list]]:
+    """From the rows: per setting, each expectation's measures in the runs that missed it."""
+    missed: dict[tuple, dict[str, list]] = {}
+    for row in result.rows[result.rows["status"] == "ok"].to_dict("records"):
+        key = tuple(row[s] for s in result.settings)
+        for verdict in json.loads(row["expectations_missed"]):
+            missed.setdefault(key, {}).setdefault(verdict["name"], []).append(verdict)
+    return missed
+
+
+def test_the_pareto_front_is_among_settings_that_meet_every_expectation():
+    result = sweep(SEED, [f"{SURGE}=1,3", f"{UNAVAILABLE}=1,2"], seeds=2, workers=1)
+    good = {tuple(row) for row in result.recommended[result.settings].itertuples(index=False)}
+    front = {tuple(row) for row in result.pareto[result.settings].itertuples(index=False)}
+    failing_settings = {tuple(row) for row in result.failing[result.settings].itertuples(index=False)}
+    assert good and front and failing_settings, "the grid was chosen to have both passing and failing settings"
+    assert front <= good and not failing_settings & good
+    assert (result.pareto["meets_expectations"] == 1.0).all()
+    assert len(good) + len(failing_settings) == len(result.table)
+    # Each failing setting names every expectation some run missed, its worst measure, and how many runs.
+    missed = _missed_per_setting(result)
+    for row in result.failing.to_dict("records"):
+        key = tuple(row[s] for s in result.settings)
+        phrases = row["missed"].split("; ")
+        assert len(phrases) == len(missed[key]), row
+        for phrase, (name, verdicts) in zip(phrases, missed[key].items(), strict=True):
+            comparison, threshold = verdicts[0]["expected"].split(" ", 1)
+            pick = min if comparison == ">=" else max
+            worst = pick(verdicts, key=lambda v: v["measured"])["shown"]
+            missed_by = "<" if comparison == ">=" else ">"
+            assert phrase == f"{name} {worst} {missed_by} {threshold} in {len(verdicts)}/{row['runs']} seeds"
+    output = (
+        CliRunner()
+        .invoke(
+            app,
+            [
+                "sweep",
+                str(SEED),
+                "--set",
+                f"{SURGE}=1,3",
+                "--set",
+                f"{UNAVAILABLE}=1,2",
+                "--seeds",
+                "2",
+                "--workers",
+                "1",
+            ],
+        )
+        .output
+    )
+    assert PARETO_TITLE in output and FAILING_TITLE in output and NO_PARETO not in output
+    assert result.failing["missed"].iloc[0].split("; ")[0] in " ".join(output.split())
+
+
+def test_without_a_setting_meeting_every_expectation_there_is_no_front():
+    sets = [f"{UNAVAILABLE}=2,3"]  # fewer than the minAvailable 5 the scenario expects
+    result = sweep(SEED, sets, seeds=2, workers=1)
+    assert result.recommended.empty and result.pareto.empty
+    assert len(result.failing) == 2 and all("minAvailable" in text for text in result.failing["missed"])
+    output = CliRunner().invoke(app, ["sweep", str(SEED), "--set", sets[0], "--workers", "1", "--seeds", "2"])
+    assert output.exit_code == 0, output.output
+    assert NO_PARETO in output.output and PARETO_TITLE not in output.output and FAILING_TITLE in output.output
+
+
+def test_failing_settings_aggregate_each_missed_expectation_over_seeds():
+    def run(index: int, missed: list[dict]) -> dict:
+        return {
+            "surge": 1,
+            "status": "ok",
+            "rollout_duration_s": None if any(v["measured"] is None for v in missed) else 60.0,
+            **{name: 1.0 for name in ("peak_pods", "min_available", "errors_total", "availability")},
+            "p99_latency_max_s": 0.1,
+            "meets_expectations": not missed,
+            "expectations_missed": json.dumps(missed),
+        }
+
+    def availability(value: float) -> dict:
+        return {"name": "availability", "expected": ">= 99.9%", "measured": value, "shown": f"{value * 100:.4g}%"}
+
+    incomplete = {
+        "name": "rolloutCompletesWithin",
+        "expected": "<= 2m0s",
+        "measured": None,
+        "shown": "a rollout did not complete",
+    }
+    runs = [run(i, [availability(0.995 - i / 1000)]) for i in range(14)]  # worst: 98.2%
+    runs += [run(14, [incomplete]), *(run(i, []) for i in range(15, 20))]
+    rows = pd.DataFrame(runs)
+    table = aggregate(rows, ["surge"])
+    frame = failing(rows, table, ["surge"])
+    assert frame["missed"].tolist() == [
+        "availability 98.2% < 99.9% in 14/20 seeds; "
+        "rolloutCompletesWithin: a rollout did not complete (expected <= 2m0s) in 1/20 seeds"
+    ]
+    assert frame["runs"].tolist() == [20] and frame["meets_expectations"].tolist() == [0.25]
 
 
 def _free_port() -> int:

@@ -20,7 +20,9 @@ def sweep_command(
     plot: Path | None = typer.Option(None, help="Heatmap (2 parameters) or Pareto scatter (PNG)."),
     workers: int | None = typer.Option(None, help="Local worker processes (default: all cores)."),
     scheduler: str | None = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786."),
-    resume: bool = typer.Option(False, help="Keep the rows already in --out and run only what is missing."),
+    resume: bool = typer.Option(
+        False, help="Keep the rows already in --out (only from this same sweep) and run only what is missing."
+    ),
     sweep_seed: int = typer.Option(0, help="Seed from which every run's seed derives."),
 ) -> None:
     """Run a scenario over a grid of settings and seeds; print the settings that meet every expectation."""

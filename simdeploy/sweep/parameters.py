@@ -118,13 +118,14 @@ def apply(scenario: dict, path: str, value: object) -> None:
     """Set one field of a scenario dict (with inlined manifests) in place."""
     kind, name, parts = split_path(path)
     if kind is not None:
-        target = _find_object(scenario, kind, name, path)
+        target = find_object(scenario, kind, name, path)
     else:
         target = scenario
     _set(target, parts, value, path)
 
 
-def _find_object(scenario: dict, kind: str, name: str, path: str) -> dict:
+def find_object(scenario: dict, kind: str, name: str, path: str) -> dict:
+    """The manifest object of that kind and name in a scenario with inlined manifests."""
     for ref in scenario.get("manifests") or []:
         obj = ref.get("inline", ref) if isinstance(ref, dict) else None
         if isinstance(obj, dict) and obj.get("kind") == kind and (obj.get("metadata") or {}).get("name") == name:

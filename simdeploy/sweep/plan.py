@@ -18,6 +18,8 @@ import yaml
 
 from simdeploy.scenario.errors import ScenarioError
 from simdeploy.scenario.loader import load_scenario
+from simdeploy.sweep.checks import check_parameters
+from simdeploy.sweep.identity import identity, scenario_digest
 from simdeploy.sweep.parameters import Parameter, SweepError, apply, inline_manifests
 
 
@@ -55,6 +57,7 @@ class Plan:
     base_dir: Path
     sweep_seed: int
     runs: list[Run] = field(default_factory=list)
+    identity: dict = field(default_factory=dict)  # what decides the rows; kept beside them for --resume
 
 
 def make_plan(
@@ -65,22 +68,30 @@ def make_plan(
     sweep_seed: int = 0,
     base_dir: str | Path | None = None,
 ) -> Plan:
-    """Expand the grid (or draw `sample` points), apply and check each point, and list the runs."""
+    """Expand the grid (or draw `sample` points), apply and check each point, and list the runs.
+
+    Raises SweepError (or ScenarioError, for the scenario itself) before anything runs.
+    """
     if isinstance(source, dict):
-        scenario, directory = copy.deepcopy(source), Path(base_dir or ".")
+        scenario, directory, where = copy.deepcopy(source), Path(base_dir or "."), None
     else:
         path = Path(source)
-        load_scenario(path)  # the scenario itself must be valid first (raises ScenarioError)
-        scenario, directory = yaml.safe_load(path.read_text()), Path(base_dir or path.parent)
+        load_scenario(path, base_dir)  # the scenario itself must be valid first (raises ScenarioError)
+        scenario, directory, where = yaml.safe_load(path.read_text()), Path(base_dir or path.parent), path
     scenario = inline_manifests(scenario, directory)
     if seeds < 1:
         raise SweepError("--seeds must be at least 1")
-    _check_paths(scenario, parameters)
+    if sample is not None and sample < 1:
+        raise SweepError("--sample must be at least 1")
+    check_parameters(scenario, parameters, directory)
     combos = list(itertools.product(*(p.values for p in parameters)))
     if sample is not None:
         combos = random.Random(sweep_seed).sample(combos, min(sample, len(combos)))
     points = [_point(scenario, parameters, combo, directory) for combo in combos]
     plan = Plan(parameters, points, seeds, directory, sweep_seed)
+    source_path = str(where.resolve()) if where is not None else None
+    digest = scenario_digest(scenario, directory)
+    plan.identity = identity(source_path, digest, parameters, seeds, sample, sweep_seed)
     plan.runs = [
         Run(p, r, derive_seed(sweep_seed, p.key, r)) for p in points if p.rejected is None for r in range(seeds)
     ]
@@ -90,12 +101,6 @@ def make_plan(
 def derive_seed(sweep_seed: int, point_key: str, replicate: int) -> int:
     digest = hashlib.sha256(f"{sweep_seed}|{point_key}|{replicate}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
-
-
-def _check_paths(scenario: dict, parameters: list[Parameter]) -> None:
-    """Every path must reach an existing object (or scenario section) before anything runs."""
-    for parameter in parameters:
-        apply(copy.deepcopy(scenario), parameter.path, parameter.values[0])
 
 
 def _point(scenario: dict, parameters: list[Parameter], combo: tuple, directory: Path) -> Point:

@@ -102,7 +102,7 @@ def pareto_scatter(table: pd.DataFrame, settings: list[str]) -> Figure:
         facecolors="none",
         edgecolors="tab:green",
         linewidths=2,
-        label="Pareto front",
+        label="Pareto front (among settings\nthat meet every expectation)",
     )
     for _, row in front.iterrows():
         text = ", ".join(f"{_short(s)}={row[s]}" for s in settings)

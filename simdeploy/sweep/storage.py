@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +42,33 @@ def _cell(value: object) -> object:
     return json.dumps(value) if isinstance(value, dict | list) else value
 
 
+def drop_torn_row(journal: Path) -> None:
+    """Cut a last line left half-written by a killed sweep: rows end with a newline, a torn one does not."""
+    if not journal.exists() or journal.stat().st_size == 0:
+        return
+    with journal.open("rb+") as stream:
+        stream.seek(-1, os.SEEK_END)
+        if stream.read(1) == b"\n":
+            return
+        data = journal.read_bytes()
+        stream.truncate(data.rfind(b"\n") + 1)
+
+
+def has_rows(out: Path) -> bool:
+    """Whether `out` (or its journal) holds anything beyond a header: a file we cannot read counts as full."""
+    if out.suffix == ".parquet" and out.exists() and out.stat().st_size:
+        try:
+            return len(pd.read_parquet(out)) > 0
+        except (OSError, ValueError):
+            return True
+    journal = journal_path(out)
+    if not journal.exists():
+        return False
+    with journal.open("rb") as stream:
+        lines = sum(1 for line in stream if line.strip())
+    return lines > 1
+
+
 def done_runs(out: Path) -> set[str]:
     """Run keys already written by an earlier (possibly interrupted) sweep to this output."""
     frames = []
@@ -74,6 +103,18 @@ def finish(out: Path, settings: list[str]) -> pd.DataFrame:
         if column in rows:
             rows[column] = _as_given(rows[column])
     if out.suffix == ".parquet":
-        rows.to_parquet(out, index=False)
+        _write_parquet(rows, out)
         journal.unlink(missing_ok=True)
     return rows
+
+
+def _write_parquet(rows: pd.DataFrame, out: Path) -> None:
+    """Through a temporary file: a sweep killed while writing leaves the journal and the last whole file."""
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        rows.to_parquet(temporary, index=False)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
