@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, fail
+from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
 from simdeploy.cli.files import load, save_figure, write_atomically, write_json_atomically
 
 
@@ -28,6 +28,7 @@ def run(
     from simdeploy.scenario.build import build
 
     loaded = load(scenario)
+    _print_warnings(loaded.warnings)
     simulation = build(loaded, seed)
     result = simulation.run()
     if json_path is not None:
@@ -96,6 +97,14 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario file (YAML)."))
     console.print(actions)
     for warning in loaded.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """A scenario's warnings, on stderr: stdout holds the timeline and the summary."""
+    from rich.markup import escape
+
+    for warning in warnings:
+        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def _describe(spec) -> str:
