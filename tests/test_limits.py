@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from serve_helpers import send
 from typer.testing import CliRunner
 
 from simdeploy.cli import app
@@ -181,3 +182,17 @@ def test_validate_and_run_print_the_long_run_warning(tmp_path):
     ran = CliRunner().invoke(app, ["run", "-q", str(scenario)])
     assert ran.exit_code == 0, ran.output
     assert "warning: duration: a long run" in ran.stderr and "warning" not in ran.stdout
+
+
+def test_a_facilitators_scale_far_beyond_the_nodes_is_refused_when_it_runs(serving):
+    with serving(until=0, speed=0) as server:
+        server.namespace = "production"
+        scale = {"action": "scale", "deployment": "payments-api", "replicas": 10**8}
+        code, refused = send(server, "POST", "/simdeploy/v1/actions", scale)
+        assert code == 409
+        assert "replicas: 100,000,000 replicas (+2 during a rollout) is far beyond" in refused["message"]
+        assert "the 3 nodes hold 330 pods" in refused["message"]
+        with server.lock:
+            assert server.sim.store.get("Deployment", "production", "payments-api")["spec"]["replicas"] == 6
+        code, done = send(server, "POST", "/simdeploy/v1/actions", {**scale, "replicas": 600})
+        assert code == 201, done  # 600 pods, most of them Pending: allowed

@@ -181,23 +181,22 @@ class Demand:
         return f" (+{self.pods - self.replicas:,} during a rollout)" if self.pods > self.replicas else ""
 
 
+def scale_problem(workload: dict, replicas: int, nodes: list[dict]) -> str | None:
+    """Why scaling a Deployment, ReplicaSet or Rollout to `replicas` on these Node objects cannot be
+    simulated, or None (for a facilitator's `simdeploy ctl do` scale, checked when it runs)."""
+    demand = _demand({**workload, "spec": {**(workload.get("spec") or {}), "replicas": replicas}}, "")
+    if demand is None:
+        return None
+    beyond = _too_many(demand, _node_shapes(nodes))
+    if beyond is None and demand.pods > MAX_PODS:
+        beyond = f"{replicas:,} replicas{demand.extra()}: at most {MAX_PODS:,} pods can be simulated"
+    return beyond
+
+
 def _pod_problems(scenario: Scenario, demands: list[Demand]) -> list[Problem]:
     nodes = _nodes(scenario)
     slots = sum(count * pods for count, _cpu, _memory, pods in nodes)
-    found = []
-    for demand in demands:
-        fit = _pods_that_fit(nodes, demand.cpu, demand.memory)
-        allowed = max(OVERCOMMIT * fit, PENDING_ALLOWANCE)
-        if demand.pods > allowed:
-            found.append(
-                Problem(
-                    demand.where,
-                    f"{demand.replicas:,} replicas{demand.extra()} is far beyond what the nodes hold: "
-                    f"{_capacity(nodes, fit, slots, demand)}; at most {allowed:,} pods at once can be simulated "
-                    f"({OVERCOMMIT}x what fits, the rest waiting Pending): add nodes (cluster.nodes) or lower the "
-                    "replicas",
-                )
-            )
+    found = [Problem(d.where, message) for d in demands if (message := _too_many(d, nodes)) is not None]
     if found:
         return found
     largest = _largest_per_workload(demands)
@@ -221,6 +220,19 @@ def _pod_problems(scenario: Scenario, demands: list[Demand]) -> list[Problem]:
             )
         )
     return found
+
+
+def _too_many(demand: Demand, nodes: list[tuple[int, float, float, int]]) -> str | None:
+    fit = _pods_that_fit(nodes, demand.cpu, demand.memory)
+    allowed = max(OVERCOMMIT * fit, PENDING_ALLOWANCE)
+    if demand.pods <= allowed:
+        return None
+    slots = sum(count * pods for count, _cpu, _memory, pods in nodes)
+    return (
+        f"{demand.replicas:,} replicas{demand.extra()} is far beyond what the nodes hold: "
+        f"{_capacity(nodes, fit, slots, demand)}; at most {allowed:,} pods at once can be simulated "
+        f"({OVERCOMMIT}x what fits, the rest waiting Pending): add nodes (cluster.nodes) or lower the replicas"
+    )
 
 
 def _largest_per_workload(demands: list[Demand]) -> list[Demand]:
@@ -287,19 +299,18 @@ def _nodes(scenario: Scenario) -> list[tuple[int, float, float, int]]:
         for group in scenario.spec.cluster.nodes
     ]
     objects = scenario.manifests + [obj for objs in scenario.action_manifests.values() for obj in objs]
-    for obj in objects:
-        if obj.get("kind") == "Node":
-            status = obj.get("status") or {}
-            allocatable = status.get("allocatable") or status.get("capacity") or {}
-            nodes.append(
-                (
-                    1,
-                    parse_quantity(allocatable.get("cpu", 0)),
-                    parse_quantity(allocatable.get("memory", 0)),
-                    int(allocatable.get("pods", 110)),
-                )
-            )
-    return nodes
+    return nodes + _node_shapes([obj for obj in objects if obj.get("kind") == "Node"])
+
+
+def _node_shapes(nodes: list[dict]) -> list[tuple[int, float, float, int]]:
+    """(1, cpu, memory, pods) of Node objects, as the scheduler reads them (110 pods when unsaid)."""
+    shapes = []
+    for node in nodes:
+        status = node.get("status") or {}
+        allocatable = status.get("allocatable") or status.get("capacity") or {}
+        cpu, memory = parse_quantity(allocatable.get("cpu", 0)), parse_quantity(allocatable.get("memory", 0))
+        shapes.append((1, cpu, memory, int(allocatable.get("pods", 110))))
+    return shapes
 
 
 def _pods_that_fit(nodes: list[tuple[int, float, float, int]], cpu: float, memory: float) -> int:
