@@ -24,13 +24,24 @@ def run(
     plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
 ) -> None:
     """Run a scenario to its end: print the timeline and a summary."""
+    from simdeploy.cli.progress import EXIT_INTERRUPTED, RunProgress, print_interrupted, stopping_on_ctrl_c
     from simdeploy.report.timeline import failed_expectations, print_run
     from simdeploy.scenario.build import build
 
     loaded = load(scenario)
     _print_warnings(loaded.warnings)
     simulation = build(loaded, seed)
-    result = simulation.run()
+    progress = RunProgress(errors, simulation.duration)
+    try:
+        with stopping_on_ctrl_c(progress):
+            result = simulation.run(progress)
+    except KeyboardInterrupt:
+        progress.close()
+        unwritten = [path for path in (json_path, metrics_path, plot_path) if path is not None]
+        print_interrupted(simulation, console, errors, quiet, unwritten)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        progress.close()
     if json_path is not None:
         write_json_atomically(json_path, result)
     if metrics_path is not None:
