@@ -32,7 +32,7 @@ WARN_WORK = 1_000_000  # units: about 10 s
 WARN_DURATION = 24 * 3600.0  # s of simulated time
 
 OVERCOMMIT = 10  # a workload may ask for 10x the pods its nodes hold (the rest wait Pending)...
-PENDING_ALLOWANCE = 1_000  # ...and a few hundred Pending pods are always cheap
+PENDING_ALLOWANCE = 1_000  # ...and up to a thousand pods, most of them Pending, are always cheap
 MAX_PODS = 100_000  # pods at once in the whole scenario: about 2 GB and a minute per rollout
 WARN_PODS = 30_000
 
