@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 import simdeploy
+from simdeploy.k8s.pod_util import is_pod_available
+from simdeploy.k8s.timeutil import sim_to_datetime
+from simdeploy.scenario.loader import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -146,3 +149,44 @@ def test_a_bad_canary_is_aborted_by_its_analysis_at_the_first_step():
     (analysis,) = argo["analysis_runs"]
     assert analysis["phase"] == "Failed" and analysis["measurements"][0]["value"] == "[0.05]"
     assert argo["requests_failed_during_update"] == pytest.approx(result["summary"]["errors_total"], rel=0.05)
+
+
+def test_a_second_push_with_min_ready_seconds_deletes_an_available_pod_and_keeps_one_that_is_not():
+    path = SCENARIOS / "min-ready-seconds-second-push.yaml"
+    second_push = load_scenario(path).spec.timeline[1].at
+    sim = simdeploy.load(path)
+    deployment = sim.store.get("Deployment", "production", "payments-api")
+    min_ready, replicas = deployment["spec"]["minReadySeconds"], deployment["spec"]["replicas"]
+    sim.run_until(second_push - 0.01)
+    now = sim_to_datetime(sim.store.epoch, sim.now)
+    middle = _pods_of_revision(sim, "2")
+    available_before = {name: is_pod_available(pod, min_ready, now) for name, pod in middle.items()}
+    assert sorted(available_before.values()) == [False, False, False, True, True, True]
+
+    sim.run_until(second_push + 1)
+    kept = set(_pods_of_revision(sim, "2"))
+    deleted = set(available_before) - kept
+    # The Deployment controller scaled the 2.9.0 ReplicaSet down by its 3 unavailable pods, but the
+    # ReplicaSet picked by node crowding and readiness: one available pod went, one unavailable stayed.
+    assert len(deleted) == 3
+    assert any(available_before[name] for name in deleted)
+    assert any(not available_before[name] for name in kept)
+    summary = sim.run()["summary"]
+    max_unavailable = deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"]
+    assert summary["min_available"] == replicas - max_unavailable - 1
+    assert summary["max_surge_observed"] <= deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+
+
+def _pods_of_revision(sim, revision: str) -> dict[str, dict]:
+    """The active pods of the Deployment's ReplicaSet of a revision, by name."""
+    (rs,) = [
+        rs
+        for rs in sim.store.list("ReplicaSet")
+        if rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision") == revision
+    ]
+    return {
+        pod["metadata"]["name"]: pod
+        for pod in sim.store.list("Pod")
+        if not pod["metadata"].get("deletionTimestamp")
+        and pod["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, fail
+from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
 from simdeploy.cli.files import load, save_figure, write_atomically, write_json_atomically
 
 
@@ -24,12 +24,24 @@ def run(
     plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
 ) -> None:
     """Run a scenario to its end: print the timeline and a summary."""
+    from simdeploy.cli.progress import EXIT_INTERRUPTED, RunProgress, print_interrupted, stopping_on_ctrl_c
     from simdeploy.report.timeline import failed_expectations, print_run
     from simdeploy.scenario.build import build
 
     loaded = load(scenario)
+    _print_warnings(loaded.warnings)
     simulation = build(loaded, seed)
-    result = simulation.run()
+    progress = RunProgress(errors, simulation.duration)
+    try:
+        with stopping_on_ctrl_c(progress):
+            result = simulation.run(progress)
+    except KeyboardInterrupt:
+        progress.close()
+        unwritten = [path for path in (json_path, metrics_path, plot_path) if path is not None]
+        print_interrupted(simulation, console, errors, quiet, unwritten)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        progress.close()
     if json_path is not None:
         write_json_atomically(json_path, result)
     if metrics_path is not None:
@@ -96,6 +108,14 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario file (YAML)."))
     console.print(actions)
     for warning in loaded.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """A scenario's warnings, on stderr: stdout holds the timeline and the summary."""
+    from rich.markup import escape
+
+    for warning in warnings:
+        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def _describe(spec) -> str:

@@ -12,6 +12,7 @@ from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
 from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.flags import attach_flags, flag_action
+from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.cluster.kubectl import KubectlError
@@ -191,7 +192,22 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     """A timeline action to run now, by hand (the facilitator's `simdeploy ctl do`); `apply` needs manifests."""
     if isinstance(action, schema.ApplyAction):
         raise ValueError("apply: use `kubectl apply -f` against the served cluster")
+    if isinstance(action, schema.ScaleAction):
+        return _checked_scale(action, action.namespace or default_ns)
     return _action(action, [], default_ns)
+
+
+def _checked_scale(action: schema.ScaleAction, namespace: str) -> Callable[[Simulation], str]:
+    """A scale the scenario's limits were not there to check: refuse what the nodes could never hold."""
+
+    def run(sim: Simulation) -> str:
+        deployment = sim.store.find("Deployment", namespace, action.deployment)
+        problem = deployment and scale_problem(deployment, action.replicas, sim.store.list("Node"))
+        if problem:
+            raise KubectlError(f"replicas: {problem}")
+        return sim.kubectl.scale(namespace, action.deployment, action.replicas)
+
+    return run
 
 
 def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:

@@ -18,6 +18,7 @@ from simdeploy.k8s.labels import parse_selector
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.expect import ExpectSpec
 from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
+from simdeploy.scenario.limits import check_limits
 from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
@@ -91,6 +92,7 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
     if not problems:
         _check_references(scenario, problems)
         check_flags(spec, scenario.flag_state, problems)
+        check_limits(scenario, default_namespace(scenario), problems)
     if problems:
         raise ScenarioError(name, problems)
     if scenario.flag_state is not None:

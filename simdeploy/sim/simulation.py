@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gc
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +29,8 @@ from simdeploy.sim.metrics.tsdb import SeriesStore
 from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.traffic.endpoints import Endpoints
 from simdeploy.sim.traffic.model import TrafficModel
+
+SLICE_WALL = 0.1  # s of wall time between two progress calls of run_until
 
 
 @dataclass(frozen=True)
@@ -149,12 +153,37 @@ class Simulation:
 
         self.clock.call_at(moment, run)
 
-    def run_until(self, moment: float) -> None:
-        self.clock.run_until(moment)
+    def run_until(self, moment: float, progress: Callable[[float], None] | None = None) -> None:
+        """Advance simulated time to `moment`.
 
-    def run(self) -> dict:
-        """Run to the scenario's end and return the result document."""
-        self.clock.run_until(self.duration)
+        With `progress`, time advances in slices and progress(now) is called after each; it may raise
+        (KeyboardInterrupt, say) to stop the run there, between two events. Slices grow or shrink so
+        that each takes about SLICE_WALL seconds of wall time, so a short run makes only a few calls.
+        Slicing changes nothing simulated: every event runs in the same order as in one stretch.
+        """
+        if progress is None:
+            self.clock.run_until(moment)
+            return
+        span = max(moment - self.now, 0.0)
+        step, finest = span / 1000, span / 100_000  # at most 100,000 slices, however slow the events
+        target = self.now
+        collecting = gc.isenabled()
+        gc.disable()  # for the whole run, as Clock.run_until does for a stretch: no collection between slices
+        try:
+            while target < moment:
+                started = time.perf_counter()
+                target = min(self.now + step, moment) if step > 0 else moment
+                self.clock.run_until(target)
+                progress(self.now)
+                wall = time.perf_counter() - started
+                step = max(finest, step * (min(4.0, max(0.25, SLICE_WALL / wall)) if wall > 0 else 4.0))
+        finally:
+            if collecting:
+                gc.enable()
+
+    def run(self, progress: Callable[[float], None] | None = None) -> dict:
+        """Run to the scenario's end and return the result document (`progress`: see run_until)."""
+        self.run_until(self.duration, progress)
         return self.result()
 
     def set_behaviour(self, behaviour: VersionBehaviour, hang_now: bool = True, exit_now: bool = True) -> None:
