@@ -179,7 +179,7 @@ def describe(action: schema.ActionBase) -> str:
     target = next(
         (
             getattr(action, f, None)
-            for f in ("deployment", "rollout", "node", "image", "flag")
+            for f in ("deployment", "rollout", "node", "image", "flag", "target", "route")
             if getattr(action, f, None)
         ),
         None,
@@ -191,7 +191,8 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     """A timeline action to run now, by hand (the facilitator's `simdeploy ctl do`); `apply` needs manifests."""
     if isinstance(action, schema.ApplyAction):
         raise ValueError("apply: use `kubectl apply -f` against the served cluster")
-    return _action(action, [], default_ns)
+    run = _action(action, [], default_ns)
+    return lambda sim: sim.act(describe(action), run)  # kept in the result's `actions`, like the timeline's
 
 
 def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
