@@ -145,3 +145,20 @@ def test_a_rollout_time_reads_the_same_in_the_summary_and_the_expectations(docum
     took = summary["rollouts"][-1]["duration_s"]
     verdict = next(v for v in summary["expectations"] if v["name"] == "rolloutCompletesWithin")
     assert verdict["measured"] == took and verdict["shown"] == format_duration(took) == "46.5s"
+
+
+def test_the_readme_documents_every_declared_field():
+    import typing
+
+    from simdeploy.sim import result as declared
+
+    readme = (SEED.parent.parent / "README.md").read_text()
+    section = readme.split("### Result document", 1)[1].split("\n### ", 1)[0].split("\nState changes", 1)[0]
+    shapes = [v for v in vars(declared).values() if isinstance(v, type) and hasattr(v, "__required_keys__")]
+    missing = {
+        f"{shape.__name__}.{name}"
+        for shape in shapes
+        for name in typing.get_type_hints(shape)
+        if not re.search(rf"[{{`(, ]{name}[,}}`:)]", section)  # as a field: `name`, {a, name}, name: ...
+    }
+    assert not missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,10 @@ def test_a_bad_canary_is_aborted_by_its_analysis_at_the_first_step():
     (analysis,) = argo["analysis_runs"]
     assert analysis["phase"] == "Failed" and analysis["measurements"][0]["value"] == "[0.05]"
     assert argo["requests_failed_during_update"] == pytest.approx(result["summary"]["errors_total"], rel=0.05)
+
+
+def test_the_readme_lists_every_bundled_scenario():
+    readme = (SCENARIOS.parent / "README.md").read_text()
+    table = readme.split("### Bundled scenarios", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"`([\w-]+\.yaml)`", table))
+    assert listed == {path.name for path in SCENARIOS.glob("*.yaml")}
