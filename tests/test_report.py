@@ -345,6 +345,29 @@ def test_every_kind_of_operator_action_gets_a_labelled_marker(result):
     assert vertical_lines_at(figure.axes[1], 110.0, "#8c2d04")
 
 
+def test_a_served_sessions_kubectl_writes_are_marked_and_reads_are_not(result):
+    def request(at: float, method: str, path: str, code: int = 200) -> dict:
+        return {"at_s": at, "wall_s": at / 10, "method": method, "path": path, "query": "", "code": code,
+                "user_agent": "kubectl/v1.31.0"}  # fmt: skip
+
+    deployment = "/apis/apps/v1/namespaces/production/deployments/payments-api"
+    log = [
+        request(125, "GET", deployment),
+        request(130, "PATCH", deployment),
+        *[request(140 + i, "POST", f"/api/v1/namespaces/production/pods/p-{i}/eviction") for i in range(3)],
+        request(150, "PATCH", "/apis/apps/v1/namespaces/production/deployments/nope", 404),
+        request(160, "POST", "/simdeploy/v1/actions", 201),
+        request(170, "PATCH", deployment + "/scale"),
+    ]
+    served = {**copy.deepcopy(result), "session": {"requests": {"log": log}}}
+    labels = [(m.t, m.label) for m in markers(served) if m.label.startswith("kubectl")]
+    assert labels == [
+        (130, "kubectl patch deployments/payments-api"),
+        (140, "kubectl evict pods ×3"),
+        (170, "kubectl patch deployments/payments-api (scale)"),
+    ]
+
+
 def test_lying_readiness_draws_the_really_serving_line(bundled_results, result):
     pods = timeline_figure(bundled_results["lying-readiness"]).axes[1]
     assert "really serving" in legend_labels(pods)

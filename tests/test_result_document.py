@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 from serve_helpers import send
+from typer.testing import CliRunner
 
 import simdeploy
+from simdeploy.cli import app
 from simdeploy.k8s.duration import format_clock, format_duration
+from simdeploy.report.marks import markers
 from simdeploy.sim.result import Result, problems, seconds
 
 SEED = Path(__file__).resolve().parent.parent / "scenarios" / "payments-rolling-update.yaml"
@@ -114,13 +117,22 @@ def test_the_checker_names_the_field_that_is_wrong(documents):
     assert problems([]) == ["document: expected an object, got a list"]
 
 
-def test_a_served_session_document_is_declared_too_and_keeps_the_facilitators_actions(serving):
+def test_a_served_session_document_is_declared_too_and_reports_the_game_day(serving, tmp_path):
     with serving(until=30, speed=0) as server:
         server.namespace = "production"
         assert send(server, "POST", "/simdeploy/v1/actions", {"action": "cordon", "node": "node-1"})[0] == 201
+        scale = "/apis/apps/v1/namespaces/production/deployments/payments-api/scale"
+        assert send(server, "PATCH", scale, {"spec": {"replicas": 8}}, "application/merge-patch+json")[0] == 200
         document = json.loads(json.dumps(server.result()))
     assert problems(document) == []
     assert [(a["t"], a["action"], a["target"]) for a in document["actions"]] == [(30, "cordon", "node-1")]
+    labels = [m.label for m in markers(document)]
+    assert labels == ["cordon node-1, kubectl patch deployments/payments-api (scale)"]  # the same moment
+    saved, page = tmp_path / "session.json", tmp_path / "game-day.html"
+    saved.write_text(json.dumps(document))
+    outcome = CliRunner().invoke(app, ["report", "--from", str(saved), "-o", str(page)])
+    assert outcome.exit_code == 1, outcome.output  # served to 0:30 only: the seed's rollout never came
+    assert "node/node-1 cordon" in page.read_text() and "rolloutCompletesWithin" in page.read_text()
 
 
 @pytest.mark.parametrize(

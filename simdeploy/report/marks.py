@@ -40,6 +40,7 @@ def markers(result: Result) -> list[Marker]:
     several = len(workloads) > 1
     found = [_action_marker(action, result, several) for action in result["actions"]]
     found += _event_markers(result, several)
+    found += _client_writes(result)
     merged: dict[tuple[float, str], list[Marker]] = defaultdict(list)
     for marker in found:
         merged[(marker.t, marker.colour)].append(marker)
@@ -68,6 +69,32 @@ def _event_markers(result: Result, several: bool) -> list[Marker]:
         elif reason == "RolloutAborted" and "by the operator" not in e["message"]:  # the operator's is an action
             found.append(Marker(t, "aborted" + (f" {name}" if several else "") + _why(e), WARNING))
     return found
+
+
+# What a kubectl (or client) write does to an object, by HTTP method.
+_VERBS = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+SAME_WRITE_WITHIN = 5.0  # seconds: a drain's evictions, a `kubectl apply` of several objects, read as one mark
+
+
+def _client_writes(result: Result) -> list[Marker]:
+    """Under `serve`, what the team's kubectl changed (the runbook as typed): a grey mark per write, repeats folded."""
+    session = result.get("session")
+    found: list[tuple[Marker, str, int]] = []  # marker, kind of write, how many
+    for request in session["requests"]["log"] if session else []:
+        verb, parts = _VERBS.get(request["method"]), request["path"].strip("/").split("/")
+        if verb is None or request["code"] >= 400 or parts[0] not in ("api", "apis"):
+            continue  # reads, refusals, and `simdeploy ctl` (its actions are in `actions`)
+        objects = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[-2:]
+        if objects[-1:] == ["eviction"]:
+            verb, objects = "evict", objects[:-1]
+        kind = f"kubectl {verb} {objects[0]}"
+        if found and found[-1][1] == kind and request["at_s"] - found[-1][0].t <= SAME_WRITE_WITHIN:
+            marker, _, count = found[-1]
+            marker.label, found[-1] = f"{kind} ×{count + 1}", (marker, kind, count + 1)
+            continue
+        label = f"kubectl {verb} {'/'.join(objects[:2])}" + (f" ({objects[2]})" if len(objects) > 2 else "")
+        found.append((Marker(request["at_s"], label, ACTION), kind, 1))
+    return [marker for marker, _, _ in found]
 
 
 def _why(e: Event) -> str:
