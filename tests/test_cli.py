@@ -124,6 +124,8 @@ def test_since_until_and_reason_filter_the_printed_timeline_not_the_json(tmp_pat
     out = tmp_path / "result.json"
     result = run_cli("run", SEED, "--since", "2m10s", "--until", "2:40", "--json", out)
     assert result.exit_code == 2 and "--until" in result.output  # 2:40 is no duration
+    result = run_cli("run", SEED, "--since", "3m", "--until", "2m")
+    assert result.exit_code == 2 and "--since 3m is after --until 2m" in result.output
     result = run_cli("run", SEED, "--since", "2m10s", "--until", "2m40s", "--json", out)
     assert result.exit_code == 0, result.output
     times = [clock(row[0]) for row in timeline_rows(result.output)]

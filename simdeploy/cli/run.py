@@ -33,6 +33,8 @@ def run(
     from simdeploy.scenario.build import build
 
     start, end = _moment("--since", since), _moment("--until", until)
+    if start is not None and end is not None and start > end:
+        raise fail(f"--since {since} is after --until {until}")
     wanted = [reason.strip() for option in reasons or [] for reason in option.split(",") if reason.strip()]
     loaded = load(scenario)
     simulation = build(loaded, seed)

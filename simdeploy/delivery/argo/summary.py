@@ -67,7 +67,9 @@ def summarize(ctl, result: Result) -> None:
             "analysis_runs": [
                 _analysis_run(run_name, run) for run_name, run in ctl.runs.items() if run_name.startswith(prefix)
             ],
-            "requests_failed_during_update": _failed_between(result, updated, aborted or completed),
+            "requests_failed_during_update": _failed_between(
+                result, updated, aborted or completed, ctl.sim.cluster.scrape_interval
+            ),
         }
     result["summary"]["argo_rollouts"] = rollouts
 
@@ -96,12 +98,12 @@ def _tidy(value: str) -> str:
 _NOISY = re.compile(r"\d+\.\d{7,}")
 
 
-def _failed_between(result: Result, start: float | None, end: float | None) -> float | None:
-    """Failed requests in the traffic rows whose interval ends after `start` and by `end` (or the run's end)."""
+def _failed_between(result: Result, start: float | None, end: float | None, interval: float) -> float | None:
+    """Failed requests in the traffic rows from the one that ends after `start` to the one that holds `end`."""
     if start is None:
         return None
     end = result["duration_s"] if end is None else end
-    return requests(sum(r["errors"] for r in result["traffic"] if start < r["t"] <= end + 15))
+    return requests(sum(r["errors"] for r in result["traffic"] if start < r["t"] < end + interval))
 
 
 def _time(events: list, name: str, reason: str) -> float | None:
