@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field
 
 from simdeploy.k8s.duration import format_clock, format_duration
 from simdeploy.scenario.schema import Duration, Strict
-from simdeploy.sim.result import Alert, Expectation, Result, Summary, fraction, optional_seconds
+from simdeploy.sim.result import Alert, Expectation, Result, Summary, fraction, seconds
 
 
 def _fraction(value: Any) -> float:
@@ -144,7 +144,7 @@ def _alert(name: str, expect: AlertExpectation, fired: Alert | None, bad_change_
             }
         )
     if expect.fires_within is not None:
-        delay = None if first_firing is None or bad_change_s is None else optional_seconds(first_firing - bad_change_s)
+        delay = None if first_firing is None or bad_change_s is None else seconds(first_firing - bad_change_s)
         if first_firing is None:
             shown = "never fired"
         elif delay is None:

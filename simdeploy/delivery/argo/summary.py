@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
-from simdeploy.sim.result import AnalysisRun, ArgoRollout, Measurement, Result, StepCompleted, requests, seconds
+from simdeploy.sim.result import (
+    AnalysisRun,
+    ArgoRollout,
+    Event,
+    Measurement,
+    Result,
+    StepCompleted,
+    requests,
+    seconds,
+)
 
 
 def describe_step(step: dict) -> str:
@@ -106,7 +115,7 @@ def _failed_between(result: Result, start: float | None, end: float | None, inte
     return requests(sum(r["errors"] for r in result["traffic"] if start < r["t"] < end + interval))
 
 
-def _time(events: list, name: str, reason: str) -> float | None:
+def _time(events: list[Event], name: str, reason: str) -> float | None:
     return next(
         (e["t"] for e in events if e["kind"] == "Rollout" and e["name"] == name and e["reason"] == reason), None
     )
