@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 from serve_helpers import SEED
@@ -38,3 +39,10 @@ def _serving(until: float, speed: float, pdb_min_available: int | None = None, *
 def serving():
     """`with serving(until=60, speed=1) as server:` — the seed scenario behind a started ApiServer."""
     return _serving
+
+
+@pytest.fixture(scope="session")
+def bundled_results() -> dict[str, dict]:
+    """Every bundled scenario's result document, by scenario name; run once for the whole session."""
+    scenarios = Path(__file__).resolve().parent.parent / "scenarios"
+    return {path.stem: simdeploy.load(path).run() for path in sorted(scenarios.glob("*.yaml"))}

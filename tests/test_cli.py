@@ -59,7 +59,7 @@ def test_json_result_document_has_the_public_fields(tmp_path):
         assert field in summary
         assert field in summary["deployments"]["payments-api"]
     assert set(document["events"][0]) >= {"t", "kind", "name", "reason", "message"}
-    assert set(document["series"][0]) == {"t", "replicaset", "revision", "spec", "ready", "available"}
+    assert set(document["series"][0]) == {"t", "replicaset", "revision", "spec", "ready", "available", "serving"}
 
 
 def test_seed_scenario_meets_its_acceptance_figures(tmp_path):
@@ -98,6 +98,44 @@ def test_validate_lists_objects_versions_and_actions():
     assert "valid" in result.output
     assert "Deployment" in result.output and "payments-api" in result.output
     assert "set-image" in result.output
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert result.output == f"simdeploy {version('simdeploy')}\n" == "simdeploy 0.1.0\n"
+
+
+def timeline_rows(output: str) -> list[list[str]]:
+    """The printed timeline's rows (time, type, reason, object), up to the blank line before the summary."""
+    lines = output.split("\n\n", 1)[0].splitlines()
+    assert lines[0].split()[:4] == ["TIME", "TYPE", "REASON", "OBJECT"]
+    return [line.split()[:4] for line in lines[1:]]
+
+
+def clock(text: str) -> float:
+    minutes, seconds = text.split(":")
+    return int(minutes) * 60 + float(seconds)
+
+
+def test_since_until_and_reason_filter_the_printed_timeline_not_the_json(tmp_path):
+    out = tmp_path / "result.json"
+    result = run_cli("run", SEED, "--since", "2m10s", "--until", "2:40", "--json", out)
+    assert result.exit_code == 2 and "--until" in result.output  # 2:40 is no duration
+    result = run_cli("run", SEED, "--since", "3m", "--until", "2m")
+    assert result.exit_code == 2 and "--since 3m is after --until 2m" in result.output
+    result = run_cli("run", SEED, "--since", "2m10s", "--until", "2m40s", "--json", out)
+    assert result.exit_code == 0, result.output
+    times = [clock(row[0]) for row in timeline_rows(result.output)]
+    assert times and 130 <= min(times) and max(times) <= 160
+    kept = [e["t"] for e in json.loads(out.read_text())["events"]]
+    assert min(kept) < 130 and max(kept) > 160  # the document keeps every event
+    result = run_cli("run", SEED, "--reason", "Killing,Unhealthy", "--reason", "SetImage")
+    reasons = {row[2] for row in timeline_rows(result.output)}
+    assert reasons == {"Killing", "Unhealthy", "SetImage"}
+    assert "rollout to revision 2" in result.output  # the summary is whole
 
 
 # -- bad input -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,10 @@ def _pods_of_revision(sim, revision: str) -> dict[str, dict]:
         if not pod["metadata"].get("deletionTimestamp")
         and pod["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
     }
+
+
+def test_the_readme_lists_every_bundled_scenario():
+    readme = (SCENARIOS.parent / "README.md").read_text()
+    table = readme.split("### Bundled scenarios", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"`([\w-]+\.yaml)`", table))
+    assert listed == {path.name for path in SCENARIOS.glob("*.yaml")}

@@ -11,6 +11,27 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("simdeploy")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from simdeploy import __version__ as number
+        typer.echo(f"simdeploy {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Print the version."),
+) -> None:
+    """Replay Kubernetes rollouts and rollbacks in simulated time."""
+
+
 console = Console()
 if not console.is_terminal:
     console.width = 140  # piped or captured: keep tables on one line each rather than 80 columns

@@ -22,12 +22,21 @@ def run(
         None, "--metrics", help="Export the scraped metrics: .csv, else OpenMetrics text."
     ),
     plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
+    since: str | None = typer.Option(None, help="Print the timeline from this simulated time on, e.g. 2m."),
+    until: str | None = typer.Option(None, help="Print the timeline up to this simulated time, e.g. 5m."),
+    reasons: list[str] | None = typer.Option(
+        None, "--reason", help="Print only events with these reasons (repeat, or a comma list: Killing,Unhealthy)."
+    ),
 ) -> None:
     """Run a scenario to its end: print the timeline and a summary."""
     from simdeploy.cli.progress import EXIT_INTERRUPTED, RunProgress, print_interrupted, stopping_on_ctrl_c
-    from simdeploy.report.timeline import failed_expectations, print_run
+    from simdeploy.report.timeline import failed_expectations, print_run, select_events
     from simdeploy.scenario.build import build
 
+    start, end = _moment("--since", since), _moment("--until", until)
+    if start is not None and end is not None and start > end:
+        raise fail(f"--since {since} is after --until {until}")
+    wanted = [reason.strip() for option in reasons or [] for reason in option.split(",") if reason.strip()]
     loaded = load(scenario)
     _print_warnings(loaded.warnings)
     simulation = build(loaded, seed)
@@ -50,31 +59,68 @@ def run(
     if plot_path is not None:
         from simdeploy.report.plot import timeline_figure
 
-        save_figure(timeline_figure(result, _versions(simulation)), plot_path)
-    print_run(result, console, quiet)
+        save_figure(timeline_figure(result), plot_path)
+    print_run(result, console, quiet, select_events(result["events"], start, end, wanted))
     if failed_expectations(result):
         raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
 
 
+def _moment(option: str, value: str | None) -> float | None:
+    from simdeploy.k8s.duration import parse_duration
+
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as error:
+        raise fail(f"{option}: {error}") from None
+
+
 @app.command()
 def report(
-    scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    scenario: Path | None = typer.Argument(None, help="Scenario file (YAML) to run; or leave out and give --from."),
     output: Path = typer.Option(..., "--output", "-o", help="Write the HTML report here."),
     seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    from_path: Path | None = typer.Option(
+        None, "--from", help="Render this result document (`run --json`, `serve --json`) instead of running."
+    ),
 ) -> None:
-    """Run a scenario and write a self-contained HTML report: verdicts, summary, timeline figure, events."""
+    """Write a self-contained HTML report (verdicts, summary, figure, events); exit 1 if an expectation failed."""
     from simdeploy.report.html import render_report
-    from simdeploy.scenario.build import build
+    from simdeploy.report.timeline import failed_expectations
 
-    simulation = build(load(scenario), seed)
-    page = render_report(simulation.run(), _versions(simulation))
+    if (scenario is None) == (from_path is None):
+        raise fail("give a scenario file or --from RESULT.json (one of them)")
+    if from_path is not None and seed is not None:
+        raise fail("--seed: a result document has its seed; run the scenario to choose another")
+    if from_path is not None:
+        result = _load_result(from_path)
+    else:
+        from simdeploy.scenario.build import build
+
+        result = build(load(scenario), seed).run()
+    page = render_report(result)
     write_atomically(output, lambda stream: stream.write(page))
     console.print(f"report written to {output}", highlight=False, markup=False, soft_wrap=True)
+    if failed_expectations(result):
+        raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
 
 
-def _versions(simulation) -> dict[str, str]:
-    """Image -> version, so that figures name ReplicaSets the way the traffic metrics do."""
-    return {b.image: b.version for b in simulation.behaviours.values() if b.version}
+def _load_result(path: Path):
+    """A result document read back from JSON; a missing, garbled or foreign file exits 2 naming it."""
+    from simdeploy.sim.result import problems
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise fail(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise fail(f"{path}: cannot read it: {error}") from None
+    except json.JSONDecodeError as error:
+        raise fail(f"{path}: not JSON: {error}") from None
+    found = problems(document)
+    if found:
+        shown = "\n  ".join(found[:10]) + (f"\n  ... and {len(found) - 10} more" if len(found) > 10 else "")
+        raise fail(f"{path}: not a simdeploy result document\n  {shown}")
+    return document
 
 
 @app.command()

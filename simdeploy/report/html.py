@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from html import escape
 
-from simdeploy.k8s.duration import format_duration
-from simdeploy.report.plot import figure_png, image_tag, replica_sets
-from simdeploy.report.timeline import fold_events, format_clock, object_name
+from simdeploy.k8s.duration import format_clock, format_duration
+from simdeploy.report.marks import version_name
+from simdeploy.report.plot import figure_png, replica_sets
+from simdeploy.report.timeline import flag_cohort_text, fold_events, object_name
+from simdeploy.sim.result import Action, Alert, ArgoRollout, Event, Expectation, FlagRow, Result, Summary
 
 # Operator actions: their rows in the event table stand out (alerts and warnings have their own colours).
 ACTIONS = {
     "SetImage", "RolloutUndo", "Scale", "Pause", "Resume", "Patch", "SetWeights", "BehaviourChanged", "Apply",
-    "NodeNotSchedulable", "NodeSchedulable", "NodeFailure", "Deleted",
+    "NodeNotSchedulable", "NodeSchedulable", "NodeFailure", "Deleted", "FlagEnabled", "FlagDisabled",
+    "FlagRolloutSet", "RolloutRetried",
 }  # fmt: skip
 
 CSS = """
@@ -25,6 +27,7 @@ body { margin: 0; background: var(--soft); color: var(--ink);
 main { max-width: 1240px; margin: 0 auto; padding: 28px 24px 64px; }
 h1 { font-size: 26px; margin: 0 0 2px; letter-spacing: -0.01em; }
 h2 { font-size: 17px; margin: 0 0 10px; }
+h3 { font-size: 14px; margin: 14px 0 6px; }
 .meta { color: var(--muted); margin: 0 0 18px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 16px 20px; margin: 0 0 16px; }
 .banner { border-radius: 10px; padding: 14px 20px; margin: 0 0 16px; font-size: 17px; font-weight: 600;
@@ -72,8 +75,8 @@ td.num { white-space: nowrap; }
 """
 
 
-def render_report(result: dict, versions: Mapping[str, str] | None = None) -> str:
-    """The whole page; `versions` (image -> version) names the ReplicaSets in the figure and the rollouts."""
+def render_report(result: Result) -> str:
+    """The whole page, from the result document alone: the same document always gives the same bytes."""
     summary = result["summary"]
     title = f"{result['scenario']} — simdeploy report"
     meta = f"seed {result['seed']} · {format_duration(result['duration_s'])} simulated"
@@ -84,9 +87,12 @@ def render_report(result: dict, versions: Mapping[str, str] | None = None) -> st
         _cards(summary),
         _summary_table(summary),
         _expectations(summary.get("expectations")),
-        _alerts(summary.get("alerts")),
-        _rollouts(result, versions or {}),
-        _figure(result, versions),
+        _alerts(summary["alerts"]),
+        _rollouts(result),
+        _argo(summary.get("argo_rollouts") or {}),
+        _flags(summary.get("flags") or []),
+        _actions(result["actions"]),
+        _figure(result),
         _events(result["events"]),
     ]
     body = "\n".join(part for part in parts if part)
@@ -115,7 +121,7 @@ def _clock(seconds: float | None) -> str:
     return "—" if seconds is None else format_clock(seconds)
 
 
-def _banner(expectations: list[dict] | None) -> str:
+def _banner(expectations: list[Expectation] | None) -> str:
     if not expectations:
         return ""
     failed = [e for e in expectations if e.get("verdict") != "pass"]
@@ -128,7 +134,7 @@ def _banner(expectations: list[dict] | None) -> str:
     )
 
 
-def _cards(summary: dict) -> str:
+def _cards(summary: Summary) -> str:
     """The figures a reader looks for first, as large numbers."""
     cards: list[tuple[str, str, bool]] = []
     if summary.get("availability") is not None:
@@ -140,13 +146,17 @@ def _cards(summary: dict) -> str:
     if summary.get("alerts") or summary.get("time_to_detect_s") is not None:  # only when there are alerts
         detect = summary.get("time_to_detect_s")
         cards.append(("time to detect", "not detected" if detect is None else format_duration(detect), detect is None))
-    rollouts = summary.get("rollouts") or []
+    rollouts = summary["rollouts"] if summary["deployments"] else []
     if rollouts:
         took = rollouts[-1]["duration_s"]
         cards.append(("last rollout took", "did not complete" if took is None else format_duration(took), took is None))
-    cards.append(("min available", _text(summary.get("min_available")), False))
-    cards.append(("min really serving", _text(summary.get("min_serving")), False))
-    cards.append(("peak pods", _text(summary.get("peak_pods")), False))
+    for name, argo in (summary.get("argo_rollouts") or {}).items():
+        if argo["aborted_s"] is not None and argo["time_to_abort_s"] is not None:
+            cards.append((f"{name} aborted after", format_duration(argo["time_to_abort_s"]), True))
+    if summary["deployments"]:
+        cards.append(("min available", _text(summary["min_available"]), False))
+        cards.append(("min really serving", _text(summary["min_serving"]), False))
+    cards.append(("peak pods", _text(summary["peak_pods"]), False))
     html = "".join(
         f'<div class="card{" bad" if bad else ""}"><div class="value{" words" if " " in value else ""}">{_e(value)}'
         f'</div><div class="label">{_e(label)}</div></div>'
@@ -173,8 +183,8 @@ def _text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _summary_table(summary: dict) -> str:
-    deployments = summary.get("deployments") or {}
+def _summary_table(summary: Summary) -> str:
+    deployments = summary["deployments"]
     fields = [
         ("rollout complete at", lambda m: _clock(m.get("rollout_complete_s"))),
         ("peak pods (not terminating)", lambda m: _text(m.get("peak_pods"))),
@@ -188,7 +198,7 @@ def _summary_table(summary: dict) -> str:
         ("final image", lambda m: _text(m.get("final_image"))),
     ]
     rows = []
-    for label, value in fields:
+    for label, value in fields if deployments else []:
         cells = "".join(f'<td class="{_flag(label, m)}">{_e(value(m))}</td>' for m in deployments.values())
         rows.append(f"<tr><td>{_e(label)}</td>{cells}</tr>")
     availability, p99 = summary.get("availability"), summary.get("p99_latency_max_s")
@@ -216,7 +226,7 @@ def _flag(label: str, measure: dict) -> str:
     return "bad" if label == "progress deadline exceeded" and measure.get("progress_deadline_exceeded") else ""
 
 
-def _expectations(expectations: list[dict] | None) -> str:
+def _expectations(expectations: list[Expectation] | None) -> str:
     if not expectations:
         return ""
     rows = []
@@ -230,7 +240,7 @@ def _expectations(expectations: list[dict] | None) -> str:
     return _section("Expectations", _table(["expectation", "expected", "measured", "verdict"], rows))
 
 
-def _alerts(alerts: list[dict] | None) -> str:
+def _alerts(alerts: list[Alert]) -> str:
     if not alerts:
         return ""
     rows = []
@@ -245,38 +255,107 @@ def _alerts(alerts: list[dict] | None) -> str:
     return _section("Alerts", _table(["alert", "labels", "first pending", "first firing", "resolved"], rows))
 
 
-def _rollouts(result: dict, versions: Mapping[str, str]) -> str:
-    images = {}
+def _rollouts(result: Result) -> str:
+    versions = {}
     for line in replica_sets(result):
         for revision in line.revisions:
             if line.image:
-                images[(line.deployment, revision)] = versions.get(line.image) or image_tag(line.image)
+                versions[(line.owner, revision)] = version_name(result, line.image)
     rows = []
-    for name, measure in (result["summary"].get("deployments") or {}).items():
-        for r in measure.get("rollouts") or []:
-            took = r.get("duration_s")
+    for name, measure in result["summary"]["deployments"].items():
+        for r in measure["rollouts"]:
+            took = r["duration_s"]
             done = '<td colspan="2" class="bad">did not complete</td>'
             if took is not None:
-                done = f'<td>{_clock(r.get("completed_s"))}</td><td class="num">{_e(format_duration(took))}</td>'
-            version = images.get((name, r["revision"]), "—")
+                done = f'<td>{_clock(r["completed_s"])}</td><td class="num">{_e(format_duration(took))}</td>'
+            version = versions.get((name, r["revision"]), "—")
             rows.append(
                 f"<tr><td>deployment/{_e(name)}</td><td>{_e(r['revision'])}</td><td>{_e(version)}</td>"
-                f"<td>{_clock(r.get('started_s'))}</td>{done}</tr>"
+                f"<td>{_clock(r['started_s'])}</td>{done}</tr>"
             )
     if not rows:
         return ""
     return _section("Rollouts", _table(["deployment", "revision", "version", "started", "completed", "took"], rows))
 
 
-def _figure(result: dict, versions: Mapping[str, str] | None) -> str:
-    data = base64.b64encode(figure_png(result, versions)).decode("ascii")
+def _argo(rollouts: dict[str, ArgoRollout]) -> str:
+    """Per Argo Rollout: its update, phases, steps and each AnalysisRun's verdict with its measurements."""
+    parts = []
+    for name, argo in rollouts.items():
+        facts = [("phase now", argo["phase"] or "—")]
+        if argo["updated_s"] is not None:
+            facts.append(("update started", _clock(argo["updated_s"])))
+        if argo["completed_s"] is not None:
+            facts.append(("completed", _clock(argo["completed_s"])))
+        if argo["aborted_s"] is not None:
+            after = argo["time_to_abort_s"]
+            facts.append(
+                (
+                    "aborted",
+                    _clock(argo["aborted_s"])
+                    + ("" if after is None else f" ({format_duration(after)} after the update)"),
+                )
+            )
+        if argo["requests_failed_during_update"] is not None:
+            facts.append(("failed requests during the update", _count(argo["requests_failed_during_update"])))
+        phases = " → ".join(f"{p['phase']} {format_clock(p['t'])}" for p in argo["phases"])
+        if phases:
+            facts.append(("phases", phases))
+        rows = [f"<tr><td>{_e(label)}</td><td>{_e(value)}</td></tr>" for label, value in facts]
+        html = _table(["figure", "value"], rows)
+        steps = [
+            f"<tr><td>{s['step']}/{s['of']}</td><td>{_e(s['description'])}</td><td>{_clock(s['t'])}</td></tr>"
+            for s in argo["steps_completed"]
+        ]
+        if steps:
+            html += "\n<h3>Steps completed</h3>\n" + _table(["step", "what", "done at"], steps)
+        for run in argo["analysis_runs"]:
+            verdict = "pass" if run["phase"] == "Successful" else "fail" if run["phase"] in ("Failed", "Error") else ""
+            badge = f'<span class="badge {verdict}">{_e(run["phase"] or "—")}</span>'
+            measured = [
+                f"<tr><td>{_clock(m['started_s'])}</td><td>{_e(m['metric'])}{' (dry run)' * m['dry_run']}</td>"
+                f"<td>{_e(m['value'] or '—')}</td><td>{_e(m['phase'])}</td><td>{_e(m['message'])}</td></tr>"
+                for m in run["measurements"]
+            ]
+            message = f' <span class="muted">{_e(run["message"])}</span>' if run["message"] else ""
+            html += f"\n<h3>AnalysisRun {_e(run['name'])} {badge}{message}</h3>\n"
+            html += _table(["measured at", "metric", "value", "phase", "message"], measured) if measured else ""
+        parts.append(_section(f"Argo Rollout {name}", html))
+    return "\n".join(parts)
+
+
+def _flags(rows: list[FlagRow]) -> str:
+    """Requests and failures per flag cohort: a variant's errors show here even when the totals hide them."""
+    if not rows:
+        return ""
+    cells = [
+        f"<tr><td>{_e(r['flag'])}</td><td>{_e(r['cohort'])}</td>"
+        f'<td class="num">{_e(flag_cohort_text(r["requests"], r["errors"]))}</td></tr>'
+        for r in rows
+    ]
+    return _section("Feature flags", _table(["flag", "cohort", "requests / failed (ratio)"], cells))
+
+
+def _actions(actions: list[Action]) -> str:
+    if not actions:
+        return ""
+    rows = [
+        f'<tr class="{"warning" if a["failed"] else ""}"><td class="time">{_clock(a["t"])}</td>'
+        f"<td>{_e(a['action'])}</td><td>{_e(a['target'] or '—')}</td><td>{_e(a['message'])}</td></tr>"
+        for a in actions
+    ]
+    return _section("Operator actions", _table(["time", "action", "target", "answer"], rows, "events"))
+
+
+def _figure(result: Result) -> str:
+    data = base64.b64encode(figure_png(result)).decode("ascii")
     alt = "Timeline: pods per ReplicaSet" + (
-        ", traffic share, error ratio and p99 latency" if result.get("traffic") else ""
+        ", traffic share, error ratio and p99 latency" if result["traffic"] else ""
     )
     return _section("Timeline", f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">', "figure")
 
 
-def _events(events: list[dict]) -> str:
+def _events(events: list[Event]) -> str:
     """The event table: repeats folded as in the terminal timeline, one cell per column."""
     rows = []
     for folded in fold_events(events):

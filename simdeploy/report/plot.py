@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,41 +17,31 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, MultipleLocator
 
 from simdeploy.k8s.duration import parse_duration
+from simdeploy.report.marks import ACTION, FIRING, KINDS, Marker, image_tag, markers, version_name
+from simdeploy.sim.result import Result
 
 WIDTH_IN, DPI = 12.0, 110
 LEFT, RIGHT = 0.065, 0.855  # fixed margins: legends live in the right margin, never over the data
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]  # no red, orange, grey
-ACTION, FIRING, WARNING, NO_ENDPOINT_COLOUR = "#6b6b6b", "#d62728", "#e08a00", "#9a9a9a"
+NO_ENDPOINT_COLOUR = "#9a9a9a"
 NO_ENDPOINT = "none"  # the traffic model's version label for requests that found no endpoint
+FAILING = 0.01  # an interval where this share of requests failed: its p99 says little (failures are fast)
 LABEL_ROW_IN = 0.2  # height of one row of marker labels
 MAX_LABEL_ROWS = 8  # beyond this many, labels may overlap (say, an alert flapping all run long)
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 PANEL_HEIGHTS_IN = {"pods": 2.5, "share": 1.3, "errors": 1.7, "p99": 1.7}
+NOT_SERVING_FOR = 1.0  # Ready pods not serving for longer than this (not the RS controller's lag) get their line
+
+__all__ = ["Marker", "figure_png", "image_tag", "markers", "replica_sets", "save_timeline", "timeline_figure"]
 
 
 @dataclass
 class ReplicaSetLine:
     name: str
-    deployment: str
+    owner: str  # the Deployment or Rollout
     revisions: list[int] = field(default_factory=list)
-    rows: dict[float, tuple[int, int, int]] = field(default_factory=dict)  # t -> spec, ready, available
+    rows: dict[float, tuple[int, int, int, int]] = field(default_factory=dict)  # t -> spec, ready, available, serving
     image: str | None = None
-
-
-@dataclass
-class Marker:
-    t: float
-    label: str
-    colour: str
-    until: float | None = None  # a firing alert's span ends here (resolved, or the end of the run)
-
-
-def image_tag(image: str) -> str:
-    """The short name people use for an image: its tag, or the start of its digest."""
-    if "@" in image:
-        return "@" + image.split("@", 1)[1].split(":")[-1].rstrip(".")[:8]
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
 
 
 def clock_tick(seconds: float, hours: bool = False) -> str:
@@ -63,57 +53,40 @@ def clock_tick(seconds: float, hours: bool = False) -> str:
 # -- reading the result document -----------------------------------------------------------------------
 
 
-def replica_sets(result: dict) -> list[ReplicaSetLine]:
-    """One line per ReplicaSet in order of creation, with its Deployment and, when it can be told, its image."""
-    deployments = sorted(result["summary"].get("deployments", {}), key=len, reverse=True)
+def replica_sets(result: Result) -> list[ReplicaSetLine]:
+    """One line per ReplicaSet in order of creation, with its owner (Deployment or Rollout) and image."""
+    known = {rs["name"]: rs for rs in result["replicasets"]}
     lines: dict[str, ReplicaSetLine] = {}
-    for row in result.get("series", []):
+    for row in result["series"]:
         name = row["replicaset"]
         if name not in lines:
-            owner = next((d for d in deployments if name.startswith(d + "-")), name.rsplit("-", 1)[0])
-            lines[name] = ReplicaSetLine(name, owner)
+            rs = known.get(name)
+            owner = (rs and rs["owner"]) or name.rsplit("-", 1)[0]
+            lines[name] = ReplicaSetLine(name, owner, image=rs["image"] if rs else None)
         line = lines[name]
         if row["revision"] and row["revision"] not in line.revisions:
             line.revisions.append(row["revision"])
-        line.rows[row["t"]] = (row["spec"], row["ready"], row["available"])
-    # Weakest evidence first: a ReplicaSet scaled up from 0 right after `set image`; the final image of
-    # each Deployment; what the kubelet pulled for the ReplicaSet's pods (certain, when pod events are kept).
-    pending: dict[str, str] = {}
-    for e in result.get("events", []):
-        if e["reason"] == "SetImage" and " image updated to " in e["message"]:
-            pending[e["name"]] = e["message"].rsplit(" image updated to ", 1)[1]
-        elif e["reason"] == "ScalingReplicaSet" and e["name"] in pending:
-            found = re.match(r"Scaled up replica set (\S+) from 0 to", e["message"])
-            if found and found.group(1) in lines and lines[found.group(1)].image is None:
-                lines[found.group(1)].image = pending.pop(e["name"])
-    for name, measure in result["summary"].get("deployments", {}).items():
-        for line in lines.values():
-            if line.deployment == name and line.revisions[-1:] == [measure.get("final_revision")]:
-                line.image = measure.get("final_image") or line.image
-    for e in result.get("events", []):
-        found = re.search(r'image "([^"]+)"', e["message"]) if e["reason"] in ("Pulling", "Pulled") else None
-        if found and e["kind"] == "Pod" and e["name"].rsplit("-", 1)[0] in lines:
-            lines[e["name"].rsplit("-", 1)[0]].image = found.group(1)
+        line.rows[row["t"]] = (row["spec"], row["ready"], row["available"], row["serving"])
     return list(lines.values())
 
 
-def traffic_by_version(result: dict) -> dict[str, dict[float, list]]:
+def traffic_by_version(result: Result) -> dict[str, dict[float, list]]:
     """version -> t -> [requests, errors, worst p99 over the services] from the per-interval traffic rows."""
     table: dict[str, dict[float, list]] = defaultdict(dict)
-    for row in result.get("traffic") or []:
+    for row in result["traffic"]:
         cell = table[row["version"]].setdefault(row["t"], [0.0, 0.0, None])
-        cell[0] += row["requests"] or 0.0
-        cell[1] += row["errors"] or 0.0
-        if row.get("p99_s") is not None:
+        cell[0] += row["requests"]
+        cell[1] += row["errors"]
+        if row["p99_s"] is not None:
             cell[2] = row["p99_s"] if cell[2] is None else max(cell[2], row["p99_s"])
     return dict(table)
 
 
-def slo_limits(result: dict) -> dict[str, float]:
+def slo_limits(result: Result) -> dict[str, float]:
     """Lines the expectations draw: `error_ratio` (errorRatio, else 1 - availability) and `p99_s` (p99Latency)."""
     limits: dict[str, float] = {}
     for expectation in result["summary"].get("expectations") or []:
-        name, expected = expectation.get("name"), str(expectation.get("expected", ""))
+        name, expected = expectation["name"], expectation["expected"]
         number = re.search(r"(\d+(?:\.\d+)?)%", expected)
         if name == "errorRatio" and number:
             limits["error_ratio"] = float(number.group(1)) / 100
@@ -127,69 +100,15 @@ def slo_limits(result: dict) -> dict[str, float]:
     return limits
 
 
-def markers(result: dict, versions: Mapping[str, str] | None = None) -> list[Marker]:
-    """Operator actions (grey), alert firings (red) and progress deadlines (orange), one marker per moment."""
-    several = len(result["summary"].get("deployments", {})) > 1
-    evicting = {e["t"] for e in result["events"] if e["reason"] in ("Evicted", "EvictionRefused")}  # a drain
-    found: list[Marker] = []
-    firing: dict[tuple[str, str], Marker] = {}
-    for e in result.get("events", []):
-        t, reason, name = e["t"], e["reason"], e["name"]
-        alert = (name, e["message"].rsplit("; ", 1)[0])
-        if reason == "AlertFiring":
-            firing[alert] = Marker(t, f"{name} firing", FIRING, until=result["duration_s"])
-            found.append(firing[alert])
-        elif reason == "AlertResolved":
-            key = alert if alert in firing else next((k for k in firing if k[0] == name), None)
-            if key is not None:
-                firing.pop(key).until = t
-        elif reason == "ProgressDeadlineExceeded":
-            found.append(Marker(t, "progress deadline" + (f" {name}" if several else ""), WARNING))
-        elif reason == "NodeNotSchedulable":
-            found.append(Marker(t, f"{'drain' if t in evicting else 'cordon'} {name}", ACTION))
-        elif label := _action_label(e, several, versions or {}):
-            found.append(Marker(t, label, ACTION))
-    merged: dict[tuple[float, str], list[Marker]] = defaultdict(list)
-    for marker in found:
-        merged[(marker.t, marker.colour)].append(marker)
-    out = []
-    for (t, colour), group in sorted(merged.items()):
-        label = ", ".join(text if n == 1 else f"{text} ×{n}" for text, n in Counter(m.label for m in group).items())
-        out.append(Marker(t, label, colour, max((m.until for m in group if m.until is not None), default=None)))
-    return out
-
-
-def _action_label(e: dict, several: bool, versions: Mapping[str, str]) -> str | None:
-    reason, name, message, who = e["reason"], e["name"], e["message"], f" {e['name']}" if several else ""
-    image = message.rsplit(" image updated to ", 1)[1] if " image updated to " in message else None
-    undo = re.search(r"rolled back to revision (\d+)", message)
-    labels = {
-        "SetImage": f"set image{who} " + ((versions.get(image) or image_tag(image)) if image else "(unchanged)"),
-        "RolloutUndo": f"rollout undo{who}" + (f" → rev {undo.group(1)}" if undo else " (skipped)"),
-        "BehaviourChanged": f"behaviour {versions.get(name) or image_tag(name)}",
-        "Scale": f"scale{who} → {message.rsplit(' ', 1)[-1]}",
-        "Pause": f"pause{who}",
-        "Resume": f"resume{who}",
-        "Patch": f"patch {message.rsplit(' ', 1)[0]}",
-        "SetWeights": f"weights {message.split(' weights now ', 1)[-1]}",
-        "Apply": f"apply {message.rsplit(' ', 1)[0]}" if e["t"] > 0 else None,  # not the manifests at the start
-        "NodeSchedulable": f"uncordon {name}",
-        "NodeFailure": f"{name} fails",
-        "Deleted": "delete pod" if e["kind"] == "Pod" else None,
-    }
-    return labels.get(reason, f"failed: {name}" if e["kind"] == "Action" else None)
-
-
 # -- drawing ---------------------------------------------------------------------------------------------
 
 
-def timeline_figure(result: dict, versions: Mapping[str, str] | None = None) -> Figure:
-    """The run on one time axis; `versions` (image -> version) names ReplicaSets the way the traffic does."""
-    versions = versions or {}
+def timeline_figure(result: Result) -> Figure:
+    """The run on one time axis, from the result document alone."""
     duration = float(result["duration_s"]) or 1.0
     lines, traffic = replica_sets(result), traffic_by_version(result)
-    colours = _colours(lines, traffic, versions)
-    marks = markers(result, versions)
+    colours = _colours(lines, traffic, result)
+    marks = markers(result)
     figure = Figure(figsize=(WIDTH_IN, 4), dpi=DPI)
     FigureCanvasAgg(figure)
     levels = _place_labels(figure, marks, duration)
@@ -203,7 +122,7 @@ def timeline_figure(result: dict, versions: Mapping[str, str] | None = None) -> 
     grid = figure.add_gridspec(len(heights), 1, height_ratios=heights, hspace=gap_in / (sum(heights) / len(heights)))
     labels_ax = figure.add_subplot(grid[0])
     axes = {panel: figure.add_subplot(grid[i + 1], sharex=labels_ax) for i, panel in enumerate(panels)}
-    _pods_panel(axes["pods"], lines, colours, versions, duration)
+    _pods_panel(axes["pods"], lines, colours, result, duration)
     if traffic:
         limits = slo_limits(result)
         _share_panel(axes["share"], traffic, colours)
@@ -224,7 +143,7 @@ def timeline_figure(result: dict, versions: Mapping[str, str] | None = None) -> 
     return figure
 
 
-def _colours(lines: list[ReplicaSetLine], traffic: dict, versions: Mapping[str, str]) -> dict[str, str]:
+def _colours(lines: list[ReplicaSetLine], traffic: dict, result: Result) -> dict[str, str]:
     """Colours by version, so a ReplicaSet and the traffic its version serves match; two of a version differ."""
     colours: dict[str, str] = {NO_ENDPOINT: NO_ENDPOINT_COLOUR}
 
@@ -232,36 +151,58 @@ def _colours(lines: list[ReplicaSetLine], traffic: dict, versions: Mapping[str, 
         return PALETTE[(len(set(colours.values())) - 1) % len(PALETTE)]
 
     for line in lines:
-        key = _version(line, versions) or line.name
+        key = _version(line, result) or line.name
         colours[line.name] = next_colour() if key in colours else colours.setdefault(key, next_colour())
     for version in sorted(traffic):
         colours.setdefault(version, next_colour())
     return colours
 
 
-def _version(line: ReplicaSetLine, versions: Mapping[str, str]) -> str | None:
-    return None if line.image is None else versions.get(line.image) or image_tag(line.image)
+def _version(line: ReplicaSetLine, result: Result) -> str | None:
+    return None if line.image is None else version_name(result, line.image)
 
 
-def _pods_panel(ax, lines: list[ReplicaSetLine], colours: dict, versions: Mapping[str, str], duration: float) -> None:
-    several = len({line.deployment for line in lines}) > 1
-    top, handles = 1, []
+def _pods_panel(ax, lines: list[ReplicaSetLine], colours: dict, result: Result, duration: float) -> None:
+    several = len({line.owner for line in lines}) > 1
+    top, handles, lying = 1, [], False
     for i, line in enumerate(lines):
-        times, spec, ready, available = _steps(line.rows, duration)
+        times, spec, ready, available, serving = _steps(line.rows, duration)
         colour, width = colours[line.name], max(1.6, 2.6 - 0.5 * i)  # an older line shows around a newer one
-        ax.fill_between(times, available, step="post", color=colour, alpha=0.16, linewidth=0)
-        ax.step(times, ready, where="post", color=colour, linewidth=width)
-        ax.step(times, spec, where="post", color=colour, linewidth=1, linestyle=(0, (2, 2)))
-        top = max(top, *(v for v in spec + ready if not math.isnan(v)))
-        version = _version(line, versions)
+        version = _version(line, result)
         label = f"rev {'→'.join(map(str, line.revisions)) or '?'}" + (f" ({_short(version)})" if version else "")
-        handles.append(_line(colour, f"{_short(line.deployment)}\n{label}" if several else label, 2))
-    handles += [_line("#444", "ready", 2), Patch(color="#444", alpha=0.2, label="available")]
-    handles.append(_line("#444", "desired", 1, (0, (2, 2))))
+        ax.fill_between(times, available, step="post", color=colour, alpha=0.16, linewidth=0, gid="available")
+        (drawn,) = ax.step(times, ready, where="post", color=colour, linewidth=width, gid="ready")
+        drawn.set_label(f"{_short(line.owner)}\n{label}" if several else label)
+        ax.step(times, spec, where="post", color=colour, linewidth=1, linestyle=(0, (2, 2)), gid="desired")
+        if _not_serving_for(line.rows, duration) > NOT_SERVING_FOR:
+            lying = True
+            gap = [s if r != s else math.nan for r, s in zip(ready, serving, strict=True)]
+            ax.step(times, gap, where="post", color=colour, linewidth=1.4, linestyle=(0, (1, 1)), gid="serving")
+            ax.fill_between(times, serving, ready, step="post", facecolor="none", edgecolor=colour, hatch="xx",
+                            linewidth=0, alpha=0.5, gid="serving")  # fmt: skip
+        handles.append(drawn)
+        top = max(top, *(v for v in spec + ready if not math.isnan(v)))
+    if lines:
+        handles += [_line("#444", "ready", 2), Patch(color="#444", alpha=0.2, label="available")]
+        handles.append(_line("#444", "desired", 1, (0, (2, 2))))
+    if lying:
+        handles.append(_line("#444", "really serving", 1.4, (0, (1, 1))))
     headroom = max(1, round(top * 0.12))
     ax.set_ylim(-headroom * 0.25, top + headroom)  # lines at zero stay visible above the axis
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     _finish(ax, "Pods per ReplicaSet", "pods", handles)
+
+
+def _not_serving_for(rows: dict[float, tuple], duration: float) -> float:
+    """The longest stretch in which fewer of the ReplicaSet's Ready pods really served than were Ready."""
+    longest, since = 0.0, None
+    for t in sorted(rows):
+        _, ready, _, serving = rows[t]
+        if serving < ready and since is None:
+            since = t
+        elif serving >= ready and since is not None:
+            longest, since = max(longest, t - since), None
+    return longest if since is None else max(longest, duration - since)
 
 
 def _short(text: str, most: int = 22) -> str:
@@ -274,14 +215,15 @@ def _steps(rows: dict[float, tuple], duration: float) -> tuple[list[float], ...]
     values = [rows[t] for t in times]
     if times and times[-1] < duration:
         times, values = [*times, duration], [*values, values[-1]]
-    columns: list[list[float]] = [[], [], [], []]
+    width = 1 + (len(values[0]) if values else 4)
+    columns: list[list[float]] = [[] for _ in range(width)]
     for i, (t, value) in enumerate(zip(times, values, strict=True)):
         if i > 0 and not any(value) and not any(values[i - 1]):
             continue
         for column, v in zip(columns, (t, *value), strict=True):
             column.append(float(v))
         if i > 0 and not any(value):  # gone: a gap, so that no line runs along zero until it comes back
-            for column, v in zip(columns, (t, math.nan, math.nan, math.nan), strict=True):
+            for column, v in zip(columns, (t, *[math.nan] * (width - 1)), strict=True):
                 column.append(v)
     return tuple(columns)
 
@@ -299,10 +241,16 @@ def _runs(traffic: dict) -> list[list[float]]:
     return runs
 
 
-def _draw_steps(ax, traffic: dict, values: Mapping[float, float], **style) -> None:
+def _draw_steps(ax, traffic: dict, values: Mapping[float, float], label: str, **style) -> list:
+    """Step lines over each run of intervals; the first drawn carries the legend label. Returns what was drawn."""
+    drawn = []
     for run in _runs(traffic):
         ys = [values.get(t, math.nan) for t in run[1:]]
-        ax.step(run, [ys[0], *ys], where="pre", **style)
+        if all(math.isnan(y) for y in ys):
+            continue
+        (line,) = ax.step(run, [ys[0], *ys], where="pre", label="_nolegend_" if drawn else label, **style)
+        drawn.append(line)
+    return drawn
 
 
 def _ordered(traffic: dict, colours: dict) -> list[str]:
@@ -312,6 +260,7 @@ def _ordered(traffic: dict, colours: dict) -> list[str]:
 
 def _share_panel(ax, traffic: dict, colours: dict) -> None:
     order = _ordered(traffic, colours)
+    handles = {}
     for run in _runs(traffic):
         totals = [sum(traffic[v].get(t, [0.0])[0] for v in order) for t in run[1:]]
         base = [0.0] * len(run)
@@ -319,36 +268,33 @@ def _share_panel(ax, traffic: dict, colours: dict) -> None:
             share = [100 * traffic[version].get(t, [0.0])[0] / (n or 1) for t, n in zip(run[1:], totals, strict=True)]
             upper = [b + s for b, s in zip(base, [share[0], *share], strict=True)]
             hatch = "////" if version == NO_ENDPOINT else None
-            ax.fill_between(run, base, upper, step="pre", color=colours[version], alpha=0.75, lw=0, hatch=hatch)
+            area = ax.fill_between(run, base, upper, step="pre", color=colours[version], alpha=0.75, lw=0, hatch=hatch)
+            if any(share) and version not in handles:
+                area.set_label("no endpoint" if version == NO_ENDPOINT else version)
+                handles[version] = area
             base = upper
-    handles = [Patch(color=colours[v], alpha=0.75, label="no endpoint" if v == NO_ENDPOINT else v) for v in order]
     ax.set_ylim(0, 100)
     ax.set_yticks([0, 50, 100])
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
-    _finish(ax, "Traffic share by version", "requests", handles)
+    _finish(ax, "Traffic share by version", "requests", [handles[v] for v in order if v in handles])
 
 
 def _errors_panel(ax, traffic: dict, colours: dict, slo: float | None) -> None:
     ratios = {v: {t: 100 * c[1] / c[0] for t, c in traffic[v].items() if c[0]} for v in _ordered(traffic, colours)}
-    sent, failed = defaultdict(float), defaultdict(float)
-    for cells in traffic.values():
-        for t, (requests, errors, _) in cells.items():
-            sent[t] += requests
-            failed[t] += errors
-    overall = {t: 100 * failed[t] / sent[t] for t in sent if sent[t]}
+    overall = _overall_ratio(traffic)
     slo_pct = None if slo is None else 100 * slo
     nonzero = [v for series in [*ratios.values(), overall] for v in series.values() if v > 0]
     levels = nonzero + ([slo_pct] if slo_pct else [])  # log when a linear axis would flatten the SLO or the low ratios
     log = bool(nonzero) and max(levels) / min(levels) >= 50
     floor = 10 ** math.floor(math.log10(min(levels))) if log else 0.0  # below it the axis is linear down to 0
-    series = [(v, ratios[v], colours[v], 1.6) for v in ratios if len(ratios) > 1]
+    # A line per version when several served and this one failed some requests; `all requests` covers the rest.
+    series = [(v, ratios[v], colours[v], 1.6) for v in ratios if len(ratios) > 1 and any(ratios[v].values())]
     handles = []
     for label, values, colour, width in [*series, ("all requests", overall, "#222", 1.1)]:
-        _draw_steps(ax, traffic, values, color=colour, linewidth=width)
-        handles.append(_line(colour, "no endpoint" if label == NO_ENDPOINT else label, width))
+        name = "no endpoint" if label == NO_ENDPOINT else label
+        handles += _draw_steps(ax, traffic, values, name, color=colour, linewidth=width)[:1]
     if slo_pct is not None:
-        ax.axhline(slo_pct, color=FIRING, linestyle="--", linewidth=1.1)
-        handles.append(_line(FIRING, f"SLO {slo_pct:g}%", 1.1, "--"))
+        handles.append(ax.axhline(slo_pct, color=FIRING, linestyle="--", linewidth=1.1, label=f"SLO {slo_pct:g}%"))
     if log:
         ax.set_yscale("symlog", linthresh=floor, linscale=0.5)
         ax.set_ylim(0, min(100, max(nonzero)) * 1.6)
@@ -362,19 +308,35 @@ def _errors_panel(ax, traffic: dict, colours: dict, slo: float | None) -> None:
     _finish(ax, "Error ratio" + " (log scale)" * log, "errors / requests", handles)
 
 
+def _overall_ratio(traffic: dict) -> dict[float, float]:
+    """t -> percent of all requests of the interval that failed."""
+    sent, failed = defaultdict(float), defaultdict(float)
+    for cells in traffic.values():
+        for t, (requests, errors, _) in cells.items():
+            sent[t] += requests
+            failed[t] += errors
+    return {t: 100 * failed[t] / sent[t] for t in sent if sent[t]}
+
+
 def _latency_panel(ax, traffic: dict, colours: dict, slo: float | None) -> None:
+    """p99 per version; intervals where many requests failed are shaded, since fast failures pull the p99 down."""
     handles, values = [], []
     for version in _ordered(traffic, colours):
         if version == NO_ENDPOINT:
             continue  # requests that found no endpoint fail at once: their latency says nothing
         ms = {t: 1000 * c[2] for t, c in traffic[version].items() if c[2] is not None}
-        _draw_steps(ax, traffic, ms, color=colours[version], linewidth=1.6)
+        handles += _draw_steps(ax, traffic, ms, version, color=colours[version], linewidth=1.6)[:1]
         values += ms.values()
-        handles.append(_line(colours[version], version))
     if slo is not None:
-        ax.axhline(1000 * slo, color=FIRING, linestyle="--", linewidth=1.1)
-        handles.append(_line(FIRING, f"SLO {1000 * slo:g} ms", 1.1, "--"))
+        handles.append(
+            ax.axhline(1000 * slo, color=FIRING, linestyle="--", linewidth=1.1, label=f"SLO {1000 * slo:g} ms")
+        )
         values.append(1000 * slo)
+    failing = _failing_spans(traffic)
+    for i, (begin, end) in enumerate(failing):
+        label = "_nolegend_" if i else f"≥{FAILING:.0%} failed: fast\nfailures lower p99"
+        span = ax.axvspan(begin, end, color=FIRING, alpha=0.1, linewidth=0, zorder=0.3, label=label)
+        handles += [span] if not i else []
     if values and min(values) > 0 and max(values) / min(values) >= 100:  # say, 20 ms against 30 s timeouts
         ax.set_yscale("log")
         ax.set_ylim(min(values) / 1.5, max(values) * 1.6)
@@ -388,6 +350,20 @@ def _latency_panel(ax, traffic: dict, colours: dict, slo: float | None) -> None:
     _finish(ax, "p99 latency", "ms", handles)
 
 
+def _failing_spans(traffic: dict) -> list[tuple[float, float]]:
+    """The intervals in which at least FAILING of all requests failed, merged where they touch."""
+    spans: list[tuple[float, float]] = []
+    for run in _runs(traffic):
+        ratio = _overall_ratio({v: {t: c for t, c in cells.items() if t in run} for v, cells in traffic.items()})
+        for begin, end in zip(run, run[1:], strict=False):
+            if ratio.get(end, 0.0) >= 100 * FAILING:
+                if spans and spans[-1][1] == begin:
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans.append((begin, end))
+    return spans
+
+
 def _line(colour: str, label: str, width: float = 1.6, style: str | tuple = "-") -> Line2D:
     return Line2D([], [], color=colour, linewidth=width, linestyle=style, label=label)
 
@@ -399,7 +375,10 @@ def _finish(ax, title: str, ylabel: str, handles: list) -> None:
     ax.tick_params(labelsize=8.5)
     ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
     ax.set_ylabel(ylabel, fontsize=9)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False, borderaxespad=0)
+    if handles:
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False, borderaxespad=0
+        )
 
 
 def _place_labels(figure: Figure, marks: list[Marker], duration: float) -> list[tuple[int, bool]]:
@@ -431,23 +410,22 @@ def _draw_markers(labels_ax, axes: list, marks: list[Marker], levels: list[tuple
         style = {"color": "#222" if mark.colour == ACTION else mark.colour, "fontweight": weight, "fontsize": 8}
         labels_ax.text(mark.t, row + 0.5, f" {mark.label} ", ha="right" if leftward else "left", va="center", **style)
         for ax in axes:
-            ax.axvline(mark.t, color=mark.colour, linewidth=0.9, linestyle="--", alpha=0.8, zorder=1.5)
+            ax.axvline(mark.t, color=mark.colour, linewidth=0.9, linestyle="--", alpha=0.8, zorder=1.5, gid="marker")
             if mark.until is not None:  # while it fires: a red strip along the top of the panel
                 ax.axvspan(mark.t, mark.until, ymin=0.97, color=FIRING, alpha=0.45, linewidth=0, zorder=0.4)
-    kinds = {ACTION: "operator action", FIRING: "alert firing", WARNING: "progress deadline"}
-    present = [c for c in kinds if any(m.colour == c for m in marks)]
-    handles = [_line(c, kinds[c], 0.9, "--") for c in present]
+    present = [c for c in KINDS if any(m.colour == c for m in marks)]
+    handles = [_line(c, KINDS[c], 0.9, "--") for c in present]
     if handles:
         labels_ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
 
 
-def figure_png(result: dict, versions: Mapping[str, str] | None = None) -> bytes:
-    """The timeline figure as PNG bytes."""
+def figure_png(result: Result) -> bytes:
+    """The timeline figure as PNG bytes (no timestamp in them: the same document gives the same bytes)."""
     buffer = io.BytesIO()
-    timeline_figure(result, versions).savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    timeline_figure(result).savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return buffer.getvalue()
 
 
-def save_timeline(result: dict, path: str | Path, versions: Mapping[str, str] | None = None) -> None:
-    """Write the timeline figure as a PNG file (`versions`, image -> version, names the ReplicaSets)."""
-    Path(path).write_bytes(figure_png(result, versions))
+def save_timeline(result: Result, path: str | Path) -> None:
+    """Write the timeline figure as a PNG file."""
+    Path(path).write_bytes(figure_png(result))

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
-from simdeploy.k8s.duration import format_duration
-
-
-def format_clock(seconds: float) -> str:
-    """Simulated time as m:ss.s (or h:mm:ss), the way a game-day log reads."""
-    minutes, secs = divmod(seconds, 60)
-    if minutes >= 60:
-        hours, minutes = divmod(int(minutes), 60)
-        return f"{hours}:{minutes:02d}:{secs:04.1f}"
-    return f"{int(minutes)}:{secs:04.1f}"
+from simdeploy.k8s.duration import format_clock, format_duration
+from simdeploy.sim.result import AnalysisRun, ArgoRollout, Event, Result
 
 
 @dataclass
@@ -68,61 +61,127 @@ def object_name(event: dict) -> str:
     return f"{event['kind'].lower()}/{event['name']}"
 
 
-def summary_table(result: dict) -> Table:
-    summary = result["summary"]
+def summary_table(result: Result) -> Table:
+    """The run's figures: per Deployment, per Argo Rollout, the traffic, alerts and flag cohorts, the cluster."""
+    from rich.markup import escape
+
     table = Table(
-        title=f"{result['scenario']} (seed {result['seed']}, {format_duration(result['duration_s'])} simulated)",
+        title=escape(
+            f"{result['scenario']} (seed {result['seed']}, {format_duration(result['duration_s'])} simulated)"
+        ),
         show_header=False,
     )
     table.add_column("figure", style="bold")
     table.add_column("value")
-    for name, measure in summary["deployments"].items():
-        table.add_row(f"deployment/{name}", "")
-        for rollout in measure["rollouts"]:
-            took = rollout["duration_s"]
-            done = (
-                f"completed at {format_clock(rollout['completed_s'])} (took {took:.1f}s)"
-                if took is not None
-                else "did not complete"
-            )
-            table.add_row(
-                f"  rollout to revision {rollout['revision']}",
-                f"started {format_clock(rollout['started_s'])}, {done}",
-            )
-        table.add_row("  peak pods (not terminating)", str(measure["peak_pods"]))
-        table.add_row("  min available during rollouts", _text(measure["min_available"]))
-        table.add_row("  min ready and really serving", _text(measure["min_serving"]))
-        table.add_row(
-            "  max surge / max unavailable",
-            f"{measure['max_surge_observed']} / {measure['max_unavailable_observed']}",
-        )
-        table.add_row("  progress deadline exceeded", "yes" if measure["progress_deadline_exceeded"] else "no")
-        table.add_row("  final revision / image", f"{measure['final_revision']} / {measure['final_image']}")
-    if summary.get("requests_total"):
-        table.add_row("requests / failed", f"{summary['requests_total']:,.0f} / {summary['errors_total']:,.0f}")
-        table.add_row("availability", f"{summary['availability'] * 100:.4g}%")
-        p99 = summary.get("p99_latency_max_s")
-        table.add_row("worst p99 latency (per scrape)", "-" if p99 is None else f"{p99 * 1000:.0f}ms")
-    for alert in summary.get("alerts") or []:
-        pending, firing = alert.get("first_pending_s"), alert.get("first_firing_s")
-        state = f"firing at {format_clock(firing)}" if firing is not None else "never fired"
-        if pending is not None and pending != firing:
-            state = f"pending at {format_clock(pending)}, {state}"
-        table.add_row(f"alert {alert['name']}", state)
-    if summary.get("time_to_detect_s") is not None:
-        table.add_row("time to detect", format_duration(summary["time_to_detect_s"]))
-    for row in summary.get("flags") or []:
-        ratio = f" ({row['errors'] / row['requests']:.2%})" if row["requests"] else ""
-        table.add_row(f"flag {row['flag']}={row['cohort']}", f"{row['requests']:,.0f} / {row['errors']:,.0f}{ratio}")
-    table.add_row(
-        "peak pods in the cluster",
-        f"{summary['peak_pods']} ({summary['peak_pods_including_terminating']} counting terminating)",
-    )
+    for label, value in summary_rows(result):
+        table.add_row(escape(label), escape(value))
     return table
 
 
-def expectations_table(result: dict) -> Table | None:
+def summary_rows(result: Result) -> list[tuple[str, str]]:
+    """(figure, value) rows; a section appears only when the run has what it describes."""
+    summary = result["summary"]
+    rows: list[tuple[str, str]] = []
+    for name, measure in summary["deployments"].items():
+        rows.append((f"deployment/{name}", ""))
+        for rollout in measure["rollouts"]:
+            took = rollout["duration_s"]
+            done = (
+                f"completed at {format_clock(rollout['completed_s'])} (took {format_duration(took)})"
+                if rollout["completed_s"] is not None and took is not None
+                else "did not complete"
+            )
+            rows.append(
+                (
+                    f"  rollout to revision {rollout['revision']}",
+                    f"started {format_clock(rollout['started_s'])}, {done}",
+                )
+            )
+        rows += [
+            ("  peak pods (not terminating)", str(measure["peak_pods"])),
+            ("  min available during rollouts", _text(measure["min_available"])),
+            ("  min ready and really serving", _text(measure["min_serving"])),
+            (
+                "  max surge / max unavailable",
+                f"{measure['max_surge_observed']} / {measure['max_unavailable_observed']}",
+            ),
+            ("  progress deadline exceeded", "yes" if measure["progress_deadline_exceeded"] else "no"),
+            ("  final revision / image", f"{_text(measure['final_revision'])} / {_text(measure['final_image'])}"),
+        ]
+    for name, argo in (summary.get("argo_rollouts") or {}).items():
+        rows += argo_rows(name, argo)
+    if summary["requests_total"]:
+        rows.append(("requests / failed", f"{summary['requests_total']:,.0f} / {summary['errors_total']:,.0f}"))
+        if summary["availability"] is not None:
+            rows.append(("availability", f"{summary['availability'] * 100:.4g}%"))
+        p99 = summary["p99_latency_max_s"]
+        rows.append(("worst p99 latency (per scrape)", "-" if p99 is None else f"{p99 * 1000:.0f}ms"))
+    for alert in summary["alerts"]:
+        pending, firing = alert["first_pending_s"], alert["first_firing_s"]
+        state = f"firing at {format_clock(firing)}" if firing is not None else "never fired"
+        if pending != firing:
+            state = f"pending at {format_clock(pending)}, {state}"
+        rows.append((f"alert {alert['name']}", state))
+    if summary["time_to_detect_s"] is not None:
+        rows.append(("time to detect", format_duration(summary["time_to_detect_s"])))
+    for row in summary.get("flags") or []:
+        rows.append((f"flag {row['flag']}={row['cohort']}", flag_cohort_text(row["requests"], row["errors"])))
+    peak = f"{summary['peak_pods']} ({summary['peak_pods_including_terminating']} counting terminating)"
+    rows.append(("peak pods in the cluster", peak))
+    return rows
+
+
+def flag_cohort_text(sent: float, failed: float) -> str:
+    """Requests / failed (ratio) of a flag cohort."""
+    ratio = f" ({failed / sent:.2%})" if sent else ""
+    return f"{sent:,.0f} / {failed:,.0f}{ratio}"
+
+
+def argo_rows(name: str, argo: ArgoRollout) -> list[tuple[str, str]]:
+    """What one Argo Rollout did, as (figure, value) rows: phases, steps, analysis verdicts, abort, failures."""
+    rows = [(f"rollout/{name}", f"phase {argo['phase'] or '-'}")]
+    if argo["phases"]:
+        rows.append(("  phases", " → ".join(f"{p['phase']} {format_clock(p['t'])}" for p in argo["phases"])))
+    for step in argo["steps_completed"]:
+        rows.append(
+            (f"  step {step['step']}/{step['of']}", f"{step['description']}, done at {format_clock(step['t'])}")
+        )
+    if argo["updated_s"] is not None:
+        end = "did not complete"
+        if argo["aborted_s"] is not None:
+            end = f"aborted at {format_clock(argo['aborted_s'])}"
+            if argo["time_to_abort_s"] is not None:
+                end += f", {format_duration(argo['time_to_abort_s'])} after the update"
+        elif argo["completed_s"] is not None:
+            end = f"completed at {format_clock(argo['completed_s'])}"
+        rows.append(("  update", f"started {format_clock(argo['updated_s'])}, {end}"))
+    for run in argo["analysis_runs"]:
+        rows.append((f"  analysis {run['name']}", analysis_text(run)))
+    failed = argo["requests_failed_during_update"]
+    if failed is not None:
+        rows.append(("  failed requests during the update", f"{failed:,.0f}"))
+    return rows
+
+
+def analysis_text(run: AnalysisRun, most: int = 4) -> str:
+    """An AnalysisRun's verdict and measurements: `Failed, 1 measurement: [0.05] at 4:20.3 failed (why)`."""
+    measurements = run["measurements"]
+    shown = [
+        f"{m['value'] or '-'} at {format_clock(m['started_s'])}"
+        + ("" if m["phase"] == "Successful" else f" {m['phase'].lower()}")
+        for m in measurements[:most]
+    ]
+    if len(measurements) > most:
+        shown.append(f"{len(measurements) - most} more")
+    count = f"{len(measurements)} measurement{'s' * (len(measurements) != 1)}"
+    text = f"{run['phase']}, {count}" + (": " + "; ".join(shown) if shown else "")
+    return f"{text} ({run['message']})" if run["message"] else text
+
+
+def expectations_table(result: Result) -> Table | None:
     """The verdicts of the scenario's expectations, like a test report; None when it has none."""
+    from rich.markup import escape
+
     verdicts = result["summary"].get("expectations")
     if not verdicts:
         return None
@@ -133,11 +192,12 @@ def expectations_table(result: dict) -> Table | None:
         table.add_column(column)
     for v in verdicts:
         style = "green" if v["verdict"] == "pass" else "bold red"
-        table.add_row(v["name"], v["expected"], v["shown"], f"[{style}]{v['verdict'].upper()}[/{style}]")
+        cells = (escape(v[field]) for field in ("name", "expected", "shown"))
+        table.add_row(*cells, f"[{style}]{v['verdict'].upper()}[/{style}]")
     return table
 
 
-def failed_expectations(result: dict) -> int:
+def failed_expectations(result: Result) -> int:
     return sum(v["verdict"] == "fail" for v in result["summary"].get("expectations") or [])
 
 
@@ -145,9 +205,24 @@ def _text(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def print_run(result: dict, console: Console, quiet: bool = False) -> None:
+def select_events(
+    events: list[Event], since: float | None = None, until: float | None = None, reasons: Iterable[str] = ()
+) -> list[Event]:
+    """Events from `since` to `until` (inclusive, simulated seconds) with one of `reasons` (any, if none given)."""
+    wanted = {reason.lower() for reason in reasons}
+    return [
+        e
+        for e in events
+        if (since is None or e["t"] >= since)
+        and (until is None or e["t"] <= until)
+        and (not wanted or e["reason"].lower() in wanted)
+    ]
+
+
+def print_run(result: Result, console: Console, quiet: bool = False, events: list[Event] | None = None) -> None:
+    """The timeline (`events`, by default all of the run's), then the summary and the verdicts."""
     if not quiet:
-        for line, warning in event_lines(result["events"]):
+        for line, warning in event_lines(result["events"] if events is None else events):
             console.print(
                 line,
                 style="yellow" if warning else None,

@@ -180,7 +180,7 @@ def describe(action: schema.ActionBase) -> str:
     target = next(
         (
             getattr(action, f, None)
-            for f in ("deployment", "rollout", "node", "image", "flag")
+            for f in ("deployment", "rollout", "node", "image", "flag", "target", "route")
             if getattr(action, f, None)
         ),
         None,
@@ -193,8 +193,10 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     if isinstance(action, schema.ApplyAction):
         raise ValueError("apply: use `kubectl apply -f` against the served cluster")
     if isinstance(action, schema.ScaleAction):
-        return _checked_scale(action, action.namespace or default_ns)
-    return _action(action, [], default_ns)
+        run = _checked_scale(action, action.namespace or default_ns)
+    else:
+        run = _action(action, [], default_ns)
+    return lambda sim: sim.act(describe(action), run)  # kept in the result's `actions`, like the timeline's
 
 
 def _checked_scale(action: schema.ScaleAction, namespace: str) -> Callable[[Simulation], str]:

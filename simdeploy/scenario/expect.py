@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from simdeploy.k8s.duration import format_duration
+from simdeploy.k8s.duration import format_clock, format_duration
 from simdeploy.scenario.schema import Duration, Strict
+from simdeploy.sim.result import Alert, Expectation, Result, Summary, fraction, seconds
 
 
 def _fraction(value: Any) -> float:
@@ -44,19 +45,19 @@ class ExpectSpec(Strict):
     alerts: dict[str, AlertExpectation] = Field(default_factory=dict)
 
 
-def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[dict]:
+def judge(expect: ExpectSpec, result: Result, bad_change_s: float | None) -> list[Expectation]:
     """One verdict per expectation: {name, expected, measured, verdict} with verdict "pass" or "fail"."""
     summary = result["summary"]
-    verdicts: list[dict] = []
+    verdicts: list[Expectation] = []
 
     def add(name: str, expected: str, measured: Any, shown: str, ok: bool) -> None:
         verdicts.append(
             {"name": name, "expected": expected, "measured": measured, "shown": shown, "verdict": _word(ok)}
         )
 
-    sent, failed = summary.get("requests_total") or 0.0, summary.get("errors_total") or 0.0
+    sent, failed = summary["requests_total"], summary["errors_total"]
     if expect.availability is not None:
-        value = summary.get("availability")
+        value = summary["availability"]
         add(
             "availability",
             f">= {_percent(expect.availability)}",
@@ -65,7 +66,7 @@ def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[
             value is not None and value >= expect.availability,
         )
     if expect.error_ratio is not None:
-        value = failed / sent if sent else None
+        value = fraction(failed / sent) if sent else None
         add(
             "errorRatio",
             f"<= {_percent(expect.error_ratio)}",
@@ -76,7 +77,7 @@ def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[
     if expect.errors_served is not None:
         add("errorsServed", f"<= {expect.errors_served:g}", failed, f"{failed:g}", failed <= expect.errors_served)
     if expect.p99_latency is not None:
-        value = summary.get("p99_latency_max_s")
+        value = summary["p99_latency_max_s"]
         shown = "-" if value is None else f"{value * 1000:.0f}ms"
         add(
             "p99Latency",
@@ -90,10 +91,10 @@ def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[
         ("peakPods", "peak_pods", expect.peak_pods),
     ):
         if ceiling is not None:
-            value = summary.get(key)
+            value = summary[key]
             add(name, f"<= {ceiling}", value, str(value), value is not None and value <= ceiling)
     if expect.min_available is not None:
-        value = summary.get("min_available")
+        value = summary["min_available"]
         add(
             "minAvailable",
             f">= {expect.min_available}",
@@ -103,14 +104,14 @@ def judge(expect: ExpectSpec, result: dict, bad_change_s: float | None) -> list[
         )
     if expect.rollout_completes_within is not None:
         verdicts.append(_rollouts(expect.rollout_completes_within, summary))
-    alerts = {a["name"]: a for a in summary.get("alerts") or []}
+    alerts = {a["name"]: a for a in summary["alerts"]}
     for name, alert in expect.alerts.items():
         verdicts += _alert(name, alert, alerts.get(name), bad_change_s)
     return verdicts
 
 
-def _rollouts(limit: float, summary: dict) -> dict:
-    rollouts = [r for d in summary.get("deployments", {}).values() for r in d.get("rollouts", [])]
+def _rollouts(limit: float, summary: Summary) -> Expectation:
+    rollouts = [r for d in summary["deployments"].values() for r in d["rollouts"]]
     durations = [r["duration_s"] for r in rollouts]
     if not rollouts:
         measured, shown, ok = None, "no rollout", False
@@ -128,11 +129,11 @@ def _rollouts(limit: float, summary: dict) -> dict:
     }
 
 
-def _alert(name: str, expect: AlertExpectation, fired: dict | None, bad_change_s: float | None) -> list[dict]:
-    first_firing = fired.get("first_firing_s") if fired else None
-    verdicts = []
+def _alert(name: str, expect: AlertExpectation, fired: Alert | None, bad_change_s: float | None) -> list[Expectation]:
+    first_firing = fired["first_firing_s"] if fired else None
+    verdicts: list[Expectation] = []
     if expect.never_fires:
-        shown = "never fired" if first_firing is None else f"fired at {format_duration(first_firing)}"
+        shown = "never fired" if first_firing is None else f"fired at {format_clock(first_firing)}"
         verdicts.append(
             {
                 "name": f"alert {name}",
@@ -143,11 +144,11 @@ def _alert(name: str, expect: AlertExpectation, fired: dict | None, bad_change_s
             }
         )
     if expect.fires_within is not None:
-        delay = None if first_firing is None or bad_change_s is None else first_firing - bad_change_s
+        delay = None if first_firing is None or bad_change_s is None else seconds(first_firing - bad_change_s)
         if first_firing is None:
             shown = "never fired"
         elif delay is None:
-            shown = f"fired at {format_duration(first_firing)} (no bad change to measure from)"
+            shown = f"fired at {format_clock(first_firing)} (no bad change to measure from)"
         else:
             shown = f"fired {format_duration(delay)} after the change"
         ok = delay is not None and 0 <= delay <= expect.fires_within

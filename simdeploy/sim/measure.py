@@ -78,6 +78,7 @@ class Measurements:
         self.peak_pods_including_terminating = 0
         self._rs_owner: dict[str, DeploymentMeasure] = {}  # RS uid -> its Deployment's measure
         self._pod_state: dict[str, PodState] = {}
+        self._serving: dict[str, int] = {}  # ReplicaSet name -> its pods Ready and really serving
         store.watch("Deployment", self._on_deployment)
         store.watch("ReplicaSet", self._on_replica_set)
         store.watch("Pod", self._on_pod)
@@ -159,6 +160,12 @@ class Measurements:
             self._pod_state.pop(uid, None)
         self.pods += after.counted - before.counted
         self.active_pods += after.active - before.active
+        serving = after.ready_and_serving - before.ready_and_serving
+        if serving and self.recorder is not None:
+            owner = _replica_set_of(pod)
+            if owner is not None:
+                self._serving[owner] = self._serving.get(owner, 0) + serving
+                self.recorder.serving(owner, self._serving[owner])
         self.peak_pods = max(self.peak_pods, self.active_pods)
         self.peak_pods_including_terminating = max(self.peak_pods_including_terminating, self.pods)
         measure = self._rs_owner.get(controller_uid(pod) or "")
@@ -181,6 +188,13 @@ class PodState(NamedTuple):  # a tuple: made for every pod event, so cheap to bu
 
 
 _NO_POD = PodState(False, False, False, False)
+
+
+def _replica_set_of(pod: dict) -> str | None:
+    for ref in pod["metadata"].get("ownerReferences") or ():
+        if ref.get("controller") and ref["kind"] == "ReplicaSet":
+            return ref["name"]
+    return None
 
 
 def _is_ready(pod: dict) -> bool:

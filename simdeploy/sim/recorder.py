@@ -1,27 +1,37 @@
-"""The timeline: Kubernetes-style events and the per-ReplicaSet series that results are built from."""
+"""The timeline: events, operator actions, and the per-ReplicaSet series that results are built from."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from simdeploy.sim.result import Action, Event, ReplicaSet, SeriesRow, seconds
+
+# The revision a ReplicaSet carries: the Deployment controller's annotation, or Argo Rollouts' own
+# (kubernetes/kubernetes pkg/controller/deployment/util/deployment_util.go RevisionAnnotation;
+# argoproj/argo-rollouts utils/annotations/annotations.go RevisionAnnotation).
+REVISION_ANNOTATIONS = ("deployment.kubernetes.io/revision", "rollout.argoproj.io/revision")
+
 
 @dataclass
 class Recorder:
-    """Collects what happened, in order: events like `kubectl get events`, and RS status rows."""
+    """Collects what happened, in order: events like `kubectl get events`, actions, and ReplicaSet rows."""
 
     now: Callable[[], float]
-    events: list[dict] = field(default_factory=list)
-    series: list[dict] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    replica_sets: list[ReplicaSet] = field(default_factory=list)
+    series: list[SeriesRow] = field(default_factory=list)
     record_pod_events: bool = True
-    _last_row: dict[str, tuple] = field(default_factory=dict)
+    _last_row: dict[str, tuple[int, int, int, int, int]] = field(default_factory=dict)
+    _serving: dict[str, int] = field(default_factory=dict)  # RS name -> pods Ready and really serving
 
     def event(self, kind: str, name: str, reason: str, message: str, warning: bool = False) -> None:
         if kind == "Pod" and not self.record_pod_events:
             return
         self.events.append(
             {
-                "t": round(self.now(), 3),
+                "t": seconds(self.now()),
                 "kind": kind,
                 "name": name,
                 "reason": reason,
@@ -30,28 +40,66 @@ class Recorder:
             }
         )
 
+    def action(self, description: str, message: str, failed: bool = False) -> None:
+        """An operator action ran: `description` is the action's name and what it names (`set-image web`)."""
+        action, _, target = description.partition(" ")
+        self.actions.append(
+            {"t": seconds(self.now()), "action": action, "target": target or None, "message": message, "failed": failed}
+        )
+
     def replica_set(self, rs: dict) -> None:
         """Add a series row when a ReplicaSet's spec, ready or available count changed."""
         status = rs.get("status", {})
-        annotations = rs["metadata"].get("annotations", {})
+        name = rs["metadata"]["name"]
+        if name not in self._last_row:
+            self._first_seen(rs)
         values = (
-            int(annotations.get("deployment.kubernetes.io/revision", 0) or 0),
+            _revision(rs),
             rs["spec"].get("replicas", 1),
             status.get("readyReplicas", 0),
             status.get("availableReplicas", 0),
+            self._serving.get(name, 0),
         )
-        name = rs["metadata"]["name"]
+        self._row(name, values)
+
+    def serving(self, replica_set: str, count: int) -> None:
+        """The number of the ReplicaSet's pods that are Ready and whose app really serves changed."""
+        self._serving[replica_set] = count
+        last = self._last_row.get(replica_set)
+        if last is not None:
+            self._row(replica_set, (*last[:4], count))
+
+    def _row(self, name: str, values: tuple[int, int, int, int, int]) -> None:
         if self._last_row.get(name) == values:
             return
         self._last_row[name] = values
-        revision, spec, ready, available = values
+        revision, spec, ready, available, serving = values
         self.series.append(
             {
-                "t": round(self.now(), 3),
+                "t": seconds(self.now()),
                 "replicaset": name,
                 "revision": revision,
                 "spec": spec,
                 "ready": ready,
                 "available": available,
+                "serving": serving,
             }
         )
+
+    def _first_seen(self, rs: dict) -> None:
+        owner = next((ref for ref in rs["metadata"].get("ownerReferences") or () if ref.get("controller")), None)
+        containers = rs["spec"]["template"]["spec"].get("containers") or [{}]
+        self.replica_sets.append(
+            {
+                "name": rs["metadata"]["name"],
+                "owner_kind": owner["kind"] if owner else None,
+                "owner": owner["name"] if owner else None,
+                "image": containers[0].get("image", ""),
+                "created_s": seconds(self.now()),
+            }
+        )
+
+
+def _revision(rs: dict) -> int:
+    annotations = rs["metadata"].get("annotations") or {}
+    return next((int(annotations[key] or 0) for key in REVISION_ANNOTATIONS if key in annotations), 0)

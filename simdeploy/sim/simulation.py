@@ -27,6 +27,7 @@ from simdeploy.sim.metrics.alerts import AlertEvaluator, time_to_detect
 from simdeploy.sim.metrics.scrape import Scraper
 from simdeploy.sim.metrics.tsdb import SeriesStore
 from simdeploy.sim.recorder import Recorder
+from simdeploy.sim.result import DeploymentSummary, Result, Summary, fraction, optional_seconds, requests, seconds
 from simdeploy.sim.traffic.endpoints import Endpoints
 from simdeploy.sim.traffic.model import TrafficModel
 
@@ -118,7 +119,7 @@ class Simulation:
         )
         self.rollouts = None  # the Argo Rollouts controller, when the scenario has Rollouts (delivery layer)
         self.flags = None  # the feature flags' runtime, when the scenario has flags (delivery layer)
-        self.result_hooks: list[Callable[[dict], None]] = []  # add to the result document (expectations...)
+        self.result_hooks: list[Callable[[Result], None]] = []  # add to the result document (expectations...)
         self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
         self.endpoints = Endpoints(self.clock, self.store, self.kubelet, self.cluster.endpoint_propagation_delay)
         self.traffic = TrafficModel(
@@ -147,11 +148,24 @@ class Simulation:
 
         def run() -> None:
             try:
-                apply(self)
+                self.act(description, apply)
             except KubectlError as error:
                 self.recorder.event("Action", description, "Failed", f"error: {error}", warning=True)
 
         self.clock.call_at(moment, run)
+
+    def act(self, description: str, apply: Callable[[Simulation], str]) -> str:
+        """Run an operator action now and keep it in the result's `actions`; a kubectl error is kept, then raised.
+
+        `description` is the action's name and what it names, as the scenario's timeline says it (`drain node-2`).
+        """
+        try:
+            message = apply(self) or ""
+        except KubectlError as error:
+            self.recorder.action(description, f"error: {error}", failed=True)
+            raise
+        self.recorder.action(description, message)
+        return message
 
     def run_until(self, moment: float, progress: Callable[[float], None] | None = None) -> None:
         """Advance simulated time to `moment`.
@@ -181,7 +195,7 @@ class Simulation:
             if collecting:
                 gc.enable()
 
-    def run(self, progress: Callable[[float], None] | None = None) -> dict:
+    def run(self, progress: Callable[[float], None] | None = None) -> Result:
         """Run to the scenario's end and return the result document (`progress`: see run_until)."""
         self.run_until(self.duration, progress)
         return self.result()
@@ -193,25 +207,28 @@ class Simulation:
 
     # -- result ----------------------------------------------------------------
 
-    def result(self) -> dict:
-        """The result document (the contract of `simdeploy run --json`)."""
+    def result(self) -> Result:
+        """The result document (the contract of `simdeploy run --json`, declared in sim/result.py)."""
         deployments = {name: _deployment_summary(m) for name, m in self.measurements.deployments.items()}
         primary = next(iter(deployments.values()), None) or _deployment_summary(DeploymentMeasure(""))
-        summary = {
+        summary: Summary = {
             **primary,
             "peak_pods": self.measurements.peak_pods,
             "peak_pods_including_terminating": self.measurements.peak_pods_including_terminating,
             **self._traffic_summary(),
             "deployments": deployments,
+            "alerts": self.alerts.history() if self.alerts is not None else [],
+            "time_to_detect_s": time_to_detect(self.recorder.events),
         }
-        summary["alerts"] = self.alerts.history() if self.alerts is not None else []
-        summary["time_to_detect_s"] = time_to_detect(self.recorder.events)
-        result = {
+        result: Result = {
             "scenario": self.name,
             "seed": self.seed,
-            "duration_s": self.duration,
+            "duration_s": seconds(self.duration),
+            "versions": {b.image: b.version for b in self.behaviours.values() if b.version},
             "summary": summary,
+            "actions": list(self.recorder.actions),
             "events": list(self.recorder.events),
+            "replicasets": list(self.recorder.replica_sets),
             "series": list(self.recorder.series),
             "traffic": list(self.scraper.rows),
         }
@@ -222,17 +239,17 @@ class Simulation:
     def _traffic_summary(self) -> dict:
         sent, failed = self.traffic.total.sent, self.traffic.total.failed
         return {
-            "requests_total": round(sent, 3),
-            "errors_total": round(failed, 3),
-            "availability": round(1 - failed / sent, 6) if sent else None,
-            "p99_latency_max_s": None if self.scraper.p99_max is None else round(self.scraper.p99_max, 6),
+            "requests_total": requests(sent),
+            "errors_total": requests(failed),
+            "availability": fraction(1 - failed / sent) if sent else None,
+            "p99_latency_max_s": None if self.scraper.p99_max is None else fraction(self.scraper.p99_max),
         }
 
 
-def _deployment_summary(m: DeploymentMeasure) -> dict:
+def _deployment_summary(m: DeploymentMeasure) -> DeploymentSummary:
     last = m.rollouts[-1] if m.rollouts else None
     return {
-        "rollout_complete_s": _seconds(last.completed) if last else None,
+        "rollout_complete_s": optional_seconds(last.completed) if last else None,
         "peak_pods": m.peak_pods,
         "peak_pods_including_terminating": m.peak_pods_including_terminating,
         "min_available": m.min_available,
@@ -245,14 +262,10 @@ def _deployment_summary(m: DeploymentMeasure) -> dict:
         "rollouts": [
             {
                 "revision": r.revision,
-                "started_s": _seconds(r.started),
-                "completed_s": _seconds(r.completed),
-                "duration_s": _seconds(r.completed - r.started) if r.completed is not None else None,
+                "started_s": seconds(r.started),
+                "completed_s": optional_seconds(r.completed),
+                "duration_s": seconds(r.completed - r.started) if r.completed is not None else None,
             }
             for r in m.rollouts
         ],
     }
-
-
-def _seconds(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from simdeploy.scenario.build import build
 from simdeploy.scenario.loader import Scenario, load_scenario
+from simdeploy.sim.result import Summary
 
-# The summary figures a row keeps, in column order.
+# The figures a row keeps, in column order: Summary fields, and four derived from them in run_one.
 FIGURES = (
     "rollout_duration_s",
     "rollout_complete_s",
@@ -39,20 +40,18 @@ def _scenario(scenario_json: str, base_dir: str) -> Scenario:
 def run_one(scenario_json: str, base_dir: str, seed: int) -> dict:
     """Simulate and return the row's figures (plain values, ready for a table)."""
     simulation = build(_scenario(scenario_json, base_dir), seed, record_pod_events=False, record_metrics=False)
-    summary = simulation.run()["summary"]
-    rollouts = summary.get("rollouts") or []
-    last = rollouts[-1] if rollouts else None
-    verdicts = summary.get("expectations") or []
+    summary: Summary = simulation.run()["summary"]
+    rollouts = summary["rollouts"]
+    verdicts = summary.get("expectations", [])
     missed = [{k: v[k] for k in ("name", "expected", "measured", "shown")} for v in verdicts if v["verdict"] == "fail"]
-    figures = {
-        **{name: summary.get(name) for name in FIGURES},
-        "rollout_duration_s": last["duration_s"] if last else None,
+    derived = {
+        "rollout_duration_s": rollouts[-1]["duration_s"] if rollouts else None,
         "expectations_failed": len(missed),
         "meets_expectations": not missed,
         # What each missed expectation measured, as JSON text (a CSV cell): read back per setting in analysis.
         "expectations_missed": json.dumps(missed),
     }
-    return figures
+    return {name: derived[name] if name in derived else summary[name] for name in FIGURES}
 
 
 def run_task(task: tuple[str, str, str, int, int]) -> dict:

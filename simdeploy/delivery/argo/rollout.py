@@ -13,11 +13,12 @@ from simdeploy.delivery.argo import canary
 from simdeploy.delivery.argo.analysis import AnalysisError, AnalysisRun, prometheus
 from simdeploy.delivery.argo.bluegreen import rollout_blue_green
 from simdeploy.delivery.argo.commands import RolloutCommands
-from simdeploy.delivery.argo.summary import summarize
+from simdeploy.delivery.argo.summary import describe_step, summarize
 from simdeploy.k8s import deployment_util as du
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.hashing import compute_hash
 from simdeploy.sim.cluster.store import DELETED
+from simdeploy.sim.result import seconds
 from simdeploy.sim.simulation import Simulation
 from simdeploy.sim.traffic.model import Route
 from simdeploy.sim.workqueue import WorkQueue
@@ -41,7 +42,7 @@ class RolloutController(RolloutCommands):
         self.analysis = analysis or self._analysis_run
         self.queue = WorkQueue(sim.clock, sim.cluster.controller_latency, self.sync)
         self.runs: dict[str, object] = {}  # AnalysisRun name -> run
-        self.step_history: list[dict] = []  # {t, rollout, step, event}
+        self.step_history: list[dict] = []  # {t, rollout, step (0-based), of, description}
         self._last_hash: dict[str, str] = {}
         self.store.watch("Rollout", self._on_rollout)
         self.store.watch("ReplicaSet", self._on_replica_set)
@@ -302,13 +303,12 @@ class RolloutController(RolloutCommands):
     def _advance(self, rollout: dict, status: dict, index: int, step: dict) -> None:
         status["currentStepIndex"] = index + 1
         status.pop("pauseConditions", None)
-        described = ", ".join(f"{k}: {v}" for k, v in step.items())
-        self.step_history.append({"t": round(self.sim.now, 3), "rollout": rollout["metadata"]["name"], "step": index})
-        self.event(
-            rollout,
-            "RolloutStepCompleted",
-            f"Rollout step {index + 1}/{len(canary._steps(rollout))} completed ({described})",
+        described, of = describe_step(step), len(canary._steps(rollout))
+        name = rollout["metadata"]["name"]
+        self.step_history.append(
+            {"t": seconds(self.sim.now), "rollout": name, "step": index, "of": of, "description": described}
         )
+        self.event(rollout, "RolloutStepCompleted", f"Rollout step {index + 1}/{of} completed ({described})")
         self.enqueue(rollout, 0.0)
 
     def _pause_step(self, rollout: dict, status: dict, index: int, pause: dict) -> None:

@@ -14,6 +14,7 @@ from simdeploy.delivery.flags.unleash import FlagSet
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.recorder import Recorder
+from simdeploy.sim.result import FlagRow, FlagState, fraction, requests
 from simdeploy.sim.traffic.model import Cohort, Effect
 
 ENABLED, DISABLED = "enabled", "disabled"
@@ -203,15 +204,15 @@ class FlagRuntime:
 
     # -- result ------------------------------------------------------------------------
 
-    def summary(self, totals: dict[tuple[str, str], list[float]]) -> dict:
+    def summary(self, totals: dict[tuple[str, str], list[float]]) -> dict[str, list]:
         """`flags`: requests and failures per (flag, cohort); `flag_states`: each flag as the run left it."""
         order = {name: index for index, name in enumerate(self.tracked)}
-        rows = [
-            {"flag": flag, "cohort": cohort, "requests": round(sent, 3), "errors": round(failed, 3)}
+        rows: list[FlagRow] = [
+            {"flag": flag, "cohort": cohort, "requests": requests(sent), "errors": requests(failed)}
             for (flag, cohort), (sent, failed) in sorted(totals.items(), key=lambda i: (order[i[0][0]], i[0][1]))
         ]
         shares = self.shares()
-        states = []
+        states: list[FlagState] = []
         for feature in self.state["features"]:
             meta = self.flags.meta(feature["name"])
             tracked = feature["name"] in order
@@ -224,7 +225,7 @@ class FlagRuntime:
                     "stale": meta.stale,
                     "enabled": meta.enabled,
                     "rollout": rollout_percent(feature),
-                    "users_enabled": round(1 - shares.get((meta.name, DISABLED), 0.0), 6) if tracked else None,
+                    "users_enabled": fraction(1 - shares.get((meta.name, DISABLED), 0.0)) if tracked else None,
                 }
             )
-        return {"flags": rows, "flag_states": states}
+        return {"flags": rows, "flag_states": states}  # merged into the summary

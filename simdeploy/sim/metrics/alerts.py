@@ -10,6 +10,7 @@ from simdeploy.sim.metrics.alert_templates import expand_template
 from simdeploy.sim.metrics.promql import PromQLError, Sample, instant_query
 from simdeploy.sim.metrics.tsdb import METRIC_NAME, LabelKey, SeriesStore, label_key
 from simdeploy.sim.recorder import Recorder
+from simdeploy.sim.result import Alert, seconds
 
 # Semantics follow Prometheus rules/alerting.go (AlertingRule.Eval) and rules/manager.go (read at
 # github.com/prometheus/prometheus):
@@ -101,7 +102,7 @@ class AlertEvaluator:
         self.clock.call_at(index * interval, lambda: self.clock.call_later(0.0, evaluate, LATE), LATE)
 
     def _evaluate(self, group: RuleGroup) -> None:
-        t = round(self.clock.now, 3)  # milliseconds, like Prometheus timestamps
+        t = seconds(self.clock.now)  # milliseconds, like Prometheus timestamps
         for rule in group.rules:
             self._evaluate_rule(rule, t)
 
@@ -164,7 +165,7 @@ class AlertEvaluator:
 
     # -- results -------------------------------------------------------------------------------------------
 
-    def history(self) -> list[dict]:
+    def history(self) -> list[Alert]:
         """The first occurrence of each alert name, in order: when an alert of that name first went pending and
         first fired, the labels of the one that fired first (else of the first pending one), and when that
         firing resolved (None if it never fired or still fires). Every transition is on the timeline.
@@ -221,4 +222,4 @@ def time_to_detect(events: list[dict]) -> float | None:
     if change is None:
         return None
     firing = [e["t"] for e in events if e["kind"] == "Alert" and e["reason"] == "AlertFiring" and e["t"] >= change]
-    return round(min(firing) - change, 3) if firing else None
+    return seconds(min(firing) - change) if firing else None

@@ -17,6 +17,7 @@ from simdeploy.sim.cluster.store import Store
 from simdeploy.sim.latency import DEFAULT_BUCKETS
 from simdeploy.sim.metrics.promql_functions import bucket_quantile
 from simdeploy.sim.metrics.tsdb import SeriesStore
+from simdeploy.sim.result import TrafficRow, fraction, requests, seconds
 from simdeploy.sim.traffic.model import TrafficModel
 
 _LE = [f"{bound:g}" for bound in DEFAULT_BUCKETS] + ["+Inf"]
@@ -35,7 +36,7 @@ class Scraper:
         self.traffic = traffic
         self.series = series
         self.interval = interval
-        self.rows: list[dict] = []  # {t, service, version, requests, errors, p99_s}
+        self.rows: list[TrafficRow] = []
         self.p99_max: float | None = None
         self._previous: dict[tuple, tuple[float, float, list[float]]] = {}
         # Scrapes run "late": after every tick and state change of the same moment, so they see it.
@@ -92,11 +93,11 @@ class Scraper:
             if now > 0 and sent > 0:
                 self.rows.append(
                     {
-                        "t": round(now, 3),
+                        "t": seconds(now),
                         "service": service,
                         "version": version,
-                        "requests": round(sent, 3),
-                        "errors": round(errors - before[1], 3),
+                        "requests": requests(sent),
+                        "errors": requests(errors - before[1]),
                         "p99_s": _round(bucket_quantile(0.99, list(zip(_BOUNDS, increase, strict=True)))),
                     }
                 )
@@ -146,4 +147,4 @@ def _discard(*_args: object) -> None:
 
 
 def _round(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 6)
+    return None if math.isnan(value) else fraction(value)
