@@ -27,6 +27,9 @@ _ANNOTATIONS_TO_SKIP = {
 }
 
 
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
 class KubectlError(RuntimeError):
     """What kubectl would print after `error:`."""
 
@@ -99,6 +102,18 @@ class Kubectl:
         changed["spec"]["paused"] = paused
         self._write(d, changed)
         return self._note("Deployment", name, "Pause" if paused else "Resume", f"deployment.apps/{name} {word}")
+
+    def rollout_restart(self, namespace: str, name: str) -> str:
+        """kubectl rollout restart: a new pod-template annotation, so the controller rolls every pod
+        (kubectl/pkg/polymorphichelpers/objectrestarter.go)."""
+        d = self._deployment(namespace, name)
+        if d["spec"].get("paused"):
+            raise KubectlError("can't restart paused deployment (run rollout resume first)")
+        changed = copy.deepcopy(d)
+        annotations = changed["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[RESTARTED_AT] = self.store.timestamp()
+        self._write(d, changed)
+        return self._note("Deployment", name, "RolloutRestart", f"deployment.apps/{name} restarted")
 
     def rollout_undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
         d = self._deployment(namespace, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simdeploy.k8s.duration import format_duration
@@ -84,6 +85,11 @@ class AlertEvaluator:
         self._active: dict[int, dict[LabelKey, _Alert]] = {}  # id(rule) -> label set -> alert
         self._failures: dict[int, str] = {}
         self._history: dict[str, _History] = {}  # alert name -> its first occurrence
+        self._rules: dict[str, list[AlertRule]] = {}  # alert name -> its rules (several rules may share a name)
+        self.listeners: list[Callable[[str, str], None]] = []  # (alert name, "firing" | "resolved") on transitions
+        for group in self.groups:
+            for rule in group.rules:
+                self._rules.setdefault(rule.name, []).append(rule)
         for group in self.groups:
             interval = group.interval or default_interval
             self._schedule(group, interval, 0)
@@ -142,12 +148,15 @@ class AlertEvaluator:
                     took = format_duration(t - alert.active_at)
                     message = f"{_describe(rule, alert)}; inactive again after {took} pending, before `for` elapsed"
                 self.recorder.event("Alert", rule.name, "AlertResolved", message)
+                if alert.firing:
+                    self._tell(rule.name, "resolved")
             elif not alert.firing and round(t - alert.active_at, 3) >= rule.for_seconds:
                 alert.firing, alert.fired_at = True, t
                 if history.fired is None:
                     history.first_firing_s, history.labels, history.fired = t, alert.labels, alert
                 message = f"{_describe(rule, alert)}; active since {alert.active_at:g}s"
                 self.recorder.event("Alert", rule.name, "AlertFiring", message, warning=True)
+                self._tell(rule.name, "firing")
 
     def _alerts_of(self, rule: AlertRule, result: list[Sample], t: float) -> dict[LabelKey, _Alert]:
         found: dict[LabelKey, _Alert] = {}
@@ -161,6 +170,20 @@ class AlertEvaluator:
             annotations = {n: expand_template(a, sample.labels, sample.value) for n, a in rule.annotations.items()}
             found[key] = _Alert(labels, t, sample.value, annotations)
         return found
+
+    def _tell(self, name: str, state: str) -> None:
+        for listener in self.listeners:
+            listener(name, state)
+
+    def state(self, name: str) -> str:
+        """firing, pending, resolved (an alert of that name fired, none is active now) or inactive."""
+        active = [alert for rule in self._rules.get(name, ()) for alert in self._active.get(id(rule), {}).values()]
+        if any(alert.firing for alert in active):
+            return "firing"
+        if active:
+            return "pending"
+        history = self._history.get(name)
+        return "resolved" if history is not None and history.first_firing_s is not None else "inactive"
 
     # -- results -------------------------------------------------------------------------------------------
 
