@@ -26,6 +26,49 @@ def load_drill_file(path: Path):
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+def is_drill_file(path: Path) -> bool:
+    """A YAML file whose `kind` is Drill (anything unreadable is left to the scenario loader to report)."""
+    from simdeploy.scenario.drill_loader import is_drill
+    from simdeploy.scenario.errors import ScenarioError
+    from simdeploy.scenario.yamlfile import read_yaml
+
+    try:
+        return is_drill(read_yaml(path))
+    except ScenarioError:
+        return False
+
+
+def validate_drill(path: Path) -> None:
+    """`simdeploy validate` of a drill: its scenario, trigger and steps, each kubectl line parsed."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from simdeploy.scenario.drill_build import describe_step
+
+    item = load_drill_file(path)
+    trigger = item.runbook.trigger
+    page = "a condition"
+    if trigger.alert is not None:
+        page = f"alert {trigger.alert}"
+    elif trigger.at is not None:
+        page = f"a schedule at {trigger.at:g}s"
+    console.print(
+        f"[green]valid[/green] {escape(str(path))}: drill {escape(item.name)} on scenario "
+        f"{escape(item.scenario.name)}, paged by {escape(page)}"
+    )
+    steps = Table("#", "STEP", "ACTION", "WHEN", "EXPECT", "DEADLINE", title="runbook", title_justify="left", box=None)
+    for number, step in enumerate(item.runbook.steps, start=1):
+        steps.add_row(
+            str(number),
+            escape(step.name),
+            escape(describe_step(step)),
+            "-" if step.when is None else "yes",
+            "-" if step.expect is None else "yes",
+            "-" if step.deadline is None else f"{step.deadline:g}s",
+        )
+    console.print(steps)
+
+
 @app.command()
 def drill(
     drills: list[Path] = typer.Argument(..., help="Drill file(s) (YAML); several with --compare."),

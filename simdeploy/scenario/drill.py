@@ -196,6 +196,6 @@ class DrillSpec(Strict):
     kind: Literal["Drill"] = "Drill"
     metadata: Metadata
     scenario: str | dict[str, Any]  # a scenario file (relative to the drill) or a scenario inline
-    runbook: str | RunbookSpec  # a runbook file (relative to the drill) or the runbook inline
+    runbook: str | dict[str, Any]  # a runbook file (relative to the drill) or the runbook inline (RunbookSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
     expect: DrillExpectSpec = Field(default_factory=DrillExpectSpec)

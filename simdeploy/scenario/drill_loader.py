@@ -70,17 +70,18 @@ def load_drill(source: str | Path | dict, base_dir: str | Path | None = None) ->
 
 
 def _runbook(spec: DrillSpec, directory: Path, problems: list[Problem]) -> RunbookSpec | None:
-    if isinstance(spec.runbook, RunbookSpec):
-        return spec.runbook
-    try:
-        data = read_yaml(directory / spec.runbook)
-    except ScenarioError as error:
-        problems += [Problem("runbook", f"{spec.runbook}: {p}") for p in error.problems]
-        return None
+    if isinstance(spec.runbook, dict):
+        data, prefix = spec.runbook, ("runbook",)
+    else:
+        try:
+            data, prefix = read_yaml(directory / spec.runbook), (f"runbook ({spec.runbook})",)
+        except ScenarioError as error:
+            problems += [Problem("runbook", f"{spec.runbook}: {p}") for p in error.problems]
+            return None
     try:
         return RunbookSpec.model_validate(data)
     except ValidationError as error:
-        problems += [Problem(f"runbook ({spec.runbook})", str(_problem(e))) for e in error.errors()]
+        problems += [_problem({**e, "loc": (*prefix, *e["loc"])}) for e in error.errors()]
         return None
 
 
@@ -134,7 +135,7 @@ def _check_steps(drill: Drill, problems: list[Problem]) -> None:
 
 
 def _runbook_path(drill: Drill) -> str:
-    return "runbook" if isinstance(drill.spec.runbook, RunbookSpec) else f"runbook ({drill.spec.runbook})"
+    return "runbook" if isinstance(drill.spec.runbook, dict) else f"runbook ({drill.spec.runbook})"
 
 
 class _World:

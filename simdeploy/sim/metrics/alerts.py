@@ -220,20 +220,29 @@ def _describe(rule: AlertRule, alert: _Alert) -> str:
 
 # -- time to detect ------------------------------------------------------------------------------------------
 
-# Recorder events that change a Deployment's pod template (kubectl set image, rollout undo, apply, patch) or how
-# a version behaves (the scenario's set-behaviour); the messages say when kubectl changed nothing.
-_CHANGES = {"SetImage": "Deployment", "RolloutUndo": "Deployment", "Apply": "Deployment", "Patch": "Deployment"}
+# Recorder events that change what serves requests: a Deployment's pod template (kubectl set image, rollout undo,
+# apply, patch), a Rollout's (set image), a Service's selector (a blue/green cut-over), a feature flag's state,
+# or how a version behaves (the scenario's set-behaviour); the messages say when kubectl changed nothing.
+_CHANGES = {
+    ("SetImage", "Deployment"),
+    ("SetImage", "Rollout"),
+    ("RolloutUndo", "Deployment"),
+    ("Apply", "Deployment"),
+    ("Patch", "Deployment"),
+    ("Patch", "Service"),
+    ("FlagEnabled", "Flag"),
+    ("FlagDisabled", "Flag"),
+    ("FlagRolloutSet", "Flag"),
+    ("BehaviourChanged", "Version"),
+}
 
 
 def first_change(events: list[dict]) -> float | None:
-    """When the first change after t=0 to a Deployment's template or a version's behaviour happened, or None."""
+    """When the first change after t=0 to what serves requests happened (see _CHANGES), or None."""
     for event in events:
-        if event["t"] <= 0:
+        if event["t"] <= 0 or (event["reason"], event["kind"]) not in _CHANGES:
             continue
-        if event["reason"] == "BehaviourChanged":
-            return event["t"]
-        unchanged = event["message"].endswith("unchanged") or "skipped rollback" in event["message"]
-        if _CHANGES.get(event["reason"]) == event["kind"] and not unchanged:
+        if not (event["message"].endswith("unchanged") or "skipped rollback" in event["message"]):
             return event["t"]
     return None
 
