@@ -54,7 +54,8 @@ def validate_drill(path: Path) -> None:
         page = f"a schedule at {trigger.at:g}s"
     console.print(
         f"[green]valid[/green] {escape(str(path))}: drill {escape(item.name)} on scenario "
-        f"{escape(item.scenario.name)}, paged by {escape(page)}"
+        f"{escape(item.scenario.name)}, paged by {escape(page)}",
+        soft_wrap=True,
     )
     steps = Table("#", "STEP", "ACTION", "WHEN", "EXPECT", "DEADLINE", title="runbook", title_justify="left", box=None)
     for number, step in enumerate(item.runbook.steps, start=1):

@@ -14,6 +14,7 @@ FIGURES = (
     ("time_to_acknowledge_s", "time to acknowledge", "page -> acknowledged"),
     ("time_to_mitigate_s", "time to mitigate", "fault -> error ratio back under the SLO"),
     ("time_to_recover_s", "time to recover", "fault -> steady state"),
+    ("time_from_acknowledge_to_mitigate_s", "acknowledged -> mitigated", "the rollback layer's own speed"),
 )
 
 
@@ -166,6 +167,7 @@ def compare_table(rows: list[dict]) -> Table:
         "acknowledge",
         "mitigate",
         "recover",
+        "ack -> mitigated",
         "errors",
         "budget burned",
         "peak pods",

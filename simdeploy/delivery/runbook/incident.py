@@ -6,7 +6,8 @@ Definitions (all times from the fault, the scenario's first timeline action, exc
 - acknowledge: the page to the on-call's acknowledgement;
 - mitigate: the fault to the end of the last scrape interval whose error ratio was above the SLO's
   (1 - availability), once the ratio then stays at or under it for `mitigation_hold`;
-- recover: mitigated, and every rollout started since the fault complete (`DeploymentComplete`).
+- recover: mitigated, and every rollout started since the fault complete (`DeploymentComplete`);
+- and the layer's own speed: the acknowledgement to mitigation (the hands-on part).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def incident_figures(result: dict, record: dict, fault_s: float | None, slo: Slo
         "time_to_acknowledge_s": _between(trigger, acknowledged),
         "time_to_mitigate_s": _between(fault_s, mitigated),
         "time_to_recover_s": _between(fault_s, recovered),
+        "time_from_acknowledge_to_mitigate_s": _between(acknowledged, mitigated),
         "errors": round(errors, 3),
         "error_budget_burned": round(errors / budget, 6) if budget else None,
     }
