@@ -99,7 +99,7 @@ _COMMANDS: dict[str, tuple[dict[str, type], tuple[str, ...]]] = {
 # Commands that only read: the responder looks, the cluster does not change.
 READ_ONLY = {"rollout history", "get", "describe", "argo rollouts get"}
 # Commands that block until a condition holds or their timeout passes.
-BLOCKING = {"rollout status", "wait", "argo rollouts status", "drain"}
+BLOCKING = {"rollout status", "wait", "argo rollouts status", "drain", "delete"}
 SUPPORTED = ", ".join(sorted(_COMMANDS))
 
 

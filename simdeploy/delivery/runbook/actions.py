@@ -114,7 +114,22 @@ def _delete(sim, command, ns, manifests) -> Outcome:
     for pod in pods:
         sim.api.delete_pod(pod, grace if grace is None or grace >= 0 else None)
         deleted.append(f'pod "{pod["metadata"]["name"]}" deleted')
-    return Outcome("\n".join(deleted) or "No resources found")
+    if not deleted:
+        return Outcome("No resources found")
+    if not command.options.get("wait", True):
+        return Outcome("\n".join(deleted))
+    uids = {(p["metadata"]["name"], p["metadata"]["uid"]) for p in pods}
+
+    def gone(sim: Simulation) -> tuple[bool, bool, str]:
+        # kubectl delete waits for the pods to be gone (--wait defaults to true): their graceful termination.
+        left = [
+            name
+            for name, uid in uids
+            if ((sim.store.find("Pod", ns, name) or {}).get("metadata") or {}).get("uid") == uid
+        ]
+        return not left, False, "\n".join(deleted) if not left else f"{len(left)} pod(s) terminating"
+
+    return Outcome("\n".join(deleted), until=gone)
 
 
 def _cordon(sim, command, ns, manifests) -> Outcome:
