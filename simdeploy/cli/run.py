@@ -124,12 +124,16 @@ def _load_result(path: Path):
 
 
 @app.command()
-def validate(scenario: Path = typer.Argument(..., help="Scenario file (YAML).")) -> None:
-    """Check a scenario and list what it holds: objects, versions and actions."""
+def validate(scenario: Path = typer.Argument(..., help="Scenario or drill file (YAML).")) -> None:
+    """Check a scenario (or a drill) and list what it holds: objects, versions and actions (or steps)."""
     from rich.markup import escape
 
+    from simdeploy.cli.drill import is_drill_file, validate_drill
     from simdeploy.k8s.duration import format_duration
 
+    if is_drill_file(scenario):
+        validate_drill(scenario)
+        return
     loaded = load(scenario)
     spec = loaded.spec
     console.print(

@@ -7,6 +7,7 @@ revision's ReplicaSet is written back into the Deployment, which the controller 
 from __future__ import annotations
 
 import copy
+import json
 import random
 
 from simdeploy.k8s import deployment_util as du
@@ -25,6 +26,9 @@ _ANNOTATIONS_TO_SKIP = {
     du.MAX_REPLICAS_ANNOTATION,
     du.ROLLBACK_TO_ANNOTATION,
 }
+
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 class KubectlError(RuntimeError):
@@ -100,6 +104,18 @@ class Kubectl:
         self._write(d, changed)
         return self._note("Deployment", name, "Pause" if paused else "Resume", f"deployment.apps/{name} {word}")
 
+    def rollout_restart(self, namespace: str, name: str) -> str:
+        """kubectl rollout restart: a new pod-template annotation, so the controller rolls every pod
+        (kubectl/pkg/polymorphichelpers/objectrestarter.go)."""
+        d = self._deployment(namespace, name)
+        if d["spec"].get("paused"):
+            raise KubectlError("can't restart paused deployment (run rollout resume first)")
+        changed = copy.deepcopy(d)
+        annotations = changed["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[RESTARTED_AT] = self.store.timestamp()
+        self._write(d, changed)
+        return self._note("Deployment", name, "RolloutRestart", f"deployment.apps/{name} restarted")
+
     def rollout_undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
         d = self._deployment(namespace, name)
         rss = self.store.owned_by("ReplicaSet", d["metadata"]["uid"])
@@ -170,23 +186,34 @@ class Kubectl:
         return f"{len(victims)} pod(s) deleted"
 
     def apply(self, obj: dict) -> str:
-        """kubectl apply: create the object, or replace its spec, data, labels and annotations."""
+        """kubectl apply (client-side): create the object, or update it from the manifest.
+
+        As kubectl does, the manifest is kept in the last-applied-configuration annotation, and labels and
+        annotations merge three ways: keys the manifest sets win, keys the previous manifest set and this one
+        dropped go, keys others set stay (kubectl/pkg/cmd/apply, apply.go and patcher.go). The spec, data and
+        stringData are replaced whole, an approximation of the three-way merge kubectl computes for them.
+        """
         obj = copy.deepcopy(obj)
         kind, meta = obj.get("kind"), obj.get("metadata")
         existing = None
         if isinstance(kind, str) and isinstance(meta, dict):
             namespace = meta.get("namespace", "default") if kind not in ("Node", "Namespace") else ""
             existing = self.store.find(kind, namespace, str(meta.get("name", "")))
+            annotations = meta.get("annotations")
+            if annotations is None or isinstance(annotations, dict):
+                meta["annotations"] = {**(annotations or {}), du.LAST_APPLIED_ANNOTATION: _last_applied(obj)}
         if existing is None:
             created = self.api.create(obj)  # admission refuses a malformed object, naming the field
             name = created["metadata"]["name"]
             return self._note(created["kind"], name, "Apply", f"{created['kind'].lower()}/{name} created")
         name = existing["metadata"]["name"]
         label = f"{kind.lower()}/{name}"
+        previous = _previous_manifest(existing)
         changed = copy.deepcopy(existing)
         for key in ("labels", "annotations"):
-            if key in meta:
-                changed["metadata"][key] = meta[key]
+            merged = _three_way(existing["metadata"].get(key), meta.get(key), (previous.get("metadata") or {}).get(key))
+            if merged or key in existing["metadata"]:
+                changed["metadata"][key] = merged
         for key in ("spec", "data", "stringData"):
             if key in obj:
                 changed[key] = obj[key]
@@ -203,6 +230,32 @@ class Kubectl:
         except patches.PatchError as error:
             raise KubectlError(str(error)) from None
         return self._note(kind, name, "Patch", f"{kind.lower()}/{name} patched")
+
+
+def _last_applied(obj: dict) -> str:
+    """The manifest as kubectl records it: compact JSON, keys sorted, without this annotation itself."""
+    manifest = copy.deepcopy(obj)
+    manifest.setdefault("metadata", {}).setdefault("annotations", {}).pop(du.LAST_APPLIED_ANNOTATION, None)
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def _previous_manifest(obj: dict) -> dict:
+    text = (obj["metadata"].get("annotations") or {}).get(du.LAST_APPLIED_ANNOTATION)
+    try:
+        previous = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
+def _three_way(live: object, applied: object, previous: object) -> dict:
+    """Labels or annotations after an apply: the manifest's win, the ones it stopped setting go, others stay."""
+    live = live if isinstance(live, dict) else {}
+    applied = applied if isinstance(applied, dict) else {}
+    previous = previous if isinstance(previous, dict) else {}
+    merged = {key: value for key, value in live.items() if key not in previous or key in applied}
+    merged.update(applied)
+    return merged
 
 
 def _resource(kind: str) -> str:

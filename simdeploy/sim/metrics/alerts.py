@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simdeploy.k8s.duration import format_duration
@@ -85,6 +86,11 @@ class AlertEvaluator:
         self._active: dict[int, dict[LabelKey, _Alert]] = {}  # id(rule) -> label set -> alert
         self._failures: dict[int, str] = {}
         self._history: dict[str, _History] = {}  # alert name -> its first occurrence
+        self._rules: dict[str, list[AlertRule]] = {}  # alert name -> its rules (several rules may share a name)
+        self.listeners: list[Callable[[str, str], None]] = []  # (alert name, "firing" | "resolved") on transitions
+        for group in self.groups:
+            for rule in group.rules:
+                self._rules.setdefault(rule.name, []).append(rule)
         for group in self.groups:
             interval = group.interval or default_interval
             self._schedule(group, interval, 0)
@@ -143,12 +149,15 @@ class AlertEvaluator:
                     took = format_duration(t - alert.active_at)
                     message = f"{_describe(rule, alert)}; inactive again after {took} pending, before `for` elapsed"
                 self.recorder.event("Alert", rule.name, "AlertResolved", message)
+                if alert.firing:
+                    self._tell(rule.name, "resolved")
             elif not alert.firing and round(t - alert.active_at, 3) >= rule.for_seconds:
                 alert.firing, alert.fired_at = True, t
                 if history.fired is None:
                     history.first_firing_s, history.labels, history.fired = t, alert.labels, alert
                 message = f"{_describe(rule, alert)}; active since {alert.active_at:g}s"
                 self.recorder.event("Alert", rule.name, "AlertFiring", message, warning=True)
+                self._tell(rule.name, "firing")
 
     def _alerts_of(self, rule: AlertRule, result: list[Sample], t: float) -> dict[LabelKey, _Alert]:
         found: dict[LabelKey, _Alert] = {}
@@ -162,6 +171,20 @@ class AlertEvaluator:
             annotations = {n: expand_template(a, sample.labels, sample.value) for n, a in rule.annotations.items()}
             found[key] = _Alert(labels, t, sample.value, annotations)
         return found
+
+    def _tell(self, name: str, state: str) -> None:
+        for listener in self.listeners:
+            listener(name, state)
+
+    def state(self, name: str) -> str:
+        """firing, pending, resolved (an alert of that name fired, none is active now) or inactive."""
+        active = [alert for rule in self._rules.get(name, ()) for alert in self._active.get(id(rule), {}).values()]
+        if any(alert.firing for alert in active):
+            return "firing"
+        if active:
+            return "pending"
+        history = self._history.get(name)
+        return "resolved" if history is not None and history.first_firing_s is not None else "inactive"
 
     # -- results -------------------------------------------------------------------------------------------
 
@@ -198,20 +221,29 @@ def _describe(rule: AlertRule, alert: _Alert) -> str:
 
 # -- time to detect ------------------------------------------------------------------------------------------
 
-# Recorder events that change a Deployment's pod template (kubectl set image, rollout undo, apply, patch) or how
-# a version behaves (the scenario's set-behaviour); the messages say when kubectl changed nothing.
-_CHANGES = {"SetImage": "Deployment", "RolloutUndo": "Deployment", "Apply": "Deployment", "Patch": "Deployment"}
+# Recorder events that change what serves requests: a Deployment's pod template (kubectl set image, rollout undo,
+# apply, patch), a Rollout's (set image), a Service's selector (a blue/green cut-over), a feature flag's state,
+# or how a version behaves (the scenario's set-behaviour); the messages say when kubectl changed nothing.
+_CHANGES = {
+    ("SetImage", "Deployment"),
+    ("SetImage", "Rollout"),
+    ("RolloutUndo", "Deployment"),
+    ("Apply", "Deployment"),
+    ("Patch", "Deployment"),
+    ("Patch", "Service"),
+    ("FlagEnabled", "Flag"),
+    ("FlagDisabled", "Flag"),
+    ("FlagRolloutSet", "Flag"),
+    ("BehaviourChanged", "Version"),
+}
 
 
 def first_change(events: list[dict]) -> float | None:
-    """When the first change after t=0 to a Deployment's template or a version's behaviour happened, or None."""
+    """When the first change after t=0 to what serves requests happened (see _CHANGES), or None."""
     for event in events:
-        if event["t"] <= 0:
+        if event["t"] <= 0 or (event["reason"], event["kind"]) not in _CHANGES:
             continue
-        if event["reason"] == "BehaviourChanged":
-            return event["t"]
-        unchanged = event["message"].endswith("unchanged") or "skipped rollback" in event["message"]
-        if _CHANGES.get(event["reason"]) == event["kind"] and not unchanged:
+        if not (event["message"].endswith("unchanged") or "skipped rollback" in event["message"]):
             return event["t"]
     return None
 

@@ -1,0 +1,129 @@
+"""`simdeploy drill`: a runbook rehearsed in the simulation, its figures over seeds, rollback layers compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from simdeploy.cli.app import EXIT_BAD_INPUT, EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
+from simdeploy.cli.files import write_json_atomically
+
+
+def load_drill_file(path: Path):
+    """The validated drill at `path`; on bad input, print every problem and exit 2."""
+    from rich.markup import escape
+
+    from simdeploy.scenario.drill_loader import load_drill
+    from simdeploy.scenario.errors import ScenarioError
+
+    try:
+        return load_drill(path)
+    except ScenarioError as error:
+        errors.print(f"[red]error:[/red] {escape(str(path))}: invalid drill", highlight=False, soft_wrap=True)
+        for problem in error.problems:
+            errors.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def is_drill_file(path: Path) -> bool:
+    """A YAML file whose `kind` is Drill (anything unreadable is left to the scenario loader to report)."""
+    from simdeploy.scenario.drill_loader import is_drill
+    from simdeploy.scenario.errors import ScenarioError
+    from simdeploy.scenario.yamlfile import read_yaml
+
+    try:
+        return is_drill(read_yaml(path))
+    except ScenarioError:
+        return False
+
+
+def validate_drill(path: Path) -> None:
+    """`simdeploy validate` of a drill: its scenario, trigger and steps, each kubectl line parsed."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from simdeploy.scenario.drill_build import describe_step
+
+    item = load_drill_file(path)
+    trigger = item.runbook.trigger
+    page = "a condition"
+    if trigger.alert is not None:
+        page = f"alert {trigger.alert}"
+    elif trigger.at is not None:
+        page = f"a schedule at {trigger.at:g}s"
+    console.print(
+        f"[green]valid[/green] {escape(str(path))}: drill {escape(item.name)} on scenario "
+        f"{escape(item.scenario.name)}, paged by {escape(page)}",
+        soft_wrap=True,
+    )
+    steps = Table("#", "STEP", "ACTION", "WHEN", "EXPECT", "DEADLINE", title="runbook", title_justify="left", box=None)
+    for number, step in enumerate(item.runbook.steps, start=1):
+        steps.add_row(
+            str(number),
+            escape(step.name),
+            escape(describe_step(step)),
+            "-" if step.when is None else "yes",
+            "-" if step.expect is None else "yes",
+            "-" if step.deadline is None else f"{step.deadline:g}s",
+        )
+    console.print(steps)
+
+
+@app.command()
+def drill(
+    drills: list[Path] = typer.Argument(..., help="Drill file(s) (YAML); several with --compare."),
+    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    seeds: int = typer.Option(1, help="Run this many seeds (seed, seed+1, ...) and report p50/p90 of the figures."),
+    compare: bool = typer.Option(False, "--compare", help="Put several drills side by side (rollback layers)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the result document (with `drill`) here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Leave out the timeline."),
+) -> None:
+    """Rehearse a runbook in the simulation: the page, the responders, each step, and the incident's figures."""
+    from simdeploy.report.drill import compare_table, distributions, print_distributions, print_drill
+    from simdeploy.report.timeline import print_run
+    from simdeploy.scenario.drill_build import build_drill
+
+    if len(drills) > 1 and not compare:
+        raise fail("several drill files need --compare")
+    if seeds < 1:
+        raise fail("--seeds must be at least 1")
+    loaded = [load_drill_file(path) for path in drills]
+    if compare:
+        rows = []
+        for item in loaded:
+            results = _runs(item, seed, seeds, build_drill)
+            rows.append(
+                {
+                    "name": item.name,
+                    "spread": distributions([r["drill"] for r in results]),
+                    "peak_pods": max(r["summary"]["peak_pods_including_terminating"] for r in results),
+                }
+            )
+        console.print(compare_table(rows))
+        if json_path is not None:
+            write_json_atomically(json_path, {"compare": rows})
+        return
+    item = loaded[0]
+    results = _runs(item, seed, seeds, build_drill)
+    if seeds == 1:
+        result = results[0]
+        if json_path is not None:
+            write_json_atomically(json_path, result)
+        print_run(result, console, quiet)
+        print_drill(result, console)
+        failed = result["drill"]["verdict"] != "pass"
+    else:
+        spread = distributions([r["drill"] for r in results])
+        if json_path is not None:
+            runs = [{"seed": r["seed"], **r["drill"]} for r in results]
+            write_json_atomically(json_path, {"drill": item.name, "distributions": spread, "runs": runs})
+        print_distributions(item.name, spread, console)
+        failed = spread["passed"] < spread["runs"]
+    if failed:
+        raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
+
+
+def _runs(item, seed: int | None, seeds: int, build_drill) -> list[dict]:
+    first = item.scenario.spec.seed if seed is None else seed
+    return [build_drill(item, first + offset, record_pod_events=seeds == 1).run() for offset in range(seeds)]
