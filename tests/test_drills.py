@@ -178,3 +178,10 @@ def test_a_bad_scenario_or_runbook_file_is_named(tmp_path):
     broken = _write(tmp_path, {"trigger": TRIGGER, "steps": [{"name": "a", "wait": "1s"}]}, scenario={"metadata": {}})
     result = runner.invoke(app, ["validate", str(broken)])
     assert result.exit_code == 2 and "scenario: metadata.name: required field is missing" in result.output
+
+
+@pytest.mark.parametrize("path", DRILLS, ids=lambda path: path.stem)
+def test_a_drills_result_document_is_exactly_the_declared_fields(path):
+    from simdeploy.sim.result import problems
+
+    assert problems(build_drill(load_drill(path)).run()) == []

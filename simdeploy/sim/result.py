@@ -235,6 +235,67 @@ class Session(TypedDict):
     requests: Requests
 
 
+# -- a drill (`simdeploy drill`) -----------------------------------------------------------------------------
+
+
+class StepExpectation(TypedDict):
+    condition: str  # as the drill file states it, in words
+    within_s: float
+    met_s: float | None
+    verdict: Literal["pass", "fail"] | None  # None: the step's action never ended
+
+
+class DrillStep(TypedDict):
+    name: str
+    action: Literal["kubectl", "flag", "gitopsRevert", "trafficShift", "wait"]
+    text: str  # the action in one line (the kubectl line as written)
+    started_s: float | None  # the responder reached it
+    ran_s: float | None  # its action ran, after the responder's manual time
+    finished_s: float | None  # the action and its expectation are over
+    outcome: Literal["done", "failed", "timed out", "skipped", "not reached"]
+    output: str | None  # what kubectl (or the console) printed
+    expect: StepExpectation | None
+    deadline_s: float | None  # from the page
+    deadline_verdict: Literal["pass", "fail"] | None
+    verdict: Literal["pass", "fail"]
+    reasons: list[str]
+
+
+class Incident(TypedDict):
+    fault_s: float | None  # the scenario's first timeline action
+    trigger_s: float | None  # the page
+    acknowledged_s: float | None
+    mitigated_s: float | None
+    recovered_s: float | None
+    time_to_detect_s: float | None
+    time_to_acknowledge_s: float | None  # from the page
+    time_to_mitigate_s: float | None
+    time_to_recover_s: float | None
+    time_from_acknowledge_to_mitigate_s: float | None
+    errors: float  # failed requests from the fault to recovery (or the end)
+    error_budget_burned: float | None  # share of the SLO window's budget
+
+
+class DrillSlo(TypedDict):
+    availability: float
+    window_s: float
+    mitigation_hold_s: float
+
+
+class Drill(TypedDict):
+    name: str
+    runbook: str
+    slo: DrillSlo
+    trigger_s: float | None
+    acknowledged_s: float | None
+    finished_s: float | None
+    steps: list[DrillStep]
+    incident: Incident
+    expectations: list[Expectation]
+    verdict: Literal["pass", "fail"]
+    reasons: list[str]
+
+
 # -- the document -------------------------------------------------------------------------------------------
 
 
@@ -250,6 +311,7 @@ class Result(TypedDict):
     series: list[SeriesRow]
     traffic: list[TrafficRow]
     session: NotRequired[Session]  # `simdeploy serve --json`
+    drill: NotRequired[Drill]  # `simdeploy drill --json`
 
 
 # -- checking a document read back ------------------------------------------------------------------------------
