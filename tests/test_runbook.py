@@ -10,6 +10,7 @@ import pytest
 from simdeploy.delivery.runbook.incident import Slo, incident_figures
 from simdeploy.scenario.drill_build import build_drill
 from simdeploy.scenario.drill_loader import load_drill
+from simdeploy.scenario.errors import ScenarioError
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 BAD_RELEASE = "../scenarios/payments-bad-release.yaml"  # 2.9.0 + flag at 2m; PaymentsHighErrorRate fires at 3m45s
@@ -229,3 +230,19 @@ def test_recovery_waits_for_the_rollouts_started_since_the_fault_and_the_budget_
     assert figures["error_budget_burned"] == pytest.approx(100 / 5760, abs=1e-6)
     unfinished = [{"started_s": 40.0, "completed_s": None}]
     assert incident_figures(_result(ratios, unfinished), {}, 15.0, Slo())["recovered_s"] is None
+
+
+def test_a_scenario_expectation_failing_pages_the_team():
+    document = {
+        "kind": "Drill",
+        "metadata": {"name": "t"},
+        "scenario": "../scenarios/bad-release-detected.yaml",  # expects availability >= 96%
+        "runbook": {"trigger": {"expectation": "availability"}, "steps": [{"name": "look", "wait": "1s"}]},
+    }
+    result = build_drill(load_drill(document, base_dir=DRILLS)).run()
+    paged = next(e for e in result["events"] if e["reason"] == "Paged")
+    assert 120 < paged["t"] < 225 and "expectation availability (96.000%) failing" in paged["message"]
+    document["runbook"]["trigger"] = {"expectation": "errorRatio"}
+    with pytest.raises(ScenarioError) as refused:
+        load_drill(document, base_dir=DRILLS)
+    assert "runbook.trigger.expectation: the scenario has no 'errorRatio' in its expect section" in str(refused.value)

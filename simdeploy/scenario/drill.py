@@ -132,17 +132,22 @@ class StepSpec(Strict):
 # -- the runbook -----------------------------------------------------------------------------------------
 
 
+# The scenario expectations that can be watched while the run goes on (a trigger), and what is watched.
+WATCHABLE_EXPECTATIONS = ("availability", "errorRatio", "errorsServed", "p99Latency", "minAvailable", "maxUnavailable")
+
+
 class TriggerSpec(Strict):
-    """What pages the team: an alert firing, a condition holding, or a moment."""
+    """What pages the team: an alert firing, one of the scenario's expectations failing, a condition, a moment."""
 
     alert: str | None = None
+    expectation: Literal[WATCHABLE_EXPECTATIONS] | None = None
     condition: ConditionSpec | None = None
     at: Duration | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> TriggerSpec:
-        if sum(getattr(self, n) is not None for n in ("alert", "condition", "at")) != 1:
-            raise ValueError("give exactly one of alert, condition or at")
+        if sum(getattr(self, n) is not None for n in ("alert", "expectation", "condition", "at")) != 1:
+            raise ValueError("give exactly one of alert, expectation, condition or at")
         return self
 
 

@@ -39,6 +39,8 @@ def runbook_of(drill: Drill) -> Runbook:
         trigger = {"alert": spec.trigger.alert}
     elif spec.trigger.at is not None:
         trigger = {"at": spec.trigger.at}
+    elif spec.trigger.expectation is not None:
+        trigger = {"condition": _expectation(drill, spec.trigger.expectation)}
     else:
         trigger = {"condition": _condition(spec.trigger.condition, namespace)}
     steps = [_step(drill, index, step, namespace) for index, step in enumerate(spec.steps)]
@@ -109,6 +111,15 @@ def describe_step(spec: StepSpec) -> str:
 
 def _condition(spec: ConditionSpec, namespace: str) -> Condition:
     return Condition(spec.model_dump(exclude_none=True, exclude={"within"}), namespace)
+
+
+def _expectation(drill: Drill, name: str) -> Condition:
+    """A scenario expectation watched while the run goes on: it pages the team when it fails."""
+    expect = drill.scenario.expect
+    field = next(f for f, info in type(expect).model_fields.items() if (info.alias or f) == name)
+    bound = getattr(expect, field)
+    shown = f"{bound:.3%}" if name in ("availability", "errorRatio") else f"{bound:g}"
+    return Condition({"expectation": name, "bound": bound, "shown": shown}, drill.namespace)
 
 
 def _manifest_sets(drill: Drill) -> list[tuple[float, list[dict]]]:

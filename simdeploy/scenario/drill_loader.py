@@ -107,6 +107,9 @@ def _check_steps(drill: Drill, problems: list[Problem]) -> None:
         world.alert(trigger.alert, f"{where}.trigger.alert", problems)
     if trigger.condition is not None:
         world.condition(trigger.condition, f"{where}.trigger.condition", problems)
+    if trigger.expectation is not None and trigger.expectation not in drill.scenario.spec.expect:
+        missing = f"the scenario has no {trigger.expectation!r} in its expect section"
+        problems.append(Problem(f"{where}.trigger.expectation", missing))
     for index, step in enumerate(drill.runbook.steps):
         at = f"{where}.steps[{index}]"
         if step.when is not None:

@@ -29,6 +29,8 @@ class Condition:
             return rollout is not None and (rollout.get("status") or {}).get("phase") == spec["phase"]
         if spec.get("alert") is not None:
             return alert_state(sim, spec["alert"]) == spec.get("state", "firing")
+        if spec.get("expectation") is not None:
+            return expectation_failing(sim, spec["expectation"], spec["bound"])
         value = query_value(sim, spec["query"])
         if value is None:
             return False  # no samples (no traffic yet): neither below nor above anything
@@ -43,6 +45,8 @@ class Condition:
             return f"rollout/{spec['rollout']} {spec['phase']}"
         if spec.get("alert") is not None:
             return f"alert {spec['alert']} {spec.get('state', 'firing')}"
+        if spec.get("expectation") is not None:
+            return f"the scenario's expectation {spec['expectation']} ({spec['shown']}) failing"
         bound = f"< {spec['below']:g}" if spec.get("below") is not None else f"> {spec['above']:g}"
         return f"{spec['query']} {bound}"
 
@@ -95,6 +99,39 @@ def deadline_exceeded(deployment: dict) -> bool:
 def alert_state(sim: Simulation, name: str) -> str:
     """firing, pending, resolved (fired before, not now) or inactive."""
     return sim.alerts.state(name) if sim.alerts is not None else "inactive"
+
+
+def expectation_failing(sim: Simulation, name: str, bound: float) -> bool:
+    """Whether one of the scenario's expectations fails now: ratios and p99 over the last scrape interval,
+    errors served so far, and availability of the first Deployment as its status says it."""
+    if name in ("availability", "errorRatio", "p99Latency"):
+        rows = sim.scraper.rows
+        last = [row for row in rows if row["t"] == rows[-1]["t"]] if rows else []
+        requests = sum(row["requests"] for row in last)
+        if not requests:
+            return False
+        ratio = sum(row["errors"] for row in last) / requests
+        if name == "availability":
+            return 1 - ratio < bound
+        if name == "errorRatio":
+            return ratio > bound
+        return max((row["p99_s"] or 0.0) for row in last) > bound
+    if name == "errorsServed":
+        return sim.traffic.total.failed > bound
+    deployment = _first_deployment(sim)
+    if deployment is None:
+        return False
+    available = (deployment.get("status") or {}).get("availableReplicas", 0)
+    if name == "minAvailable":
+        return available < bound
+    return deployment["spec"].get("replicas", 1) - available > bound  # maxUnavailable
+
+
+def _first_deployment(sim: Simulation) -> dict | None:
+    """The Deployment the summary's top-level figures describe: the first one the run measured."""
+    name = next(iter(sim.measurements.deployments), None)
+    found = [d for d in sim.store.list("Deployment") if d["metadata"]["name"] == name]
+    return found[0] if found else None
 
 
 def query_value(sim: Simulation, expression: str) -> float | None:
