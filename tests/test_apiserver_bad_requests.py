@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from serve_helpers import INSECURE, deployment, send
+from serve_helpers import deployment, send, trusting
 
 D = "/apis/apps/v1/namespaces/production/deployments/payments-api"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/production/deployments"
@@ -70,7 +70,7 @@ def test_a_bad_request_gets_a_4xx_status_and_changes_nothing(server, method, pat
 
 def test_garbage_on_the_socket_gets_a_400_and_the_server_keeps_answering(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-        with INSECURE.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        with trusting(server).wrap_socket(raw, server_hostname="127.0.0.1") as tls:
             tls.sendall(b"\x00\x01 NOT HTTP AT ALL\r\n\r\n")
             answer = b"".join(iter(lambda: tls.recv(4096), b""))  # until the server closes: not left hanging
             assert b"400" in answer
