@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter, ValidationError
 
+from simdeploy.apiserver.bodies import decode_body
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, no_route, not_found
-from simdeploy.apiserver.writes import decode_body
 from simdeploy.k8s.duration import format_duration
 from simdeploy.scenario import schema
 from simdeploy.scenario.build import describe, operator_action
