@@ -258,7 +258,8 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _list(self, resource: Resource, namespace: str | None, params: dict) -> None:
         api = self.server.api
         selectors = _selectors(resource, params)
-        # `limit` and `continue` are ignored: everything fits in one page (notes §4.2).
+        # `limit` and `continue` are ignored: "Servers may choose not to support the limit argument and will
+        # return all of the available results" (k8s.io/apimachinery/pkg/apis/meta/v1/types.go ListOptions).
         with api.lock:
             objects = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
             rv = str(api.sim.store.resource_version)
@@ -278,8 +279,10 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _watch(self, resource: Resource, namespace: str | None, params: dict) -> None:
         api = self.server.api
         if params.get("sendInitialEvents") in ("true", "1"):
-            # Reject watch-list so that client-go falls back to LIST+WATCH; ignoring it makes `rollout status`
-            # and `wait` hang until their timeout (notes §4.1, §9.2). This is the real "gate off" answer.
+            # Reject watch-list so that client-go's reflector falls back to LIST+WATCH (client-go/tools/cache/
+            # reflector.go); served as a plain watch, the informer never syncs and `rollout status` and `wait` hang
+            # until their timeout. The words are the real server's with the WatchList gate off
+            # (k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go validateWatchOptions).
             raise ApiError(
                 422,
                 "Invalid",
@@ -297,7 +300,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         text = params.get("resourceVersion", "")
         with api.lock:
             if text in ("", "0"):
-                # No resourceVersion (or "0"): replay the current objects as ADDED, then stream (notes §3 Lists).
+                # No resourceVersion (or "0"): the current objects as ADDED, then the changes, as the watch cache
+                # does (staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go getAllEventsSinceLocked).
                 start = api.sim.store.resource_version
                 current = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
                 initial = [self._event("ADDED", resource, o, as_table) for o in current]
@@ -310,7 +314,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                     raise ApiError(410, "Expired", f"too old resource version: {start} ({api.history.horizon})")
                 initial = []
         self.send_response(200)
-        # application/json, not text/plain: kubectl has no stream decoder for text/plain (notes §4.4).
+        # application/json, as the real server sends a JSON watch (staging/src/k8s.io/apiserver/pkg/endpoints/
+        # handlers/watch.go serveWatch): client-go picks its stream decoder by this Content-Type.
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
@@ -329,7 +334,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 if selectors.matches(obj):
                     self._chunk(self._event(change.type, resource, obj, as_table))
             self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")  # the zero-length chunk ends the stream (notes §4.4)
+        self.wfile.write(b"0\r\n\r\n")  # the zero-length chunk ends the stream (RFC 9112 §7.1)
         self.wfile.flush()
 
     def _event(self, event_type: str, resource: Resource, obj: dict, as_table: bool) -> bytes:
