@@ -166,6 +166,16 @@ def test_the_maximum_speed_is_accepted(serving_paused):
         ({"action": "set-image", "deployment": "payments-api", "image": "nope:1"}, 422, "Invalid", "image: no"),
         ({"action": "set-behaviour", "image": "nope:1", "behaviour": {"neverReady": True}}, 422, "Invalid", "image"),
         ({"action": "scale", "deployment": "payments-api", "replicas": "1e9"}, 422, "Invalid", "replicas"),
+        (
+            {
+                "action": "patch",
+                "target": "deployment/payments-api",
+                "patch": {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "nope:1"}]}}}},
+            },
+            422,
+            "Invalid",
+            "patch.spec.template.spec.containers[0].image: no behaviour for image 'nope:1'",
+        ),
     ],
 )
 def test_an_action_naming_what_is_not_there_or_asking_too_much_is_refused_and_changes_nothing(

@@ -117,10 +117,13 @@ def check_references(sim, action: schema.ActionBase, namespace: str) -> None:
         raise not_found("rollouts.argoproj.io", rollout)
     if isinstance(action, schema.NodeAction) and store.find("Node", "", action.node) is None:
         raise not_found("nodes", action.node)
-    image = getattr(action, "image", None)
-    if image is not None and image not in sim.behaviours:
-        known = ", ".join(sorted(sim.behaviours)) or "none"
-        raise invalid("image", f"no behaviour for image {image!r} in the scenario's versions (it has: {known})")
+    images = [("image", getattr(action, "image", None))]
+    if isinstance(action, schema.PatchAction):
+        images += _images(action.patch, "patch")
+    for field, image in images:
+        if image is not None and image not in sim.behaviours:
+            known = ", ".join(sorted(sim.behaviours)) or "none"
+            raise invalid(field, f"no behaviour for image {image!r} in the scenario's versions (it has: {known})")
     if isinstance(action, schema.FlagAction | schema.SetRolloutAction):
         features = [] if sim.flags is None else sim.flags.state["features"]
         if not any(f["name"] == action.flag for f in features):
@@ -146,6 +149,18 @@ def invalid(field: str, message: str) -> ApiError:
     """422 Invalid naming the action's field, as the API server names an object's field."""
     cause = {"reason": "FieldValueInvalid", "message": message, "field": field}
     return ApiError(422, "Invalid", f"invalid action: {field}: {message}", {"causes": [cause]})
+
+
+def _images(document: object, path: str) -> list[tuple[str, str]]:
+    """(field path, image) of every container image a patch sets."""
+    if isinstance(document, dict):
+        found = [(f"{path}.image", document["image"])] if isinstance(document.get("image"), str) else []
+        for key, value in document.items():
+            found += _images(value, f"{path}.{key}")
+        return found
+    if isinstance(document, list):
+        return [found for n, item in enumerate(document) for found in _images(item, f"{path}[{n}]")]
+    return []
 
 
 def _pod_slots(node: dict) -> int:
