@@ -23,6 +23,8 @@ from simdeploy.apiserver.tls import Certificates, make_certificates, server_cont
 
 log = logging.getLogger(__name__)
 
+LINGER = 2.0  # seconds a closing connection keeps reading what the client still sends
+LINGER_BYTES = 8 * 1024 * 1024  # and how much of it at most
 _WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # bound to every interface: dial loopback
 
 
@@ -37,6 +39,22 @@ class _HttpServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # TLS handshakes that fail (a client that does not trust the session's CA) are routine, not tracebacks.
         log.debug("connection from %s failed", client_address, exc_info=True)
+
+    def shutdown_request(self, request) -> None:
+        # A lingering close (RFC 9112 §9.6): a client still sending a body we refused unread (401, 413) must
+        # get to read the answer; closing with its bytes unread would reset the connection and lose it.
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER)
+            deadline, drained = time.monotonic() + LINGER, 0
+            while drained < LINGER_BYTES and time.monotonic() < deadline:
+                data = request.recv(64 * 1024)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:
+            pass
+        self.close_request(request)
 
 
 class _HttpServer6(_HttpServer):
