@@ -162,7 +162,12 @@ def test_the_maximum_speed_is_accepted(serving_paused):
         ({"action": "pause", "rollout": "nope"}, 404, "NotFound", 'rollouts.argoproj.io "nope" not found'),
         ({"action": "enable-flag", "flag": "nope"}, 404, "NotFound", 'flag "nope" not found'),
         ({"action": "set-weights", "route": "nope", "weights": {"a": 1}}, 404, "NotFound", 'route "nope" not found'),
-        ({"action": "scale", "deployment": "payments-api", "replicas": 10**9}, 422, "Invalid", "replicas: 1e+09 is"),
+        (
+            {"action": "scale", "deployment": "payments-api", "replicas": 10**9},
+            422,
+            "Invalid",
+            "replicas: 1,000,000,000 replicas",
+        ),
         ({"action": "set-image", "deployment": "payments-api", "image": "nope:1"}, 422, "Invalid", "image: no"),
         ({"action": "set-behaviour", "image": "nope:1", "behaviour": {"neverReady": True}}, 422, "Invalid", "image"),
         ({"action": "scale", "deployment": "payments-api", "replicas": "1e9"}, 422, "Invalid", "replicas"),
@@ -203,15 +208,6 @@ def test_a_refused_image_leaves_the_simulation_running(serving):
         assert server.sim.store.get("Deployment", "production", "payments-api")["status"]["availableReplicas"] == 6
 
 
-def test_scale_may_ask_up_to_ten_times_what_the_nodes_hold(serving_paused):
-    most = 10 * 3 * 110  # the seed's three nodes hold 110 pods each
-    scale = {"action": "scale", "deployment": "payments-api"}
-    code, refused = send(serving_paused, "POST", ACTIONS, {**scale, "replicas": most + 1})
-    assert code == 422 and f"at most {most}" in refused["message"]
-    assert send(serving_paused, "POST", ACTIONS, {**scale, "replicas": most})[0] == 201
-    assert send(serving_paused, "POST", ACTIONS, {**scale, "replicas": 6})[0] == 201
-
-
 def test_simdeploy_ctl_refuses_bad_speeds_and_actions_with_the_reason_and_no_markup(serving):
     from typer.testing import CliRunner
 
@@ -229,7 +225,7 @@ def test_simdeploy_ctl_refuses_bad_speeds_and_actions_with_the_reason_and_no_mar
         assert request(server, CLOCK)[2]["speed"] == 0  # nothing reached the server
         marked = "'[red]x[/red]'"  # an image name that looks like markup: printed as it is, not read
         outcomes = {
-            "{action: scale, deployment: payments-api, replicas: 1000000000}": "replicas: 1e+09 is far more",
+            "{action: scale, deployment: payments-api, replicas: 1000000000}": "replicas: 1,000,000,000 replicas",
             "{action: set-image, deployment: payments-api, image: " + marked + "}": f"no behaviour for image {marked}",
             "{action: scale, deployment: nope, replicas: 2}": '404: deployments.apps "nope" not found',
         }

@@ -14,15 +14,12 @@ from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed
 from simdeploy.k8s.duration import format_duration
 from simdeploy.scenario import schema
 from simdeploy.scenario.build import describe, operator_action
+from simdeploy.scenario.limits import scale_problem
 from simdeploy.sim.cluster.api import Invalid
 from simdeploy.sim.cluster.kubectl import KubectlError
 
 PREFIX = ("simdeploy", "v1")
 _ACTION = TypeAdapter(schema.Action)
-# A `scale` may ask for this many times the pods the nodes hold (the rest stay Pending, as on a full
-# cluster), never more: each replica is an object the simulation keeps and steps.
-REPLICAS_PER_POD_SLOT = 10
-MAX_REPLICAS = 2**31 - 1  # spec.replicas is an int32
 
 
 def handle(api, method: str, parts: list[str], body: bytes) -> tuple[int, dict]:
@@ -134,15 +131,12 @@ def check_references(sim, action: schema.ActionBase, namespace: str) -> None:
         for service in action.weights:
             if store.find("Service", namespace, service) is None:
                 raise invalid(f"weights.{service}", f'services "{service}" not found in namespace {namespace!r}')
-    if isinstance(action, schema.ScaleAction):
-        slots = sum(_pod_slots(node) for node in store.list("Node"))
-        most = min(REPLICAS_PER_POD_SLOT * slots, MAX_REPLICAS)
-        if action.replicas > most:
-            raise invalid(
-                "replicas",
-                f"{action.replicas:.6g} is far more than the nodes hold ({slots} pods): at most {most} "
-                f"({REPLICAS_PER_POD_SLOT} times their pod capacity)",
-            )
+    if isinstance(action, schema.ScaleAction):  # the scenario's own limit on pods, against the nodes as they are
+        problem = scale_problem(
+            store.find("Deployment", namespace, action.deployment), action.replicas, store.list("Node")
+        )
+        if problem:
+            raise invalid("replicas", problem)
 
 
 def invalid(field: str, message: str) -> ApiError:
@@ -161,12 +155,3 @@ def _images(document: object, path: str) -> list[tuple[str, str]]:
     if isinstance(document, list):
         return [found for n, item in enumerate(document) for found in _images(item, f"{path}[{n}]")]
     return []
-
-
-def _pod_slots(node: dict) -> int:
-    status = node.get("status") or {}
-    pods = (status.get("allocatable") or status.get("capacity") or {}).get("pods", 0)
-    try:
-        return max(int(pods), 0)
-    except (TypeError, ValueError):
-        return 0
