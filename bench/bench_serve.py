@@ -22,6 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
+import urllib3
 from kubernetes import client, config
 
 SEED = Path(__file__).resolve().parent.parent / "scenarios" / "payments-rolling-update.yaml"
@@ -41,7 +42,8 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=20.0, help="simulated seconds per wall second")
     parser.add_argument("--models", action="store_true", help="time the client's model objects too")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+    # The client verifies the server against the session CA in the kubeconfig: an unverified request is a bug.
+    warnings.simplefilter("error", category=urllib3.exceptions.InsecureRequestWarning)
 
     # The server in its own process, as kubectl and clients meet it: no GIL shared with the client threads.
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))

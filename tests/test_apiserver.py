@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from serve_helpers import INSECURE, KUBECTL, kubectl, needs_kubectl, request, rows
+from serve_helpers import KUBECTL, kubectl, needs_kubectl, request, rows, trusting
 
 from simdeploy.apiserver.tables import human_duration
 
@@ -161,7 +161,7 @@ def test_watch_streams_changes_after_the_resource_version(serving):
         query = f"watch=true&resourceVersion={start}&timeoutSeconds=3"
         url = f"{server.url}/apis/apps/v1/namespaces/production/replicasets?{query}"
         req = urllib.request.Request(url, headers={"Authorization": f"Bearer {server.token}"})
-        with urllib.request.urlopen(req, context=INSECURE, timeout=10) as stream:
+        with urllib.request.urlopen(req, context=trusting(server), timeout=10) as stream:
             assert stream.headers["Content-Type"] == "application/json"
             events = [json.loads(line) for line in stream]  # ends when timeoutSeconds runs out
     assert {e["type"] for e in events} <= {"ADDED", "MODIFIED", "DELETED"}

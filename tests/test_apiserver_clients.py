@@ -71,7 +71,12 @@ def test_chaos_toolkit_kubernetes_terminates_pods_scales_and_probes(monkeypatch,
     # No kubeconfig where chaosk8s looks first, so it can only reach the simulated cluster named here.
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     with serving(until=30, speed=0) as server:
-        secrets = {"KUBERNETES_HOST": server.url, "KUBERNETES_API_KEY": server.token}
+        secrets = {
+            "KUBERNETES_HOST": server.url,
+            "KUBERNETES_API_KEY": server.token,
+            "KUBERNETES_VERIFY_SSL": "true",
+            "KUBERNETES_CA_CERT_FILE": str(server.ca_path),
+        }
 
         def advance(seconds: float) -> None:
             with server.lock:

@@ -189,7 +189,7 @@ def test_a_facilitators_scale_far_beyond_the_nodes_is_refused_when_it_runs(servi
         server.namespace = "production"
         scale = {"action": "scale", "deployment": "payments-api", "replicas": 10**8}
         code, refused = send(server, "POST", "/simdeploy/v1/actions", scale)
-        assert code == 409
+        assert (code, refused["details"]["causes"][0]["field"]) == (422, "replicas")
         assert "replicas: 100,000,000 replicas (+2 during a rollout) is far beyond" in refused["message"]
         assert "the 3 nodes hold 330 pods" in refused["message"]
         with server.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import ssl
@@ -24,16 +25,16 @@ class ControlClient:
         try:
             config = yaml.safe_load(path.read_text())
             context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
-            self.server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == context["cluster"])
+            cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+            self.server = cluster["server"]
             self.token = next(u["user"]["token"] for u in config["users"] if u["name"] == context["user"])
-        except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration) as error:
+            self._tls = _tls_context(cluster)
+        except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, StopIteration) as error:
             raise ControlError(f"{path}: not a kubeconfig written by `simdeploy serve` ({error!r})") from None
         self.timeout = timeout
-        # The server's certificate is self-signed and made at start, as the kubeconfig says (insecure-skip-tls-verify).
-        self._tls = ssl._create_unverified_context()
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else json.dumps(body, allow_nan=False).encode()
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -62,3 +63,15 @@ class ControlClient:
 
     def timeline(self) -> dict:
         return self.request("GET", "/simdeploy/v1/timeline")
+
+
+def _tls_context(cluster: dict) -> ssl.SSLContext:
+    """Verify the server as kubectl would from this cluster entry: against its CA, else the system's."""
+    if cluster.get("certificate-authority-data"):
+        ca = base64.b64decode(cluster["certificate-authority-data"], validate=True).decode("ascii")
+        return ssl.create_default_context(cadata=ca)
+    if cluster.get("certificate-authority"):
+        return ssl.create_default_context(cafile=cluster["certificate-authority"])
+    if cluster.get("insecure-skip-tls-verify") is True:
+        return ssl._create_unverified_context()  # the kubeconfig's own choice
+    return ssl.create_default_context()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from simdeploy.apiserver.resources import GROUPS, RESOURCES, Resource, in_group_version
 
-# kubectl parses the aggregated body as aggregated only with this exact Content-Type; with plain
-# application/json it reads it as legacy and says `doesn't have a resource type` (notes §5, §9.3).
+# client-go parses the body as aggregated discovery only when the Content-Type names its group, version and
+# kind (k8s.io/client-go/discovery/discovery_client.go ContentTypeIsGVK); with plain application/json it reads
+# it as legacy discovery, finds no resources in it, and kubectl says `doesn't have a resource type`.
 AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
-# Within ±1 minor of kubectl 1.37, so `kubectl version` prints no skew warning (notes §9.14).
+# Within ±1 minor of kubectl 1.37, so `kubectl version` prints no skew warning
+# (staging/src/k8s.io/kubectl/pkg/cmd/version/skew_warning.go supportedMinorVersionSkew).
 VERSION = {
     "major": "1",
     "minor": "37",
@@ -39,7 +41,8 @@ def _aggregated_resource(r: Resource) -> dict:
         "verbs": list(r.verbs),
     }
     if r.short_names:
-        entry["shortNames"] = list(r.short_names)  # `kubectl get deploy` needs them (notes §5)
+        # `kubectl get deploy` needs them: client-go/restmapper/shortcut.go expands short names from discovery.
+        entry["shortNames"] = list(r.short_names)
     if r.categories:
         entry["categories"] = list(r.categories)  # `kubectl get all` needs them
     if r.subresources:  # `kubectl drain` looks for pods/eviction here before it evicts

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from simdeploy.apiserver import control, discovery, openapi, views, writes
+from simdeploy.apiserver import bodies, control, discovery, openapi, views, writes
 from simdeploy.apiserver.discovery import api_resource_list
 from simdeploy.apiserver.resources import GROUPS, STORE, Resource, find
 from simdeploy.apiserver.selectors import Selectors
@@ -40,6 +40,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         if hasattr(self.request, "do_handshake"):
             self.request.do_handshake()
 
+    def handle_expect_100(self) -> bool:
+        return True  # `100 Continue` is sent by _dispatch, once the token and the length are known to be good
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
         log.debug("%s - %s", self.address_string(), format % args)
 
@@ -65,17 +68,34 @@ class ApiHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    # http.server answers methods it has no do_ for with 501; the API server's router (go-restful, behind
+    # authentication) answers 405 MethodNotAllowed on the paths it serves and 404 elsewhere.
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
     # -- plumbing --------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
         self._answering = False
+        # Until the body is read, the bytes after the headers are not the next request: an error answered
+        # before then must close the connection.
+        unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
         try:
-            body = self._read_body()
-            self._authenticate()
+            self._authenticate()  # before the body: without the token, nothing of it is read
+            length = bodies.content_length(self.headers)
+            if length and self.headers.get("Expect", "").strip().lower() == "100-continue":
+                self.send_response_only(100)  # only now: a refused client need not send its body at all
+                self.end_headers()
+            body = bodies.read_body(self.connection, self.rfile, length)
+            unread = False
             url = urlsplit(self.path)
             params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             self._route(method, [p for p in url.path.split("/") if p], params, body)
         except ApiError as error:
+            self.close_connection = self.close_connection or unread
             self._send(error.code, json.dumps(error.status()).encode())
         except OSError:  # the client went away (a watch it stopped reading, a closed TLS session)
             self.close_connection = True
@@ -85,10 +105,6 @@ class ApiHandler(BaseHTTPRequestHandler):
             if not self._answering:  # once an answer (a watch stream) has begun, no Status can follow it
                 error = ApiError(500, "InternalError", INTERNAL_ERROR)
                 self._send(error.code, json.dumps(error.status()).encode())
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization", "")
@@ -103,8 +119,11 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":  # a HEAD answer has the headers of the GET answer and no body
+            self.wfile.write(data)
 
     def _send_json(self, document: dict, content_type: str = "application/json") -> None:
         self._send(200, json.dumps(document).encode(), content_type)
@@ -116,7 +135,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     # -- routing ---------------------------------------------------------------
 
     def _route(self, method: str, parts: list[str], params: dict, body: bytes) -> None:
-        if method == "GET" and self._route_meta(parts):
+        if self._route_meta(method, parts):
             return
         if tuple(parts[:2]) == control.PREFIX:
             code, document = control.handle(self.server.api, method, parts[2:], body)
@@ -130,11 +149,15 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise no_route()
         if not rest:
             document = api_resource_list(group, version)
-            if document is None or method != "GET":
+            if document is None:
                 raise no_route()
+            if method != "GET":
+                raise method_not_allowed(method)
             self._send_json(document)
             return
         resource, namespace, name, subresource = _parse_resource_path(group, version, rest)
+        if method in ("HEAD", "OPTIONS"):
+            raise method_not_allowed(method)
         if method != "GET":
             self._write(method, resource, namespace, name, subresource, params, body)
         elif subresource == "eviction":
@@ -177,12 +200,26 @@ class ApiHandler(BaseHTTPRequestHandler):
             data = json.dumps(document).encode()  # inside the lock: the clock thread mutates objects
         self._send(code, data)
 
-    def _route_meta(self, parts: list[str]) -> bool:
+    def _route_meta(self, method: str, parts: list[str]) -> bool:
         """/version, /healthz, discovery roots, /openapi/v3; False if the path is not one of them."""
+        if parts in (["healthz"], ["livez"], ["readyz"]):
+            # Plain handlers on the real server, not go-restful routes: they answer whatever the method.
+            self._send(200, b"ok", "text/plain")
+            return True
+        group_version = None
+        if len(parts) > 2 and parts[:2] == ["openapi", "v3"]:
+            group_version = openapi.group_version_document("/".join(parts[2:]))
+        meta = (
+            parts in (["version"], ["api"], ["apis"], ["openapi", "v3"])
+            or group_version is not None
+            or (len(parts) == 2 and parts[0] == "apis" and parts[1] in GROUPS)
+        )
+        if not meta:
+            return False
+        if method != "GET":
+            raise method_not_allowed(method)
         if parts == ["version"]:
             self._send_json(discovery.VERSION)
-        elif parts in (["healthz"], ["livez"], ["readyz"]):
-            self._send(200, b"ok", "text/plain")
         elif parts in (["api"], ["apis"]):
             core = parts == ["api"]
             if discovery.wants_aggregated(self._accept):
@@ -193,12 +230,10 @@ class ApiHandler(BaseHTTPRequestHandler):
                 self._send_json(discovery.api_group_list())
         elif parts == ["openapi", "v3"]:
             self._send_json(openapi.root_document())
-        elif parts[:2] == ["openapi", "v3"] and (document := openapi.group_version_document("/".join(parts[2:]))):
-            self._send_json(document)
-        elif len(parts) == 2 and parts[0] == "apis" and parts[1] in GROUPS:
-            self._send_json(discovery.api_group(parts[1]))
+        elif group_version is not None:
+            self._send_json(group_version)
         else:
-            return False
+            self._send_json(discovery.api_group(parts[1]))
         return True
 
     # -- reads -----------------------------------------------------------------
@@ -223,7 +258,8 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _list(self, resource: Resource, namespace: str | None, params: dict) -> None:
         api = self.server.api
         selectors = _selectors(resource, params)
-        # `limit` and `continue` are ignored: everything fits in one page (notes §4.2).
+        # `limit` and `continue` are ignored: "Servers may choose not to support the limit argument and will
+        # return all of the available results" (k8s.io/apimachinery/pkg/apis/meta/v1/types.go ListOptions).
         with api.lock:
             objects = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
             rv = str(api.sim.store.resource_version)
@@ -243,8 +279,10 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _watch(self, resource: Resource, namespace: str | None, params: dict) -> None:
         api = self.server.api
         if params.get("sendInitialEvents") in ("true", "1"):
-            # Reject watch-list so that client-go falls back to LIST+WATCH; ignoring it makes `rollout status`
-            # and `wait` hang until their timeout (notes §4.1, §9.2). This is the real "gate off" answer.
+            # Reject watch-list so that client-go's reflector falls back to LIST+WATCH (client-go/tools/cache/
+            # reflector.go); served as a plain watch, the informer never syncs and `rollout status` and `wait` hang
+            # until their timeout. The words are the real server's with the WatchList gate off
+            # (k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go validateWatchOptions).
             raise ApiError(
                 422,
                 "Invalid",
@@ -262,7 +300,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         text = params.get("resourceVersion", "")
         with api.lock:
             if text in ("", "0"):
-                # No resourceVersion (or "0"): replay the current objects as ADDED, then stream (notes §3 Lists).
+                # No resourceVersion (or "0"): the current objects as ADDED, then the changes, as the watch cache
+                # does (staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go getAllEventsSinceLocked).
                 start = api.sim.store.resource_version
                 current = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
                 initial = [self._event("ADDED", resource, o, as_table) for o in current]
@@ -275,7 +314,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                     raise ApiError(410, "Expired", f"too old resource version: {start} ({api.history.horizon})")
                 initial = []
         self.send_response(200)
-        # application/json, not text/plain: kubectl has no stream decoder for text/plain (notes §4.4).
+        # application/json, as the real server sends a JSON watch (staging/src/k8s.io/apiserver/pkg/endpoints/
+        # handlers/watch.go serveWatch): client-go picks its stream decoder by this Content-Type.
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
@@ -294,7 +334,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 if selectors.matches(obj):
                     self._chunk(self._event(change.type, resource, obj, as_table))
             self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")  # the zero-length chunk ends the stream (notes §4.4)
+        self.wfile.write(b"0\r\n\r\n")  # the zero-length chunk ends the stream (RFC 9112 §7.1)
         self.wfile.flush()
 
     def _event(self, event_type: str, resource: Resource, obj: dict, as_table: bool) -> bytes:

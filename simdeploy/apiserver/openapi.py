@@ -3,7 +3,7 @@
 kubectl reads /openapi/v3 for the group-versions, then a group-version's document for the operations. When
 a write operation declares the `fieldValidation` query parameter and names its kind in the
 `x-kubernetes-group-version-kind` extension, kubectl leaves validation to the server and needs no schemas
-(staging/src/k8s.io/kubectl/pkg/util/openapi and cmd/util/helpers.go, via the reference notes).
+(staging/src/k8s.io/kubectl/pkg/util/openapi and cmd/util/helpers.go).
 """
 
 from __future__ import annotations

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-import yaml
-
+from simdeploy.apiserver.bodies import decode_patch
 from simdeploy.apiserver.status import ApiError, bad_request
 from simdeploy.k8s import patch as patches
 
@@ -36,11 +33,7 @@ def decode(content_type: str, body: bytes) -> tuple[str, object]:
     kind = media_type(content_type)
     if kind not in PATCH_TYPES:
         raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - {kind}")
-    try:
-        patch = yaml.safe_load(body) if kind == APPLY else json.loads(body or b"null")
-    except (ValueError, yaml.YAMLError, RecursionError) as error:
-        raise bad_request(f"error decoding patch: {str(error)[:200]}") from None
-    return PATCH_TYPES[kind], patch
+    return PATCH_TYPES[kind], decode_patch(body, as_yaml=kind == APPLY)
 
 
 def apply(target: dict, content_type: str, body: bytes) -> dict:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from simdeploy.apiserver.status import bad_request
 from simdeploy.k8s.labels import parse_selector, selector_matches
 
-# Fields the real apiserver supports for every kind, plus the pod fields kubectl users reach for.
-# An ignored fieldSelector is the most silent pitfall of all (notes §9.1): refuse what we cannot honour.
+# Fields the real apiserver supports for every kind, plus the pod fields kubectl users reach for. Like the real
+# one (pkg/apis/core/v1/conversion.go: "field label not supported"), refuse the rest rather than ignore them:
+# `rollout status` and `wait` select their object with metadata.name=, and an ignored selector answers for another.
 _COMMON_FIELDS = ("metadata.name", "metadata.namespace")
 _EXTRA_FIELDS = {"Pod": ("spec.nodeName", "status.phase"), "Event": ("involvedObject.name", "involvedObject.kind")}
 

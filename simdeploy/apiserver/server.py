@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from simdeploy.apiserver.clock import ClockDriver
+from simdeploy.apiserver.clock import ClockDriver, SimulationLock
 from simdeploy.apiserver.handler import ApiHandler
 from simdeploy.apiserver.history import WatchHistory
 from simdeploy.apiserver.kubeconfig import kubeconfig, write_kubeconfig
 from simdeploy.apiserver.requests_log import RequestLog
 from simdeploy.apiserver.resources import store_kinds
-from simdeploy.apiserver.tls import self_signed, server_context
+from simdeploy.apiserver.tls import Certificates, make_certificates, server_context
 
 log = logging.getLogger(__name__)
+
+LINGER = 2.0  # seconds a closing connection keeps reading what the client still sends
+LINGER_BYTES = 8 * 1024 * 1024  # and how much of it at most
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # bound to every interface: dial loopback
+
+
+class ListenError(OSError):
+    """The server could not listen where it was asked to (port in use, no such address, port out of range)."""
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -27,8 +37,38 @@ class _HttpServer(ThreadingHTTPServer):
     api: ApiServer
 
     def handle_error(self, request, client_address) -> None:
-        # TLS handshakes that fail (a client refusing the self-signed cert) are routine, not tracebacks.
+        # TLS handshakes that fail (a client that does not trust the session's CA) are routine, not tracebacks.
         log.debug("connection from %s failed", client_address, exc_info=True)
+
+    def shutdown_request(self, request) -> None:
+        # A lingering close (RFC 9112 §9.6): a client still sending a body we refused unread (401, 413) must
+        # get to read the answer; closing with its bytes unread would reset the connection and lose it.
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER)
+            deadline, drained = time.monotonic() + LINGER, 0
+            while drained < LINGER_BYTES and time.monotonic() < deadline:
+                data = request.recv(64 * 1024)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:
+            pass
+        self.close_request(request)
+
+
+class _HttpServer6(_HttpServer):
+    address_family = socket.AF_INET6
+
+
+def is_loopback(address: str) -> bool:
+    """Whether only this machine can reach `address` (a wildcard or a host name may be reached from outside)."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 class ApiServer:
@@ -54,13 +94,14 @@ class ApiServer:
         self.address = address
         self.port = port
         self.token = secrets.token_urlsafe(32)
-        self.lock = threading.RLock()  # shared by the clock driver and every request
+        self.lock = SimulationLock()  # shared by the clock driver and every request; requests go first
         self.clock = ClockDriver(sim, self.lock, speed, sim.duration if duration_limit else None)
         self.history: WatchHistory | None = None
         self.requests = RequestLog()
         self._started_wall: float | None = None
         self._stopped_wall: float | None = None
         self._workdir: Path | None = None
+        self.certificates: Certificates | None = None
         self._kubeconfig_path = kubeconfig_path
         self.kubeconfig_path: Path | None = None
         self._httpd: _HttpServer | None = None
@@ -69,32 +110,63 @@ class ApiServer:
     @property
     def host_port(self) -> str:
         # A wildcard bind is reached through loopback from this machine; kubeconfig needs a dialable host.
-        host = "127.0.0.1" if self.address in ("", "0.0.0.0") else self.address
-        return f"{host}:{self.port}"
+        host = _WILDCARDS.get(self.address, self.address)
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     @property
     def url(self) -> str:
         return f"https://{self.host_port}"
 
+    @property
+    def ca_path(self) -> Path | None:
+        """The session CA's certificate (PEM) while the server runs: what clients verify the server with."""
+        return None if self.certificates is None else self.certificates.ca
+
     def start(self) -> ApiServer:
-        self._workdir = Path(tempfile.mkdtemp(prefix="simdeploy-serve-"))
-        with self.lock:
-            self.history = WatchHistory(self.sim.store, store_kinds())
-        cert, key = self_signed(self._workdir, ["127.0.0.1", "localhost", self.address or "127.0.0.1"])
-        httpd = _HttpServer((self.address, self.port), ApiHandler)
-        httpd.api = self
-        httpd.socket = server_context(cert, key).wrap_socket(
-            httpd.socket, server_side=True, do_handshake_on_connect=False
-        )
+        """Listen, make the certificates and the kubeconfig, start the clock; ListenError if it cannot listen.
+
+        A failed start leaves nothing behind: no socket, no certificate directory, no kubeconfig.
+        """
+        httpd = self._listen()
+        try:
+            self._workdir = Path(tempfile.mkdtemp(prefix="simdeploy-serve-"))
+            with self.lock:
+                self.history = WatchHistory(self.sim.store, store_kinds())
+            self.port = httpd.server_address[1]
+            host = self.host_port.rpartition(":")[0].strip("[]")
+            names = ["127.0.0.1", "::1", "localhost", host, self.address]
+            if self.address in _WILDCARDS:
+                names.append(socket.gethostname())  # how other machines are likely to name this one
+            self.certificates = make_certificates(self._workdir, names)
+            httpd.socket = server_context(self.certificates).wrap_socket(
+                httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.kubeconfig_path = self._kubeconfig_path or self._workdir / "kubeconfig"
+            document = kubeconfig(self.name, self.url, self.token, self.certificates.ca_pem)
+            write_kubeconfig(self.kubeconfig_path, document)
+        except BaseException:
+            httpd.server_close()
+            self._remove_workdir()
+            raise
         self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self.kubeconfig_path = self._kubeconfig_path or self._workdir / "kubeconfig"
-        write_kubeconfig(self.kubeconfig_path, kubeconfig(self.name, self.url, self.token))
         self._thread = threading.Thread(target=httpd.serve_forever, name="simdeploy-apiserver", daemon=True)
         self._thread.start()
         self._started_wall = time.monotonic()
         self.clock.start()
         return self
+
+    def _listen(self) -> _HttpServer:
+        where = f"{self.address}:{self.port}"
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ListenError(f"cannot listen on {where}: a port is a number from 0 to 65535")
+        server_class = _HttpServer6 if ":" in self.address else _HttpServer
+        try:
+            httpd = server_class((self.address, self.port), ApiHandler)
+        except (OSError, OverflowError, UnicodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise ListenError(f"cannot listen on {where}: {reason}") from None
+        httpd.api = self
+        return httpd
 
     def record_request(self, method: str, path: str, code: int, user_agent: str) -> None:
         wall = time.monotonic() - (self._started_wall or time.monotonic())
@@ -131,9 +203,13 @@ class ApiServer:
             self._httpd = None
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._remove_workdir()
+
+    def _remove_workdir(self) -> None:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)  # a default kubeconfig there is useless now
             self._workdir = None
+        self.certificates = None
 
     def __enter__(self) -> ApiServer:
         return self.start()

@@ -12,7 +12,8 @@ TABLE_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
 def wants_table(accept: str) -> bool:
-    # kubectl get sends `application/json;as=Table;v=v1;g=meta.k8s.io,...` (notes §2, §6); -o json does not.
+    # kubectl get asks `application/json;as=Table;v=v1;g=meta.k8s.io,...` for human output; -o json does not
+    # (staging/src/k8s.io/kubectl/pkg/cmd/get/get.go transformRequests).
     return "as=Table" in accept and "g=meta.k8s.io" in accept
 
 
@@ -193,7 +194,8 @@ _GENERIC = (_columns("Name", "Age"), _generic_row)
 
 
 def _partial_metadata(obj: dict) -> dict:
-    # Without it, `-A` shows an empty NAMESPACE column and --show-labels an empty LABELS column (notes §6).
+    # kubectl fills the NAMESPACE column of `-A` and the LABELS column of --show-labels from each row's
+    # object metadata (staging/src/k8s.io/cli-runtime/pkg/printers/tableprinter.go decorateTable).
     meta = obj["metadata"]
     keep = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels", "annotations")
     return {

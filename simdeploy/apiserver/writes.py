@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 
 from simdeploy.apiserver import patches
+from simdeploy.apiserver.bodies import decode_body
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
 from simdeploy.k8s.validation import FieldError
@@ -22,17 +22,6 @@ def _stored(sim, resource: Resource, namespace: str | None, name: str) -> dict:
     if obj is None:
         raise not_found(resource.qualified, name)
     return obj
-
-
-def decode_body(body: bytes) -> dict:
-    """A request body that must be a JSON object (an empty body is `{}`); 400 otherwise."""
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError as error:
-        raise bad_request(f"error decoding body: {error}") from None
-    if not isinstance(document, dict):
-        raise bad_request("the body must be a JSON object")
-    return document
 
 
 def _invalid(error: Invalid, resource: Resource) -> ApiError:

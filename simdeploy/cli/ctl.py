@@ -55,6 +55,12 @@ def ctl_speed(
     kubeconfig: Path | None = KUBECONFIG_OPTION,
 ) -> None:
     """Change how fast simulated time runs."""
+    from simdeploy.apiserver.clock import check_speed
+
+    try:
+        speed = check_speed(speed)
+    except ValueError as error:
+        raise fail(f"speed: {error}") from None
     _print_clock(_control(kubeconfig, lambda c: c.set_clock(speed=speed)))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from simdeploy.cli.app import app, console, fail
+from simdeploy.cli.app import app, console, errors, fail
 from simdeploy.cli.files import load, write_json_atomically
 
 
@@ -28,13 +28,17 @@ def serve(
     import threading
 
     from simdeploy.apiserver import ApiServer
+    from simdeploy.apiserver.clock import check_speed
+    from simdeploy.apiserver.server import ListenError, is_loopback
     from simdeploy.k8s.duration import format_duration
     from simdeploy.scenario.build import build
     from simdeploy.scenario.loader import default_namespace
 
+    try:
+        check_speed(speed)
+    except ValueError as error:
+        raise fail(f"--speed: {error}") from None
     loaded = load(scenario)
-    if speed < 0:
-        raise fail("--speed must be >= 0")
     if json_path is not None and not json_path.parent.is_dir():
         # Found out now, not after the game day, when the document could no longer be written.
         raise fail(f"--json: no directory {json_path.parent}")
@@ -49,14 +53,28 @@ def serve(
         duration_limit,
         namespace=default_namespace(loaded),
     )
+    if not is_loopback(address):
+        errors.print(
+            f"warning: --address {address or '(every interface)'} is not loopback: the API can be reached from "
+            "the network, guarded only by the token in the kubeconfig; use 127.0.0.1 unless you mean it",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    try:
+        server.start()
+    except ListenError as error:
+        raise fail(f"--address/--port: {error}") from None
+    except OSError as error:  # e.g. the kubeconfig could not be written; the server removed what it made
+        raise fail(f"cannot start the server: {error}") from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    server.start()
     try:
         say = dict(highlight=False, markup=False, soft_wrap=True)
         console.print(f"serving {loaded.spec.metadata.name} at {server.url} ({speed:g}x)", **say)
         console.print(f"kubeconfig: {server.kubeconfig_path}", **say)
+        console.print(f"certificate authority: {server.ca_path}", **say)
         console.print(
             f"try: kubectl --kubeconfig {server.kubeconfig_path} get pods -n {default_namespace(loaded)}", **say
         )
