@@ -210,6 +210,18 @@ def test_kubectl_scale_uses_the_scale_subresource(tmp_path, serving):
             server, "PUT", "/apis/apps/v1/namespaces/production/deployments/payments-api/scale", scale
         )
         assert (code, conflict["reason"]) == (409, "Conflict")
+        # Far beyond what the three nodes hold: a 422 naming spec.replicas, as the scenario loader refuses it.
+        huge = kubectl(server, tmp_path, "scale", "deployment/payments-api", "--replicas=100000000", *NS)
+        assert huge.returncode == 1 and "spec.replicas: Invalid value" in huge.stderr
+        assert "far beyond what the nodes hold" in huge.stderr and deployment(server)["spec"]["replicas"] == 7
+        code, refused = send(
+            server,
+            "PATCH",
+            "/apis/apps/v1/namespaces/production/deployments/payments-api",
+            {"spec": {"replicas": 50000}},
+            "application/merge-patch+json",
+        )
+        assert code == 422 and refused["details"]["causes"][0]["field"] == "spec.replicas"
 
 
 @needs_kubectl

@@ -449,3 +449,22 @@ def test_the_same_scenario_and_seed_give_the_same_timeline():
     first = timeline(7)
     assert first == timeline(7)
     assert first != timeline(8), "the timelines are random at all, so the comparison means something"
+
+
+def test_an_image_no_registry_has_fails_to_pull_and_backs_off_until_the_rollout_is_undone():
+    # A typo in `kubectl set image` (through serve, or a runbook): the image has no behaviour, as a registry
+    # would not have it. The pods stay Pending in ImagePullBackOff, retried 10 s, 20 s, 40 s ... apart.
+    sim = simulate({"readinessProbe": http_probe(periodSeconds=1)}, {"startup": "2s"}, replicas=2, until=30)
+    sim.kubectl.set_image("default", "web", "app", "web:typo")
+    sim.run_until(30 + 200)
+    pending = [p for p in sim.store.list("Pod") if p["spec"]["containers"][0]["image"] == "web:typo"]
+    assert pending and all(p["status"].get("phase", "Pending") == "Pending" for p in pending)
+    assert container(pending[0])["state"] == {"waiting": {"reason": "ImagePullBackOff"}}
+    name = pending[0]["metadata"]["name"]
+    failures = [e["t"] for e in sim.recorder.events if e["reason"] == "Failed" and e["name"] == name]
+    assert [round(b - a) for a, b in zip(failures, failures[1:], strict=False)][:4] == [11, 21, 41, 81]
+    assert "not found" in next(e["message"] for e in sim.recorder.events if e["reason"] == "Failed")
+    assert sim.store.get("Deployment", "default", "web")["status"]["availableReplicas"] >= 1  # the old pods serve
+    sim.kubectl.rollout_undo("default", "web")
+    sim.run_until(300)
+    assert not [p for p in sim.store.list("Pod") if p["spec"]["containers"][0]["image"] == "web:typo"]

@@ -9,6 +9,7 @@ from simdeploy.apiserver.bodies import decode_body
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
 from simdeploy.k8s.validation import FieldError
+from simdeploy.scenario.limits import scale_problem
 from simdeploy.sim.cluster.api import EvictionRefused, Invalid
 from simdeploy.sim.cluster.store import AlreadyExists, Conflict, NotFound
 
@@ -30,8 +31,27 @@ def _invalid(error: Invalid, resource: Resource) -> ApiError:
     return ApiError(422, "Invalid", str(error), {"name": error.name, "kind": resource.kind, "causes": causes})
 
 
+def _within_limits(sim, resource: Resource, obj: dict, before: dict | None = None) -> None:
+    """A workload's replicas far beyond what the nodes hold cannot be simulated (scenario/limits.py): 422."""
+    spec = obj.get("spec")
+    if resource.kind not in _SCALABLE or not isinstance(spec, dict):
+        return
+    replicas = spec.get("replicas")
+    earlier = ((before or {}).get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas == earlier:
+        return
+    problem = scale_problem(obj, replicas, sim.store.list("Node"))
+    if problem is not None:
+        name = (obj.get("metadata") or {}).get("name", "")
+        raise _invalid(
+            Invalid(resource.kind, name, [FieldError("spec.replicas", f"Invalid value: {problem}")]), resource
+        )
+
+
 def _write(sim, resource: Resource, stored: dict, changed: dict, subresource=None, expect_version=None) -> dict:
     """The one write (sim/cluster/api.py Api.update), its refusals as API Statuses."""
+    if subresource != "status":
+        _within_limits(sim, resource, changed, stored)
     try:
         return sim.api.update(stored, changed, subresource, expect_version)
     except Invalid as error:
@@ -246,6 +266,7 @@ def _create_object(sim, resource: Resource, namespace: str | None, obj: dict) ->
     for field in ("uid", "resourceVersion", "creationTimestamp", "generation"):
         meta.pop(field, None)
     try:
+        _within_limits(sim, resource, obj)
         stored = sim.api.create(obj)
     except Invalid as error:
         raise _invalid(error, resource) from None

@@ -36,7 +36,7 @@ SLICE_WALL = 0.1  # s of wall time between two progress calls of run_until
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """The cluster's nodes and the latencies of its control plane (defaults: timing-defaults notes)."""
+    """The cluster's nodes and the latencies of its control plane (defaults: the README's scenario format)."""
 
     nodes: tuple[dict, ...] = field(
         default_factory=lambda: tuple(node_object(f"node-{i}", 8, "32Gi", 110) for i in (1, 2, 3))

@@ -25,6 +25,10 @@ BACKOFF_BASE = 10.0
 BACKOFF_CAP = 300.0
 BACKOFF_RESET_AFTER = 600.0
 DEFAULT_GRACE = 30.0  # terminationGracePeriodSeconds
+# An image the registry does not have (no behaviour in the scenario): the pull fails after about a second and
+# is retried with the kubelet's image back-off, 10 s doubling to 300 s (pkg/kubelet/images/image_manager.go,
+# the backOff the kubelet builds with backOffPeriod and MaxContainerBackOff).
+PULL_NOT_FOUND = 1.0
 # The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
 MIN_STOP_TIMEOUT = 2.0
 
@@ -114,6 +118,11 @@ class Kubelet:
         status["hostIP"] = _node_ip(node_name)
         status["podIP"] = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
         status["startTime"] = self.store.timestamp()
+        missing = [c for c in containers if c.behaviour is None]
+        if missing:
+            for container in missing:
+                self._pull_missing(runtime, container, BACKOFF_BASE)
+            return  # the pod stays Pending: its containers can never start
         ready_at = self.clock.now
         for container in containers:
             ready_at = max(ready_at, self._pull(runtime, node, container))
@@ -124,7 +133,7 @@ class Kubelet:
         return Container(
             name=spec["name"],
             image=spec["image"],
-            behaviour=self.behaviours[spec["image"]],
+            behaviour=self.behaviours.get(spec["image"]),  # None: an image no registry has
             startup_probe=Probe.from_spec(spec.get("startupProbe")),
             readiness_probe=Probe.from_spec(spec.get("readinessProbe")),
             liveness_probe=Probe.from_spec(spec.get("livenessProbe")),
@@ -175,6 +184,38 @@ class Kubelet:
             ),
         )
         return done
+
+    def _pull_missing(self, runtime: PodRuntime, container: Container, backoff: float) -> None:
+        """Pull an image that does not exist: ErrImagePull, then ImagePullBackOff until the next try."""
+        image, name, epoch = container.image, runtime.pod["metadata"]["name"], runtime.epoch
+
+        def failed() -> None:
+            if runtime.epoch != epoch:
+                return
+            container.waiting_reason = "ErrImagePull"
+            self.recorder.event(
+                "Pod",
+                name,
+                "Failed",
+                f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image '
+                f'"{image}": not found',
+                warning=True,
+            )
+            self._write_status(runtime)
+            self.clock.call_later(0.0, backing_off)
+
+        def backing_off() -> None:
+            if runtime.epoch != epoch:
+                return
+            container.waiting_reason = "ImagePullBackOff"
+            self.recorder.event("Pod", name, "BackOff", f'Back-off pulling image "{image}"')
+            self._write_status(runtime)
+            self.clock.call_later(
+                backoff, lambda: self._pull_missing(runtime, container, min(2 * backoff, BACKOFF_CAP))
+            )
+
+        self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{image}"')
+        self.clock.call_later(PULL_NOT_FOUND, failed)
 
     def _pod_event(self, runtime: PodRuntime, epoch: int, reason: str, message: str) -> None:
         if runtime.epoch == epoch:
