@@ -12,14 +12,17 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Action": "simdeploy.sim.simulation",
     "ClusterSettings": "simdeploy.sim.simulation",
+    "Drill": "simdeploy.scenario.drill_loader",
     "PromQLError": "simdeploy.sim.metrics.promql",
     "Scenario": "simdeploy.scenario.loader",
     "ScenarioError": "simdeploy.scenario.errors",
     "Simulation": "simdeploy.sim.simulation",
     "VersionBehaviour": "simdeploy.sim.behaviour",
     "build": "simdeploy.scenario.build",
+    "build_drill": "simdeploy.scenario.drill_build",
     "latency_under_load": "simdeploy.sim.latency",
     "load": "simdeploy.scenario.build",
+    "load_drill": "simdeploy.scenario.drill_loader",
     "load_scenario": "simdeploy.scenario.loader",
     "parse_duration": "simdeploy.k8s.duration",
     "query": "simdeploy.sim.query",
@@ -31,14 +34,17 @@ _MODULES = ("sweep",)
 __all__ = [
     "Action",
     "ClusterSettings",
+    "Drill",
     "PromQLError",
     "Scenario",
     "ScenarioError",
     "Simulation",
     "VersionBehaviour",
     "build",
+    "build_drill",
     "latency_under_load",
     "load",
+    "load_drill",
     "load_scenario",
     "parse_duration",
     "query",
@@ -51,6 +57,8 @@ if TYPE_CHECKING:
     from simdeploy import sweep
     from simdeploy.k8s.duration import parse_duration
     from simdeploy.scenario.build import build, load
+    from simdeploy.scenario.drill_build import build_drill
+    from simdeploy.scenario.drill_loader import Drill, load_drill
     from simdeploy.scenario.errors import ScenarioError
     from simdeploy.scenario.loader import Scenario, load_scenario
     from simdeploy.sim.behaviour import VersionBehaviour

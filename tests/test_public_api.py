@@ -8,11 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 import simdeploy
 from simdeploy.sim.latency import LogNormalLatency
 
-SEED = Path(__file__).resolve().parent.parent / "scenarios" / "payments-rolling-update.yaml"
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "scenarios" / "payments-rolling-update.yaml"
+FLAG_DRILL = ROOT / "drills" / "rollback-flag-off.yaml"
 TOTAL_RATE = "sum(rate(http_requests_total[1m]))"
 
 
@@ -160,3 +163,56 @@ def test_latency_under_load_refuses_nonsense(utilisation, quantile):
     behaviour = simdeploy.VersionBehaviour("app:1")
     with pytest.raises(ValueError, match="utilisation|quantile"):
         simdeploy.latency_under_load(behaviour, utilisation, quantile)
+
+
+# --- drills ---------------------------------------------------------------------------------------------------
+
+
+def test_load_drill_reads_a_file_or_a_dict_relative_to_base_dir():
+    from_file = simdeploy.load_drill(FLAG_DRILL)
+    from_dict = simdeploy.load_drill(yaml.safe_load(FLAG_DRILL.read_text()), base_dir=FLAG_DRILL.parent)
+    for drill in (from_file, from_dict):
+        assert isinstance(drill, simdeploy.Drill)
+        assert drill.name == "rollback-flag-off"
+        assert drill.scenario.spec.metadata.name == "payments-bad-release"  # ../scenarios/ from drills/
+        assert [step.name for step in drill.runbook.steps] == ["check what changed", "turn the new checkout flow off"]
+        assert drill.runbook.trigger.alert == "PaymentsHighErrorRate"  # from the runbook file beside the drill
+
+
+def test_load_drill_bad_input_names_the_field():
+    data = yaml.safe_load(FLAG_DRILL.read_text())
+    with pytest.raises(simdeploy.ScenarioError, match=r"scenario \(\.\./scenarios/payments-bad-release.yaml\)"):
+        simdeploy.load_drill(data)  # without base_dir, relative files are looked for in the working directory
+    data["runbook"] = {
+        "trigger": {"alert": "PaymentsHighErrorRate"},
+        "steps": [{"name": "undo", "kubectl": "kubectl rollout undo deployment/orders -n production"}],
+    }
+    with pytest.raises(simdeploy.ScenarioError) as raised:
+        simdeploy.load_drill(data, base_dir=FLAG_DRILL.parent)
+    assert [problem.path for problem in raised.value.problems] == ["runbook.steps[0].kubectl"]
+    assert "no Deployment 'orders' in namespace 'production'" in str(raised.value)
+
+
+def test_build_drill_runs_the_runbook_into_the_result_document():
+    drill = simdeploy.load_drill(FLAG_DRILL)
+    sim = simdeploy.build_drill(drill)
+    assert isinstance(sim, simdeploy.Simulation)
+    result = sim.run()
+    assert result["seed"] == drill.scenario.spec.seed  # no seed: the scenario's
+    section = result["drill"]
+    incident = section["incident"]
+    assert section["verdict"] == "pass" and incident["fault_s"] == drill.scenario.spec.timeline[0].at
+    assert incident["trigger_s"] == section["trigger_s"] < section["acknowledged_s"] <= section["steps"][0]["started_s"]
+    assert [step["outcome"] for step in section["steps"]] == ["done", "done"]
+    assert incident["time_to_mitigate_s"] == pytest.approx(incident["mitigated_s"] - incident["fault_s"])
+    # The simulation is an ordinary one: PromQL on what it scraped, as for a scenario.
+    assert simdeploy.query(sim, TOTAL_RATE, at="10m")["value"].tolist() == pytest.approx([900.0])
+
+
+def test_build_drill_is_deterministic_for_a_seed_with_or_without_pod_events():
+    drill = simdeploy.load_drill(FLAG_DRILL)
+    first = simdeploy.build_drill(drill, seed=7, record_pod_events=False).run()
+    again = simdeploy.build_drill(drill, seed=7).run()
+    assert first["seed"] == 7 and first["drill"] == again["drill"]
+    other = simdeploy.build_drill(drill, seed=8, record_pod_events=False).run()
+    assert other["drill"]["acknowledged_s"] != first["drill"]["acknowledged_s"]  # the responders drew again
