@@ -340,6 +340,13 @@ def test_defaults_are_the_simulators():
     assert app.DEFAULTS["latency"] == {"p50": defaults.latency.p50, "p99": defaults.latency.p99}
 
 
+@pytest.mark.parametrize(("capacity", "admitted"), [(3, [1 / 3, 2 / 3, 1.0, None]), (0.5, [1.0, None, None])])
+def test_capacity_admits_that_many_requests_a_second_with_their_utilisation(capacity, admitted):
+    demo = app.App(app.read_behaviour(json.dumps({"capacity": capacity})), "1", None)
+    assert [demo.admit() for _ in admitted] == pytest.approx(admitted)
+    assert app.App(app.read_behaviour("{}"), "1", None).admit() == 0.0  # no capacity: never saturated
+
+
 def test_stretch_is_the_simulators():
     for workers in (1, 2, 8, 64):
         for utilisation in (0.0, 0.1, 0.5, 0.83, 0.95, 0.999, 1.0, 1.5):

@@ -335,14 +335,15 @@ class App:
         capacity = self.behaviour.capacity
         if capacity is None:
             return 0.0
+        window = max(WINDOW, 1.0 / capacity)  # below 1 request/s, a window long enough to hold one
         with self.admission:
             now = time.monotonic()
-            while self.admitted and self.admitted[0] <= now - WINDOW:
+            while self.admitted and self.admitted[0] <= now - window:
                 self.admitted.popleft()
-            if len(self.admitted) + 1 > capacity * WINDOW:
+            if len(self.admitted) + 1 > capacity * window + 1e-9:
                 return None
             self.admitted.append(now)
-            return len(self.admitted) / (capacity * WINDOW)
+            return len(self.admitted) / (capacity * window)
 
 
 class Handler(BaseHTTPRequestHandler):
