@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from simdeploy.cli import ctl, drill, run, serve, sweep  # each registers its commands on `app`
+from simdeploy.cli import ctl, drill, kind, run, serve, sweep  # each registers its commands on `app`
 from simdeploy.cli.app import app
 
-__all__ = ["app", "ctl", "drill", "main", "run", "serve", "sweep"]
+__all__ = ["app", "ctl", "drill", "kind", "main", "run", "serve", "sweep"]
 
 
 def main() -> None:
