@@ -2,33 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from simdeploy.k8s.duration import parse_duration
+from simdeploy.k8s.duration import MAX_SECONDS, parse_duration
 from simdeploy.k8s.quantity import parse_quantity
+from simdeploy.k8s.shown import shown
+from simdeploy.k8s.timeutil import parse_time
+
+INT32_MAX = 2**31 - 1  # Kubernetes' int32 fields (replicas, ports, thresholds) stop here
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _duration(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a duration like 90s, 5m or 1h30m, got {value!r}")
+    # Go's time.ParseDuration range; NaN, infinities and non-ASCII digits are errors (k8s/duration.py).
     return parse_duration(value)
 
 
 def _quantity(value: Any) -> str:
-    parse_quantity(value)
+    if parse_quantity(value) < 0:
+        raise ValueError(f"must not be negative, got {shown(value)}")
     return str(value)
 
 
+def _node_name(value: Any) -> Any:
+    if isinstance(value, str) and (len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value)):
+        raise ValueError(
+            f"{shown(value)} is not a valid node name: a lowercase RFC 1123 subdomain must consist of lower case "
+            "alphanumeric characters, '-' or '.'"
+        )
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    try:
+        moment = parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if isinstance(value, str) and (moment is None or moment.tzinfo is None):
+        raise ValueError(f"expected an RFC 3339 time with its zone, like 2026-01-01T09:00:00Z, got {shown(value)}")
+    return value
+
+
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 Duration = Annotated[float, BeforeValidator(_duration)]
-Quantity = Annotated[str, BeforeValidator(_quantity)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]  # a resource quantity, not negative
+NodeName = Annotated[str, BeforeValidator(_node_name)]
+Timestamp = Annotated[str, BeforeValidator(_timestamp)]  # RFC 3339 with a zone, as metav1.Time
+Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
+Weight = Annotated[float, Field(ge=0)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors: a typo must never be silently ignored."""
+    """Unknown fields are errors: a typo must never be silently ignored; numbers are finite (no NaN, no inf)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
 
 
 # -- distributions ---------------------------------------------------------------
@@ -131,7 +161,7 @@ class VersionSpec(Strict):
     serves_after: DistributionSpec | None = Field(default=None, alias="servesAfter")
     never_ready: bool = Field(default=False, alias="neverReady")
     exit_after: DistributionSpec | None = Field(default=None, alias="exitAfter")
-    exit_code: int = Field(default=1, alias="exitCode")
+    exit_code: Int32 = Field(default=1, alias="exitCode")
     fail_liveness_after: DistributionSpec | None = Field(default=None, alias="failLivenessAfter")
     shutdown: DistributionSpec | None = None
     error_rate: float | None = Field(default=None, ge=0, le=1, alias="errorRate")
@@ -146,13 +176,23 @@ class VersionSpec(Strict):
 class NodeGroup(Strict):
     """Either one node (`name`) or `count` nodes named `<namePrefix>-1..N`."""
 
-    name: str | None = None
-    name_prefix: str = Field(default="node", alias="namePrefix")
-    count: int = Field(default=1, ge=1)
+    name: NodeName | None = None
+    name_prefix: NodeName = Field(default="node", alias="namePrefix")
+    count: int = Field(default=1, ge=1, le=INT32_MAX)
     cpu: Quantity = "8"
     memory: Quantity = "32Gi"
-    pods: int = Field(default=110, ge=1)
+    pods: int = Field(default=110, ge=1, le=INT32_MAX)
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> NodeGroup:
+        if self.name is not None and {"count", "name_prefix"} & self.model_fields_set:
+            raise ValueError("give name (one node), or namePrefix and count (nodes <namePrefix>-1..N), not both")
+        return self
+
+    def names(self) -> list[str]:
+        """The names of the group's nodes."""
+        return [self.name] if self.name else [f"{self.name_prefix}-{i}" for i in range(1, self.count + 1)]
 
 
 class Cluster(Strict):
@@ -163,7 +203,7 @@ class Cluster(Strict):
     endpoint_propagation_delay: Duration = Field(default=1.0, alias="endpointPropagationDelay")
     node_monitor_grace_period: Duration = Field(default=50.0, alias="nodeMonitorGracePeriod")
     unreachable_toleration: Duration = Field(default=300.0, alias="unreachableTolerationSeconds")
-    start_time: str | None = Field(default=None, alias="startTime")
+    start_time: Timestamp | None = Field(default=None, alias="startTime")
     tick: Duration = Field(default=1.0, gt=0)
     scrape_interval: Duration = Field(default=15.0, gt=0, alias="scrapeInterval")
     evaluation_interval: Duration = Field(default=15.0, gt=0, alias="evaluationInterval")  # alerting rules
@@ -268,7 +308,7 @@ class RouteSpec(Strict):
 
     name: str
     namespace: str | None = None
-    weights: dict[str, float] = Field(min_length=1)
+    weights: dict[str, Weight] = Field(min_length=1)
 
 
 # -- timeline --------------------------------------------------------------------------
@@ -303,7 +343,7 @@ class SetImageAction(ActionBase):
 class ScaleAction(ActionBase):
     action: Literal["scale"]
     deployment: str
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, le=INT32_MAX)
 
 
 class _DeploymentOrRollout(ActionBase):
@@ -335,7 +375,7 @@ class RolloutUndoAction(ActionBase):
     action: Literal["rollout-undo"]
     deployment: str | None = None
     rollout: str | None = None
-    to_revision: int = Field(default=0, ge=0, alias="toRevision")
+    to_revision: int = Field(default=0, ge=0, le=INT64_MAX, alias="toRevision")
 
     @model_validator(mode="after")
     def _one_target(self) -> RolloutUndoAction:
@@ -347,9 +387,9 @@ class RolloutUndoAction(ActionBase):
 class DeletePodsAction(ActionBase):
     action: Literal["delete-pods"]
     selector: str | dict[str, Any]
-    count: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=0, le=INT32_MAX)
     percent: float | None = Field(default=None, ge=0, le=100)
-    grace_period: int | None = Field(default=None, ge=0, alias="gracePeriod")
+    grace_period: int | None = Field(default=None, ge=0, le=int(MAX_SECONDS), alias="gracePeriod")
 
     @model_validator(mode="after")
     def _one_amount(self) -> DeletePodsAction:
@@ -360,7 +400,7 @@ class DeletePodsAction(ActionBase):
 
 class NodeAction(ActionBase):
     action: Literal["cordon", "uncordon", "drain", "fail-node"]
-    node: str
+    node: NodeName
 
 
 class SetBehaviourAction(ActionBase):
@@ -380,7 +420,7 @@ class RolloutAction(ActionBase):
 class SetWeightsAction(ActionBase):
     action: Literal["set-weights"]
     route: str
-    weights: dict[str, float] = Field(min_length=1)
+    weights: dict[str, Weight] = Field(min_length=1)
 
 
 class PatchAction(ActionBase):
@@ -488,7 +528,7 @@ class ScenarioSpec(Strict):
     api_version: Literal["simdeploy/v1alpha1"] = Field(default="simdeploy/v1alpha1", alias="apiVersion")
     kind: Literal["Scenario"] = "Scenario"
     metadata: Metadata
-    seed: int = 1
+    seed: int = Field(default=1, ge=INT64_MIN, le=INT64_MAX)
     duration: Duration = 600.0
     cluster: Cluster = Field(default_factory=Cluster)
     manifests: list[ManifestRef] = Field(min_length=1)
