@@ -8,25 +8,43 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, fail
-from simdeploy.cli.files import load, save_figure, write_atomically, write_json_atomically
+from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
+from simdeploy.cli.files import (
+    STDOUT,
+    check_output,
+    load,
+    plot_formats,
+    save_figure,
+    write_atomically,
+    write_json_atomically,
+)
+
+# The seeds a scenario may give (int64, as its `seed` field).
+SEED_OPTION = typer.Option(None, min=-(2**63), max=2**63 - 1, help="Override the scenario's seed.")
 
 
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
-    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write the result document here."),
+    seed: int | None = SEED_OPTION,
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write the result document here (- for standard output; the timeline goes to stderr)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
     metrics_path: Path | None = typer.Option(
         None, "--metrics", help="Export the scraped metrics: .csv, else OpenMetrics text."
     ),
-    plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
+    plot_path: Path | None = typer.Option(
+        None, "--plot", help="Write the timeline figure here: .png, .svg, .pdf (the suffix picks the format)."
+    ),
 ) -> None:
     """Run a scenario to its end: print the timeline and a summary."""
     from simdeploy.report.timeline import failed_expectations, print_run
     from simdeploy.scenario.build import build
 
+    check_output(json_path, "--json", stdout=True)
+    check_output(metrics_path, "--metrics")
+    check_output(plot_path, "--plot", plot_formats() if plot_path is not None else None)
     loaded = load(scenario)
     simulation = build(loaded, seed)
     result = simulation.run()
@@ -39,7 +57,7 @@ def run(
         from simdeploy.report.plot import timeline_figure
 
         save_figure(timeline_figure(result, _versions(simulation)), plot_path)
-    print_run(result, console, quiet)
+    print_run(result, errors if json_path == STDOUT else console, quiet)  # stdout holds the JSON alone
     if failed_expectations(result):
         raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
 
@@ -48,12 +66,13 @@ def run(
 def report(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
     output: Path = typer.Option(..., "--output", "-o", help="Write the HTML report here."),
-    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    seed: int | None = SEED_OPTION,
 ) -> None:
     """Run a scenario and write a self-contained HTML report: verdicts, summary, timeline figure, events."""
     from simdeploy.report.html import render_report
     from simdeploy.scenario.build import build
 
+    check_output(output, "--output")
     simulation = build(load(scenario), seed)
     page = render_report(simulation.run(), _versions(simulation))
     write_atomically(output, lambda stream: stream.write(page))
@@ -113,7 +132,7 @@ def query(
     at: str | None = typer.Option(None, help="Evaluate at this simulated time (default: the end), e.g. 5m."),
     range_: bool = typer.Option(False, "--range", help="Evaluate over the whole run instead, every --step."),
     step: str = typer.Option("15s", help="Resolution of a --range query."),
-    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    seed: int | None = SEED_OPTION,
 ) -> None:
     """Run a scenario, then evaluate a PromQL query on its metrics (test an alert or analysis query)."""
     from simdeploy.k8s.duration import parse_duration

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from simdeploy.cli.app import app, console, fail
-from simdeploy.cli.files import load, write_json_atomically
+from simdeploy.cli.files import check_output, load, write_json_atomically
 
 
 @app.command()
@@ -32,12 +32,12 @@ def serve(
     from simdeploy.scenario.build import build
     from simdeploy.scenario.loader import default_namespace
 
+    check_output(
+        json_path, "--json", make_dirs=False
+    )  # found out now, not after the game day, when it could no longer be written
     loaded = load(scenario)
     if speed < 0:
         raise fail("--speed must be >= 0")
-    if json_path is not None and not json_path.parent.is_dir():
-        # Found out now, not after the game day, when the document could no longer be written.
-        raise fail(f"--json: no directory {json_path.parent}")
     simulation = build(loaded, seed)
     server = ApiServer(
         simulation,

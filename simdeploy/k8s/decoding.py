@@ -208,7 +208,37 @@ _SERVICE_SPEC_FIELDS = (
     "externalTrafficPolicy healthCheckNodePort publishNotReadyAddresses sessionAffinityConfig ipFamilies "
     "ipFamilyPolicy allocateLoadBalancerNodePorts loadBalancerClass internalTrafficPolicy trafficDistribution"
 ).split()
-_ANALYSIS = Open({"templates": [Open({"templateName": str, "clusterScope": bool})], "args": list})
+_ANALYSIS_ARG = Open(
+    {
+        "name": str,
+        "value": str,
+        "valueFrom": Open({"podTemplateHashValue": str, "fieldRef": Open({"fieldPath": str})}),
+    }
+)
+_ANALYSIS = Open(
+    {
+        "templates": [Open({"templateName": str, "clusterScope": bool})],
+        "args": [_ANALYSIS_ARG],
+        "startingStep": INT32,
+    }
+)
+_ROUTER = Open({"stableIngress": str, "trafficSplitName": str, "weightedTraefikServiceName": str})
+_VIRTUAL_SERVICE = Open({"name": str, "routes": _STRINGS})
+_TRAFFIC_ROUTING = Open(
+    {
+        "istio": Open({"virtualService": _VIRTUAL_SERVICE, "virtualServices": [_VIRTUAL_SERVICE]}),
+        **{router: _ROUTER for router in ("nginx", "smi", "traefik", "alb")},
+    }
+)
+_CANARY_STEP = Open(
+    {
+        "setWeight": INT32,
+        "pause": Open({"duration": INT_OR_STRING}),
+        "analysis": _ANALYSIS,
+        "setCanaryScale": Open({"weight": INT32, "replicas": INT32, "matchTrafficWeight": bool}),
+    }
+)
+# github.com/argoproj/argo-rollouts pkg/apis/rollouts/v1alpha1/types.go, for the fields the controller reads.
 _ROLLOUT_SPEC = Open(
     {
         "replicas": INT32,
@@ -222,7 +252,7 @@ _ROLLOUT_SPEC = Open(
             {
                 "canary": Open(
                     {
-                        "steps": [Open({"setWeight": INT32, "analysis": _ANALYSIS})],
+                        "steps": [_CANARY_STEP],
                         "maxSurge": INT_OR_STRING,
                         "maxUnavailable": INT_OR_STRING,
                         "stableService": str,
@@ -230,7 +260,8 @@ _ROLLOUT_SPEC = Open(
                         "analysis": _ANALYSIS,
                         "scaleDownDelaySeconds": INT32,
                         "abortScaleDownDelaySeconds": INT32,
-                        "trafficRouting": Open({}),
+                        "dynamicStableScale": bool,
+                        "trafficRouting": _TRAFFIC_ROUTING,
                     }
                 ),
                 "blueGreen": Open(

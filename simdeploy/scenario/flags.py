@@ -16,7 +16,7 @@ from simdeploy.delivery.flags.traffic import (
     population,
     variant_names,
 )
-from simdeploy.delivery.flags.unleash import FlagError, FlagSet
+from simdeploy.delivery.flags.unleash import FlagError, FlagSet, client_state
 from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, format_time, parse_time
 from simdeploy.scenario.errors import Problem, key_step
@@ -39,10 +39,10 @@ def read_state(spec: FlagsSpec, directory: Path, problems: list[Problem]) -> dic
             return None
     try:
         FlagSet.from_unleash(state)
+        return client_state(state)  # the runtime works on the full state, whichever form the file has
     except FlagError as error:
         problems.append(_flag_problem(str(error), where, renames))
         return None
-    return state
 
 
 def _read_file(path: Path, where: str, problems: list[Problem]) -> tuple[dict | None, dict[str, str]]:
@@ -117,10 +117,10 @@ def check_flags(spec: ScenarioSpec, state: dict | None, problems: list[Problem])
         if state is None:
             problems.append(Problem(where, "the scenario has no flags section"))
         elif action.flag not in features:
-            problems.append(Problem(where, f"no feature {action.flag!r} in the flags state"))
+            problems.append(Problem(where, f"no feature {shown(action.flag)} in the flags state"))
         elif isinstance(action, SetRolloutAction) and not _has_rollout(features[action.flag]):
             problems.append(
-                Problem(where, f"feature {action.flag!r} has no flexibleRollout or gradualRollout strategy")
+                Problem(where, f"feature {shown(action.flag)} has no flexibleRollout or gradualRollout strategy")
             )
     if spec.flags is None or state is None:
         return
@@ -128,13 +128,15 @@ def check_flags(spec: ScenarioSpec, state: dict | None, problems: list[Problem])
     for index, effect in enumerate(spec.flags.effects):
         where = f"flags.effects[{index}]"
         if effect.flag not in features:
-            problems.append(Problem(f"{where}.flag", f"no feature {effect.flag!r} in the flags state"))
+            problems.append(Problem(f"{where}.flag", f"no feature {shown(effect.flag)} in the flags state"))
             continue
         cohorts = [ENABLED, DISABLED, *variant_names(features[effect.flag])]
         if effect.when not in cohorts:
-            problems.append(Problem(f"{where}.when", f"expected one of {', '.join(cohorts)}, got {effect.when!r}"))
+            problems.append(Problem(f"{where}.when", f"expected one of {', '.join(cohorts)}, got {shown(effect.when)}"))
         if effect.version is not None and effect.version not in versions:
-            problems.append(Problem(f"{where}.version", f"no image or version named {effect.version!r} under versions"))
+            problems.append(
+                Problem(f"{where}.version", f"no image or version named {shown(effect.version)} under versions")
+            )
 
 
 def _has_rollout(feature: dict) -> bool:
@@ -150,11 +152,11 @@ def flag_warnings(spec: ScenarioSpec, state: dict) -> list[str]:
         if meta.expires is not None and meta.expires < start:
             owner = f" (owner {meta.owner})" if meta.owner else ""
             warnings.append(
-                f"flags: feature {name!r}{owner} expired {format_time(meta.expires)}, before the scenario starts "
+                f"flags: feature {shown(name)}{owner} expired {format_time(meta.expires)}, before the scenario starts "
                 f"({format_time(start)}): remove the flag or extend its expiry"
             )
         if meta.error is not None:
-            warnings.append(f"flags: feature {name!r} is always off: {meta.error}")
+            warnings.append(f"flags: feature {shown(name)} is always off: {meta.error}")
     return warnings
 
 

@@ -21,6 +21,7 @@ from simdeploy.scenario.references import check_references, default_namespace
 from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
+    MAX_RATE,
     AlertsRef,
     ApplyAction,
     ManifestRef,
@@ -215,8 +216,8 @@ def _read_rates(path: Path, where: str, problems: list[Problem]) -> tuple[tuple,
             continue  # blank line or header
         try:
             rate = float(row[1])
-            if not math.isfinite(rate) or rate < 0:
-                raise ValueError("the rate must be a finite number, at least 0")
+            if not 0 <= rate <= MAX_RATE:  # NaN fails this too
+                raise ValueError("the rate must be a number from 0 to 1e9")
             points.append((parse_duration(_number_or_text(row[0])), rate))
         except (ValueError, IndexError):
             problems.append(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from simdeploy.delivery.argo.analysis import validate_template
+from simdeploy.delivery.argo.analysis import AnalysisError, AnalysisRun, validate_template
+from simdeploy.k8s.admission import admit
 from simdeploy.k8s.labels import parse_selector, selector_matches
 from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
@@ -20,6 +22,8 @@ from simdeploy.scenario.schema import (
     SetImageAction,
     SetWeightsAction,
 )
+from simdeploy.sim.cluster.kubectl import json_merge_patch
+from simdeploy.sim.cluster.nodes import node_object
 
 if TYPE_CHECKING:
     from simdeploy.scenario.loader import Scenario
@@ -86,11 +90,46 @@ def check_references(scenario: Scenario, problems: list[Problem]) -> None:
                         f"no {kind} {shown(name)} in namespace {shown(namespace)} in the scenario's manifests",
                     )
                 )
+    if not problems:
+        _check_patches(scenario, problems)
     _check_traffic(scenario, problems)
     _check_analysis(scenario, problems)
     for image, used_by in images.items():
         if image not in spec.versions:
             problems.append(Problem("versions", f"no behaviour for image {shown(image)} (used by {used_by})"))
+
+
+def _check_patches(scenario: Scenario, problems: list[Problem]) -> None:
+    """Each `patch` action leaves its object as the API server would take it (applied in timeline order, to the
+    objects as the manifests and earlier actions left them): found now rather than as a failure mid-run."""
+    spec = scenario.spec
+    objects = {(o["kind"], *_object_key(o)): o for o in scenario.manifests}
+    for index, action in sorted(enumerate(spec.timeline), key=lambda pair: (pair[1].at, pair[0])):
+        for obj in scenario.action_manifests.get(index, []):
+            objects[(obj["kind"], *_object_key(obj))] = obj
+        if not isinstance(action, PatchAction):
+            continue
+        kind_text, name = action.target.split("/", 1)
+        kind = PATCH_KINDS[kind_text.lower()]
+        if kind == "Node":
+            target = _node(spec.cluster.nodes, name) or next(
+                o for o in scenario.manifests if o["kind"] == "Node" and o["metadata"].get("name") == name
+            )
+        else:
+            target = objects[(kind, action.namespace or default_namespace(scenario), name)]
+        patched = json_merge_patch(copy.deepcopy(target), copy.deepcopy(action.patch))
+        errors = admit(copy.deepcopy(patched)) if isinstance(patched, dict) else []
+        problems += [Problem(f"timeline[{index}].patch", f"{action.target} would be invalid: {e}") for e in errors]
+        if not errors:
+            objects[(kind, *_object_key(patched))] = patched
+
+
+def _node(groups: list[NodeGroup], name: str) -> dict | None:
+    """The Node object the cluster makes for `name`, if one of its groups makes it."""
+    for group in groups:
+        if group.name == name or (group.name is None and _generator([group], name) is not None):
+            return node_object(name, group.cpu, group.memory, group.pods, group.labels)
+    return None
 
 
 def _check_calendar(scenario: Scenario, problems: list[Problem]) -> None:
@@ -179,22 +218,26 @@ def _patch_target_problems(
 
 def _check_analysis(scenario: Scenario, problems: list[Problem]) -> None:
     """AnalysisTemplates are valid, and every template a Rollout names exists."""
-    templates = set()
+    templates: dict[tuple[str, str], dict] = {}
+    valid = True
     for index, obj in enumerate(scenario.manifests):
         if obj.get("kind") == "AnalysisTemplate":
-            templates.add(_object_key(obj))
+            templates[_object_key(obj)] = obj
             named = f"manifests[{index}] AnalysisTemplate/{obj['metadata'].get('name')}"
-            problems += [Problem(f"{named}: {path}", message) for path, message in validate_template(obj)]
+            found = validate_template(obj)
+            problems += [Problem(f"{named}: {path}", message) for path, message in found]
+            valid = valid and not found
     for index, obj in enumerate(scenario.manifests):
         if obj.get("kind") != "Rollout":
             continue
         namespace = obj["metadata"].get("namespace", "default")
         canary = (obj["spec"].get("strategy") or {}).get("canary") or {}
         blue_green = (obj["spec"].get("strategy") or {}).get("blueGreen") or {}
-        uses = [("spec.strategy.canary.analysis", canary.get("analysis") or {})]
+        uses = [("spec.strategy.canary.analysis", canary["analysis"])] if "analysis" in canary else []
         uses += [
-            (f"spec.strategy.blueGreen.{f}", blue_green.get(f) or {})
+            (f"spec.strategy.blueGreen.{f}", blue_green[f])
             for f in ("prePromotionAnalysis", "postPromotionAnalysis")
+            if f in blue_green
         ]
         uses += [
             (f"spec.strategy.canary.steps[{i}].analysis", s["analysis"])
@@ -202,14 +245,35 @@ def _check_analysis(scenario: Scenario, problems: list[Problem]) -> None:
             if "analysis" in s
         ]
         for where, spec in uses:
+            named = f"manifests[{index}] Rollout/{obj['metadata']['name']}: {where}"
+            if not spec.get("templates"):
+                problems.append(Problem(f"{named}.templates", "Required value: an analysis names its templates"))
+                continue
+            found = []
             for ref in spec.get("templates") or []:
                 if (namespace, ref.get("templateName")) not in templates:
                     problems.append(
                         Problem(
-                            f"manifests[{index}] Rollout/{obj['metadata']['name']}: {where}",
-                            f"no AnalysisTemplate {shown(ref.get('templateName'))} in the scenario's manifests",
+                            named, f"no AnalysisTemplate {shown(ref.get('templateName'))} in the scenario's manifests"
                         )
                     )
+                else:
+                    found.append(templates[(namespace, ref["templateName"])])
+            if valid and found and len(found) == len(spec["templates"]):
+                problems += _analysis_run_problems(found, spec.get("args") or [], named)
+
+
+def _analysis_run_problems(templates: list[dict], args: list[dict], where: str) -> list[Problem]:
+    """What the controller would meet making the AnalysisRun: merged args, each resolved, rendered metrics.
+
+    The run is made as the Rollout controller makes it (NewAnalysisRunFromTemplates), without starting it; a
+    valueFrom pod-template hash stands in for the hash the run would get.
+    """
+    try:
+        AnalysisRun.from_template("check", templates, args, None, None, None, value_from=lambda _source: "0")
+    except AnalysisError as error:
+        return [Problem(where, str(error))]
+    return []
 
 
 def _check_traffic(scenario: Scenario, problems: list[Problem]) -> None:

@@ -52,7 +52,11 @@ Quantity = Annotated[str, BeforeValidator(_quantity)]  # a resource quantity, no
 NodeName = Annotated[str, BeforeValidator(_node_name)]
 Timestamp = Annotated[str, BeforeValidator(_timestamp)]  # RFC 3339 with a zone, as metav1.Time
 Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
-Weight = Annotated[float, Field(ge=0)]
+# Requests per second, weights and factors are finite and bounded, so that sums over a run stay finite too.
+MAX_RATE = 1e9
+Rate = Annotated[float, Field(ge=0, le=MAX_RATE)]
+Weight = Annotated[float, Field(ge=0, le=MAX_RATE)]
+Factor = Annotated[float, Field(gt=0, le=1e6)]
 
 
 class Strict(BaseModel):
@@ -166,7 +170,7 @@ class VersionSpec(Strict):
     shutdown: DistributionSpec | None = None
     error_rate: float | None = Field(default=None, ge=0, le=1, alias="errorRate")
     latency: LatencySpec | None = None
-    capacity: float | None = Field(default=None, gt=0)  # requests per second one pod serves
+    capacity: float | None = Field(default=None, gt=0, le=MAX_RATE)  # requests per second one pod serves
     concurrency: int | None = Field(default=None, ge=1, le=10000)  # requests one pod works on at once
 
 
@@ -238,26 +242,26 @@ class ManifestRef(Strict):
 
 class StepSpec(Strict):
     at: Duration
-    rps: float = Field(ge=0)
+    rps: Rate
 
 
 class RampSpec(Strict):
-    from_: float = Field(ge=0, alias="from")
-    to: float = Field(ge=0)
+    from_: Rate = Field(alias="from")
+    to: Rate
     over: Duration = Field(gt=0)
     start: Duration = 0.0
 
 
 class DiurnalSpec(Strict):
-    mean: float = Field(ge=0)
-    amplitude: float = Field(ge=0)
+    mean: Rate
+    amplitude: Rate
     period: Duration = Field(default=86400.0, gt=0)
     peak_at: Duration = Field(default=14 * 3600.0, alias="peakAt")
 
 
 class SpikeSpec(Strict):
-    base: float = Field(ge=0)
-    peak: float = Field(ge=0)
+    base: Rate
+    peak: Rate
     at: Duration
     duration: Duration = Field(gt=0)
 
@@ -265,7 +269,7 @@ class SpikeSpec(Strict):
 class RateSpec(Strict):
     """Requests per second: a number, or one of steps, ramp, diurnal, spike, csv (a file of time,rps)."""
 
-    constant: float | None = Field(default=None, ge=0)
+    constant: Rate | None = None
     steps: list[StepSpec] | None = Field(default=None, min_length=1)
     ramp: RampSpec | None = None
     diurnal: DiurnalSpec | None = None
@@ -477,8 +481,8 @@ class FlagEffectSpec(Strict):
     when: str = "enabled"
     version: str | None = None  # an image or a version name; every version if left out
     error_rate: float = Field(default=0.0, ge=0, le=1, alias="errorRate")
-    latency_factor: float = Field(default=1.0, gt=0, alias="latencyFactor")
-    capacity_factor: float = Field(default=1.0, gt=0, alias="capacityFactor")
+    latency_factor: Factor = Field(default=1.0, alias="latencyFactor")
+    capacity_factor: Factor = Field(default=1.0, alias="capacityFactor")
 
 
 class FlagsSpec(Strict):
