@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -24,11 +23,11 @@ class GuardedGroup(TyperGroup):
     bug's traceback through, for whoever fixes it.
     """
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise  # an exit status chosen on purpose, a usage error (exit 2): typer and click report them
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # an exit status chosen on purpose, or a usage error (exit 2) that typer reports
         except KeyboardInterrupt:
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:

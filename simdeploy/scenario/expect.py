@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, Field
 
 from simdeploy.k8s.duration import format_duration
 from simdeploy.k8s.shown import shown
-from simdeploy.scenario.schema import Duration, Strict
+from simdeploy.scenario.fields import Duration, Strict
 
 _PERCENT = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)%")  # ASCII digits
 

@@ -16,12 +16,12 @@ from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.shown import shown
 from simdeploy.scenario.errors import Problem, ScenarioError, key_step
 from simdeploy.scenario.expect import ExpectSpec
+from simdeploy.scenario.fields import MAX_RATE
 from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
 from simdeploy.scenario.references import check_references, default_namespace
 from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
-    MAX_RATE,
     AlertsRef,
     ApplyAction,
     ManifestRef,
@@ -176,6 +176,9 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
         if errors:
             named = _named(obj)
             problems += [Problem(f"{label} {named}: {e.path}", e.message) for e in errors]
+            continue
+        if not obj["metadata"].get("name"):  # kubectl apply: "cannot use generate name with apply"
+            problems.append(Problem(f"{label} {_named(obj)}: metadata.name", "Required value: apply needs a name"))
             continue
         objects.append(document)
     return objects

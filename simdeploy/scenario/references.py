@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from simdeploy.delivery.argo.analysis import AnalysisError, AnalysisRun, validate_template
 from simdeploy.k8s.admission import admit
+from simdeploy.k8s.duration import MAX_SECONDS
 from simdeploy.k8s.labels import parse_selector, selector_matches
 from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
@@ -133,13 +134,15 @@ def _node(groups: list[NodeGroup], name: str) -> dict | None:
 
 
 def _check_calendar(scenario: Scenario, problems: list[Problem]) -> None:
-    """The scenario ends before the year 9999, where timestamps stop."""
+    """Every timestamp the run can write fits the calendar (which ends with the year 9999): the scenario's end,
+    and deadlines as far past it as the longest grace period or duration (MAX_SECONDS) reaches."""
     start_time = scenario.spec.cluster.start_time
     start = parse_time(start_time) if start_time else DEFAULT_EPOCH
     try:
-        start + timedelta(seconds=scenario.spec.duration)
+        start + timedelta(seconds=scenario.spec.duration + MAX_SECONDS)
     except OverflowError:
-        problems.append(Problem("duration", "the scenario would end after the year 9999 (see cluster.startTime)"))
+        where = "cluster.startTime" if start_time else "duration"
+        problems.append(Problem(where, "too close to the year 9999: the run's timestamps would not fit the calendar"))
 
 
 def _check_node_names(groups: list[NodeGroup], problems: list[Problem]) -> None:

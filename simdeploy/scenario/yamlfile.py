@@ -65,6 +65,24 @@ class StrictLoader(_BASE):  # type: ignore[misc, valid-type]
                 None, None, f"cannot read {shown(node.value)}: {_first_line(error)}", node.start_mark
             ) from None
 
+    def construct_yaml_timestamp(self, node: Node) -> str:
+        # As text, the way Kubernetes reads YAML (through JSON, which has no dates): a startTime, an annotation
+        # or a flag's createdAt stays the string it was written as.
+        return self.construct_scalar(node)
+
+    def refuse_non_json(self, node: Node) -> None:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{node.tag.rsplit(':', 1)[-1]} values are not supported (JSON has no such type)",
+            node.start_mark,
+        )
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
+for _tag in ("binary", "set", "omap", "pairs"):
+    StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", StrictLoader.refuse_non_json)
+
 
 def _first_line(error: Exception) -> str:
     if "integer string conversion" in str(error):
