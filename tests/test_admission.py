@@ -200,6 +200,42 @@ def test_null_reads_as_absent_and_is_defaulted_as_the_api_server_does():
     assert "postStart" not in _container(obj)["lifecycle"]
 
 
+@pytest.mark.parametrize(
+    ("obj", "change", "expected"),
+    [
+        (DEPLOYMENT, lambda d: d["metadata"].update(labels={"tier": "5 minutes"}), "metadata.labels: Invalid value"),
+        (DEPLOYMENT, lambda d: d["spec"]["template"]["metadata"]["labels"].update({"-x": "a"}), "spec.template"),
+        (
+            DEPLOYMENT,
+            lambda d: d["spec"]["template"]["spec"].update(nodeSelector={"disk": "s s d"}),
+            "spec.template.spec.nodeSelector: Invalid value: invalid value 's s d' for label 'disk'",
+        ),
+        (SERVICE, lambda s: s["spec"].update(selector={"app": "a b"}), "spec.selector: Invalid value"),
+        (
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "api"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "5 minutes"}}},
+            },
+            lambda p: None,
+            "spec.selector: Invalid value: invalid value '5 minutes' for label 'app'",
+        ),
+    ],
+)
+def test_labels_and_selectors_are_valid_label_syntax(obj, change, expected):
+    errors = _errors(obj, change)
+    assert any(error.startswith(expected) for error in errors), errors
+
+
+def test_nan_is_refused_even_where_the_schema_looks_no_further():
+    obj = copy.deepcopy(DEPLOYMENT)
+    _container(obj)["securityContext"] = {"runAsUser": float("nan")}
+    assert [str(e) for e in admit(obj)] == [
+        f"{CONTAINER}.securityContext.runAsUser: Invalid value: nan: JSON numbers are finite"
+    ]
+
+
 def test_a_null_spec_is_an_empty_spec_and_gets_its_required_fields_named():
     errors = _errors(DEPLOYMENT, lambda d: d.update(spec=None))
     assert "spec.selector: Required value" in errors

@@ -224,6 +224,7 @@ def test_nodes_a_group_makes_can_be_drained(tmp_path, seed):
         ([{"name": "Worker_1"}], "cluster.nodes[0].name: 'Worker_1' is not a valid node name"),
         ([{"name": "a", "count": 2}], "cluster.nodes[0]: give name (one node), or namePrefix and count"),
         ([{"count": 1, "cpu": "-1"}], "cluster.nodes[0].cpu: must not be negative"),
+        ([{"count": 1, "labels": {"zone": "eu west"}}], "cluster.nodes[0].labels: invalid value 'eu west'"),
     ],
 )
 def test_node_groups_make_distinct_valid_nodes(tmp_path, seed, nodes, field):

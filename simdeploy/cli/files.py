@@ -49,7 +49,7 @@ def check_output(
         if stdout:
             return
         raise fail(f"{option} -: this output cannot go to standard output; give a file")
-    if suffixes is not None and path.suffix.lower() not in suffixes:
+    if suffixes is not None and path.suffix not in suffixes:
         raise fail(f"{option} {path}: use one of {', '.join(sorted(suffixes))} (the format follows the suffix)")
     if path.is_dir():
         raise fail(f"{option} {path}: is a directory; give a file name")
@@ -64,11 +64,13 @@ def check_output(
         raise fail(f"{option} {path}: permission denied")
 
 
-def plot_formats() -> set[str]:
-    """The suffixes matplotlib saves figures as (.png, .svg, .pdf, ...), with the dot."""
+def check_figure(path: Path | None, option: str) -> None:
+    """check_output for a figure: its suffix must name a format matplotlib writes (.png, .svg, .pdf, ...)."""
+    if path is None:
+        return
     from matplotlib.backend_bases import FigureCanvasBase
 
-    return {f".{name}" for name in FigureCanvasBase.get_supported_filetypes()}
+    check_output(path, option, {f".{name}" for name in FigureCanvasBase.get_supported_filetypes()})
 
 
 def write_json_atomically(path: Path, document: dict) -> None:
@@ -111,5 +113,5 @@ def write_atomically(path: Path, write: Callable[[TextIO], None], binary: bool =
 
 def save_figure(figure, path: Path) -> None:
     """Save a matplotlib figure in the format its suffix names (see plot_formats)."""
-    kind = path.suffix.lower().lstrip(".") or "png"
+    kind = path.suffix.lstrip(".") or "png"
     write_atomically(path, lambda stream: figure.savefig(stream, format=kind), binary=True)

@@ -11,9 +11,9 @@ from rich.table import Table
 from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
 from simdeploy.cli.files import (
     STDOUT,
+    check_figure,
     check_output,
     load,
-    plot_formats,
     save_figure,
     write_atomically,
     write_json_atomically,
@@ -44,7 +44,7 @@ def run(
 
     check_output(json_path, "--json", stdout=True)
     check_output(metrics_path, "--metrics")
-    check_output(plot_path, "--plot", plot_formats() if plot_path is not None else None)
+    check_figure(plot_path, "--plot")
     loaded = load(scenario)
     simulation = build(loaded, seed)
     result = simulation.run()

@@ -32,9 +32,8 @@ def serve(
     from simdeploy.scenario.build import build
     from simdeploy.scenario.loader import default_namespace
 
-    check_output(
-        json_path, "--json", make_dirs=False
-    )  # found out now, not after the game day, when it could no longer be written
+    # Found out now, not after the game day, when the document could no longer be written.
+    check_output(json_path, "--json", make_dirs=False)
     loaded = load(scenario)
     if speed < 0:
         raise fail("--speed must be >= 0")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from simdeploy.cli.app import app, console, errors, fail
-from simdeploy.cli.files import check_output, load, plot_formats, save_figure
+from simdeploy.cli.files import check_figure, check_output, load, save_figure
 
 
 @app.command("sweep")
@@ -31,7 +31,7 @@ def sweep_command(
     from simdeploy.sweep.tables import print_sweep
 
     check_output(out, "--out", {".csv", ".parquet"})
-    check_output(plot, "--plot", plot_formats() if plot is not None else None)
+    check_figure(plot, "--plot")
     load(scenario)
     try:
         parameters = [parse_set(text) for text in sets]

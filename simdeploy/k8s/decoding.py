@@ -9,6 +9,7 @@ does; Argo Rollouts' custom resources are checked for the types of the fields we
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -348,7 +349,7 @@ def decode_errors(obj: dict) -> list[FieldError]:
     if not isinstance(obj, dict):
         return [FieldError("(root)", "expected a Kubernetes object (a mapping)")]
     drop_nulls(obj)
-    errors = _envelope_errors(obj)
+    errors = _envelope_errors(obj) or _number_errors(obj)
     if errors:
         return errors
     kind = obj["kind"]
@@ -383,6 +384,25 @@ def drop_nulls(value: object) -> object:
         elif isinstance(item, list):
             stack.extend(v for v in item if isinstance(v, dict | list))
     return value
+
+
+def _number_errors(obj: dict) -> list[FieldError]:
+    """NaN and infinities anywhere: JSON has no such numbers, so no client could have sent them."""
+    errors: list[FieldError] = []
+    stack: list[tuple[object, str]] = [(obj, "")]
+    seen: set[int] = set()
+    while stack and len(errors) < 10:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            errors.append(FieldError(path or "(root)", f"Invalid value: {item}: JSON numbers are finite"))
+        elif isinstance(item, dict | list) and id(item) not in seen:
+            seen.add(id(item))
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, value in pairs:
+                name = key if isinstance(key, int) or (isinstance(key, str) and len(key) <= 80) else shown(key)
+                step = f"[{name}]" if isinstance(item, list) else f".{name}" if path else str(name)
+                stack.append((value, f"{path}{step}"))
+    return sorted(errors, key=lambda error: error.path)
 
 
 def _envelope_errors(obj: dict) -> list[FieldError]:

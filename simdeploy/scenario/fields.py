@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from simdeploy.k8s.duration import parse_duration
+from simdeploy.k8s.pod_validation import check_labels
 from simdeploy.k8s.quantity import parse_quantity
 from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import parse_time
@@ -40,6 +41,13 @@ def _node_name(value: Any) -> Any:
     return value
 
 
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    problems = check_labels(value, "")
+    if problems:
+        raise ValueError(problems[0].message.removeprefix("Invalid value: "))
+    return value
+
+
 def _timestamp(value: Any) -> Any:
     try:
         moment = parse_time(value) if isinstance(value, str) else None
@@ -54,6 +62,7 @@ _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 Duration = Annotated[float, BeforeValidator(_duration)]
 Quantity = Annotated[str, BeforeValidator(_quantity)]  # a resource quantity, not negative
 NodeName = Annotated[str, BeforeValidator(_node_name)]
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]  # keys and values as Kubernetes labels
 Timestamp = Annotated[str, BeforeValidator(_timestamp)]  # RFC 3339 with a zone, as metav1.Time
 Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
 # Requests per second, weights and factors are finite and bounded, so that sums over a run stay finite too.

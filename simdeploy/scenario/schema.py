@@ -15,6 +15,7 @@ from simdeploy.scenario.fields import (
     Duration,
     Factor,
     Int32,
+    Labels,
     NodeName,
     Quantity,
     Rate,
@@ -144,7 +145,7 @@ class NodeGroup(Strict):
     cpu: Quantity = "8"
     memory: Quantity = "32Gi"
     pods: int = Field(default=110, ge=1, le=INT32_MAX)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_form(self) -> NodeGroup:
