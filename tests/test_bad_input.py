@@ -140,6 +140,64 @@ def test_shown_values_are_bounded_whatever_their_size():
         assert len(shown(value)) <= LIMIT
 
 
+# -- manifests: one strict decoder for scenarios and API writes (see test_admission.py) ---------------
+
+CONTAINER = "spec.template.spec.containers[0]"
+
+
+def _container(manifest: dict) -> dict:
+    return manifest["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m.update(metadata=["payments-api"]), "metadata: Invalid value: expected a mapping, got a list"),
+        (lambda m: m.update(spec=None), "spec.selector: Required value"),
+        (
+            lambda m: _container(m)["readinessProbe"].update(httpGet="/readyz"),
+            f"{CONTAINER}.readinessProbe.httpGet: Invalid value: expected a mapping",
+        ),
+        (
+            lambda m: _container(m).update(ports=[{"containerPort": 70000}]),
+            f"{CONTAINER}.ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+        ),
+        (lambda m: m["spec"].update(replicas=3_000_000_000), "spec.replicas: Invalid value: 3000000000"),
+        (
+            lambda m: _container(m)["readinessProbe"].update(failureThreshold=3_000_000_000),
+            f"{CONTAINER}.readinessProbe.failureThreshold: Invalid value: 3000000000: must fit in int32",
+        ),
+        (
+            lambda m: _container(m)["lifecycle"]["preStop"].update(exec={}),
+            f"{CONTAINER}.lifecycle.preStop.exec.command: Required value",
+        ),
+        (
+            lambda m: _container(m)["readinessProbe"]["httpGet"].update(portt=8080),
+            f"{CONTAINER}.readinessProbe.httpGet.portt: unknown field",
+        ),
+        (
+            lambda m: _container(m)["lifecycle"].update(preStopp={}),
+            f"{CONTAINER}.lifecycle.preStopp: unknown field",
+        ),
+    ],
+)
+def test_a_manifest_the_api_server_would_refuse_exits_2_naming_the_field(tmp_path, seed, change, field):
+    manifest = yaml.safe_load((tmp_path / "manifests" / "payments-api.yaml").read_text())
+    change(manifest)
+    seed["manifests"][0] = {"inline": manifest}
+    path = write(tmp_path, seed)
+    for command in ("validate", "run"):
+        refused(path, "manifests[0].inline Deployment/", field, command=command)
+
+
+def test_a_null_probe_period_is_the_default_period_as_on_the_api_server(tmp_path, seed):
+    manifest = yaml.safe_load((tmp_path / "manifests" / "payments-api.yaml").read_text())
+    _container(manifest)["readinessProbe"]["periodSeconds"] = None
+    seed["manifests"][0] = {"inline": manifest}
+    result = runner.invoke(app, ["run", "-q", str(write(tmp_path, seed))])
+    assert result.exit_code in (0, 1), result.output  # 10 s probes instead of 5 s may cost an expectation
+
+
 # -- numbers and durations ---------------------------------------------------------------------
 
 

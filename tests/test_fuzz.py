@@ -1,9 +1,9 @@
 """Fuzzing the front door: seeded mutations of the bundled scenarios end in exit 0, 1 or 2, never a traceback.
 
-Each case mutates one bundled scenario (its YAML tree, with its manifests inlined so that they are
-mutated too, or its text), runs `simdeploy validate` in-process and, when the scenario is accepted
-and small, `simdeploy run`. Exit 70 (an internal error) or a traceback in the output is a bug to fix
-in the code, never in this file.
+Each case mutates one bundled scenario (its YAML tree, with the manifests, rule files and flag state
+it names inlined so that they are mutated too, or its text), runs `simdeploy validate` in-process and,
+when the scenario is accepted and small, `simdeploy run`. Exit 70 (an internal error) or a traceback
+in the output is a bug to fix in the code, never in this file.
 """
 
 from __future__ import annotations
@@ -80,8 +80,9 @@ def workspace(tmp_path_factory) -> Path:
     return directory
 
 
-def _inline_manifests(tree: dict, base: Path) -> dict:
-    """The scenario with every manifest file it names read in as inline objects (so mutations reach them)."""
+def _inline_files(tree: dict, base: Path) -> dict:
+    """The scenario with the manifests, rule files and flag state it names read in, so that mutations reach them."""
+    tree = dict(tree)
     manifests = []
     for ref in tree.get("manifests") or []:
         if isinstance(ref, dict) and "file" in ref:
@@ -89,7 +90,18 @@ def _inline_manifests(tree: dict, base: Path) -> dict:
             manifests += [{"inline": document} for document in documents]
         else:
             manifests.append(ref)
-    return {**tree, "manifests": manifests}
+    tree["manifests"] = manifests
+    tree["alerts"] = [
+        {"groups": yaml.safe_load((base / ref["file"]).read_text())["groups"]} if "file" in ref else ref
+        for ref in tree.get("alerts") or []
+    ]
+    flags = tree.get("flags")
+    if flags and "file" in flags:
+        document = yaml.safe_load((base / flags["file"]).read_text())
+        if document.get("kind") == "ConfigMap":  # one feature (JSON) per data key
+            document = {"version": 1, "features": [json.loads(text) for text in document["data"].values()]}
+        tree["flags"] = {**{k: v for k, v in flags.items() if k != "file"}, "state": document}
+    return tree
 
 
 def _paths(value: object, path: tuple = ()) -> list[tuple]:
@@ -170,7 +182,7 @@ def _case(index: int) -> tuple[str, bytes]:
         return source.name, _mutate_text(text, rng)
     tree = yaml.safe_load(text)
     if rng.random() < 0.6:
-        tree = _inline_manifests(tree, source.parent)
+        tree = _inline_files(tree, source.parent)
     return source.name, yaml.safe_dump(_mutate_tree(tree, rng), allow_unicode=True).encode()
 
 
