@@ -1,5 +1,5 @@
 """`python -m simdeploy` runs the command line."""
 
-from simdeploy.cli import app
+from simdeploy.cli import main
 
-app(prog_name="simdeploy")
+main()

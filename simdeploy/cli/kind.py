@@ -79,13 +79,15 @@ def _engine_problem(docker: str) -> str | None:
 def _run(command: list[str]) -> None:
     """Run one step with its output on the terminal; a failed step ends the command (exit 1)."""
     shown = " ".join([Path(command[0]).name, *command[1:]])
-    console.print(f"$ {shown}", highlight=False, markup=False)
+    console.print(f"$ {shown}", highlight=False, markup=False, soft_wrap=True)
     try:
         returncode = subprocess.run(command, check=False).returncode
     except OSError as error:
         returncode, shown = 1, f"{shown} ({error})"
     if returncode != 0:
-        errors.print(f"error: `{shown}` failed (exit status {returncode})", highlight=False, markup=False)
+        errors.print(
+            f"error: `{shown}` failed (exit status {returncode})", highlight=False, markup=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_TOOL_FAILED)
 
 
@@ -93,7 +95,7 @@ def _clusters(kind: str) -> list[str]:
     listed = subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, check=False)
     if listed.returncode != 0:
         said = (listed.stderr or listed.stdout).strip()
-        errors.print(f"error: `kind get clusters` failed: {said}", highlight=False, markup=False)
+        errors.print(f"error: `kind get clusters` failed: {said}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_TOOL_FAILED)
     return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
 

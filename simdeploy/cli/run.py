@@ -9,19 +9,34 @@ import typer
 from rich.table import Table
 
 from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
-from simdeploy.cli.files import load, save_figure, write_atomically, write_json_atomically
+from simdeploy.cli.files import (
+    STDOUT,
+    check_figure,
+    check_output,
+    load,
+    save_figure,
+    write_atomically,
+    write_json_atomically,
+)
+
+# The seeds a scenario may give (int64, as its `seed` field).
+SEED_OPTION = typer.Option(None, min=-(2**63), max=2**63 - 1, help="Override the scenario's seed.")
 
 
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
-    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write the result document here."),
+    seed: int | None = SEED_OPTION,
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write the result document here (- for standard output; the timeline goes to stderr)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
     metrics_path: Path | None = typer.Option(
         None, "--metrics", help="Export the scraped metrics: .csv, else OpenMetrics text."
     ),
-    plot_path: Path | None = typer.Option(None, "--plot", help="Write the timeline figure here (PNG)."),
+    plot_path: Path | None = typer.Option(
+        None, "--plot", help="Write the timeline figure here: .png, .svg, .pdf (the suffix picks the format)."
+    ),
     since: str | None = typer.Option(None, help="Print the timeline from this simulated time on, e.g. 2m."),
     until: str | None = typer.Option(None, help="Print the timeline up to this simulated time, e.g. 5m."),
     reasons: list[str] | None = typer.Option(
@@ -37,6 +52,9 @@ def run(
     if start is not None and end is not None and start > end:
         raise fail(f"--since {since} is after --until {until}")
     wanted = [reason.strip() for option in reasons or [] for reason in option.split(",") if reason.strip()]
+    check_output(json_path, "--json", stdout=True)
+    check_output(metrics_path, "--metrics")
+    check_figure(plot_path, "--plot")
     loaded = load(scenario)
     _print_warnings(loaded.warnings)
     simulation = build(loaded, seed)
@@ -60,7 +78,8 @@ def run(
         from simdeploy.report.plot import timeline_figure
 
         save_figure(timeline_figure(result), plot_path)
-    print_run(result, console, quiet, select_events(result["events"], start, end, wanted))
+    shown = select_events(result["events"], start, end, wanted)
+    print_run(result, errors if json_path == STDOUT else console, quiet, shown)  # stdout holds the JSON alone
     if failed_expectations(result):
         raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
 
@@ -78,7 +97,7 @@ def _moment(option: str, value: str | None) -> float | None:
 def report(
     scenario: Path | None = typer.Argument(None, help="Scenario file (YAML) to run; or leave out and give --from."),
     output: Path = typer.Option(..., "--output", "-o", help="Write the HTML report here."),
-    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    seed: int | None = SEED_OPTION,
     from_path: Path | None = typer.Option(
         None, "--from", help="Render this result document (`run --json`, `serve --json`) instead of running."
     ),
@@ -91,6 +110,7 @@ def report(
         raise fail("give a scenario file or --from RESULT.json (one of them)")
     if from_path is not None and seed is not None:
         raise fail("--seed: a result document has its seed; run the scenario to choose another")
+    check_output(output, "--output")
     if from_path is not None:
         result = _load_result(from_path)
     else:
@@ -183,7 +203,7 @@ def query(
     at: str | None = typer.Option(None, help="Evaluate at this simulated time (default: the end), e.g. 5m."),
     range_: bool = typer.Option(False, "--range", help="Evaluate over the whole run instead, every --step."),
     step: str = typer.Option("15s", help="Resolution of a --range query."),
-    seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+    seed: int | None = SEED_OPTION,
 ) -> None:
     """Run a scenario, then evaluate a PromQL query on its metrics (test an alert or analysis query)."""
     from simdeploy.k8s.duration import parse_duration

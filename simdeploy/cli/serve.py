@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from simdeploy.cli.app import app, console, errors, fail
-from simdeploy.cli.files import load, write_json_atomically
+from simdeploy.cli.files import check_output, load, write_json_atomically
 
 
 @app.command()
@@ -38,10 +38,9 @@ def serve(
         check_speed(speed)
     except ValueError as error:
         raise fail(f"--speed: {error}") from None
+    # Found out now, not after the game day, when the document could no longer be written.
+    check_output(json_path, "--json", make_dirs=False)
     loaded = load(scenario)
-    if json_path is not None and not json_path.parent.is_dir():
-        # Found out now, not after the game day, when the document could no longer be written.
-        raise fail(f"--json: no directory {json_path.parent}")
     simulation = build(loaded, seed)
     server = ApiServer(
         simulation,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from simdeploy.cli.app import app, console, errors, fail
-from simdeploy.cli.files import load, save_figure
+from simdeploy.cli.files import check_figure, check_output, load, save_figure
 
 
 @app.command("sweep")
@@ -17,7 +17,7 @@ def sweep_command(
     seeds: int = typer.Option(1, help="Runs per setting, each with its own seed."),
     sample: int | None = typer.Option(None, help="Draw this many random points instead of the whole grid."),
     out: Path | None = typer.Option(None, help="Rows, one per run: .csv or .parquet."),
-    plot: Path | None = typer.Option(None, help="Heatmap (2 parameters) or Pareto scatter (PNG)."),
+    plot: Path | None = typer.Option(None, help="Heatmap (2 parameters) or Pareto scatter: .png, .svg, .pdf."),
     workers: int | None = typer.Option(None, help="Local worker processes (default: all cores)."),
     scheduler: str | None = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786."),
     resume: bool = typer.Option(
@@ -32,9 +32,9 @@ def sweep_command(
     from simdeploy.sweep import SweepError, parse_set, sweep
     from simdeploy.sweep.tables import print_sweep
 
+    check_output(out, "--out", {".csv", ".parquet"})
+    check_figure(plot, "--plot")
     load(scenario)
-    if out is not None and out.suffix not in (".csv", ".parquet"):
-        raise fail(f"--out {out}: use a .csv or .parquet file")
     try:
         parameters = [parse_set(text) for text in sets]
         with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=errors, transient=True) as bar:

@@ -80,21 +80,35 @@ def default_container(container: dict) -> None:
     container.setdefault("terminationMessagePolicy", "File")
     container.setdefault("resources", {})
     for port in container.get("ports") or []:
-        port.setdefault("protocol", "TCP")
+        port["protocol"] = port.get("protocol") or "TCP"
+    for hook in ("postStart", "preStop"):
+        handler = (container.get("lifecycle") or {}).get(hook) or {}
+        if "httpGet" in handler:
+            default_http_get(handler["httpGet"])
     for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
         if container.get(probe_name) is not None:
             default_probe(container[probe_name])
 
 
 def default_probe(probe: dict) -> None:
+    """SetDefaults_Probe: a zero is unset, as in Go."""
     probe.setdefault("initialDelaySeconds", 0)
-    probe.setdefault("timeoutSeconds", 1)
-    probe.setdefault("periodSeconds", 10)
-    probe.setdefault("successThreshold", 1)
-    probe.setdefault("failureThreshold", 3)
+    for field, value in (
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ):
+        if not probe.get(field):
+            probe[field] = value
     if "httpGet" in probe:
-        probe["httpGet"].setdefault("scheme", "HTTP")
-        probe["httpGet"].setdefault("path", "/")
+        default_http_get(probe["httpGet"])
+
+
+def default_http_get(action: dict) -> None:
+    """SetDefaults_HTTPGetAction."""
+    action["path"] = action.get("path") or "/"
+    action["scheme"] = action.get("scheme") or "HTTP"
 
 
 def default_service(service: dict) -> None:
@@ -102,8 +116,9 @@ def default_service(service: dict) -> None:
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
     for port in spec.get("ports") or []:
-        port.setdefault("protocol", "TCP")
-        port.setdefault("targetPort", port.get("port"))
+        port["protocol"] = port.get("protocol") or "TCP"
+        if port.get("targetPort") in (None, 0, ""):  # SetDefaults_Service: an unset target is the port
+            port["targetPort"] = port.get("port")
 
 
 _DEFAULTERS: dict[str, Callable[[dict], None]] = {

@@ -5,25 +5,43 @@ from __future__ import annotations
 import math
 import re
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_WHOLE = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+")
+from simdeploy.k8s.shown import shown
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# ASCII digits only, as Go's time.ParseDuration reads them (\d would also take other scripts' digits).
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_UNIT = r"(?:ns|us|µs|μs|ms|s|m|h)"
+_PART = re.compile(rf"({_NUMBER})({_UNIT})")
+_WHOLE = re.compile(rf"(?:{_NUMBER}{_UNIT})+")
+# time.Duration is an int64 of nanoseconds: ParseDuration refuses anything longer (about 292 years).
+MAX_SECONDS = (2**63 - 1) / 1e9
+_EXPECTED = "expected a duration like 90s, 5m or 1h30m"
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds in a Go duration string; a bare number means seconds. ValueError when malformed."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 90s, 5m or 1h30m, got {value!r}")
+    """Seconds in a Go duration string; a bare number means seconds. ValueError when malformed.
+
+    Like time.ParseDuration (go/src/time/format.go), the result must fit a time.Duration: NaN,
+    infinities and anything past about 292 years are errors, never a number the simulation runs on.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{_EXPECTED}, got {shown(value)}")
     if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{_EXPECTED}, got NaN")
         if value < 0:
-            raise ValueError(f"duration must not be negative, got {value!r}")
-        return float(value)
-    text = str(value).strip()
-    if text in ("0", "0s"):
-        return 0.0
-    if not _WHOLE.fullmatch(text):
-        raise ValueError(f"expected a duration like 90s, 5m or 1h30m, got {value!r}")
-    return sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(text))
+            raise ValueError(f"duration must not be negative, got {shown(value)}")
+        seconds = float(value) if isinstance(value, float) or value <= MAX_SECONDS else math.inf
+    else:
+        text = value.strip()
+        if text in ("0", "0s"):
+            return 0.0
+        if len(text) > 100 or not _WHOLE.fullmatch(text):
+            raise ValueError(f"{_EXPECTED}, got {shown(value)}")
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(text))
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"duration out of range: {shown(value)} (at most 2562047h, Go's time.Duration)")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -31,6 +49,8 @@ def format_duration(seconds: float) -> str:
 
     Every time a report shows (durations here, moments with `format_clock`) is rounded this one way.
     """
+    if not math.isfinite(seconds):
+        return str(seconds)
     if seconds <= 0:
         return "0s"
     if seconds < 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from simdeploy.k8s.shown import shown
+
 # Syntax rules from apimachinery's validation (IsQualifiedName, IsValidLabelValue).
 _NAME_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _DNS_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -15,16 +17,16 @@ Requirement = tuple[str, str, list[str]]
 
 def _check_key(key: object) -> None:
     if not isinstance(key, str):
-        raise ValueError(f"invalid label key {key!r}: must be a string")
+        raise ValueError(f"invalid label key {shown(key)}: must be a string")
     parts = key.split("/")
     name = parts[-1]
     if len(parts) > 2:
-        raise ValueError(f"invalid label key {key!r}: at most one '/' is allowed")
+        raise ValueError(f"invalid label key {shown(key)}: at most one '/' is allowed")
     if len(parts) == 2 and not (0 < len(parts[0]) <= 253 and _DNS_SUBDOMAIN_RE.fullmatch(parts[0])):
-        raise ValueError(f"invalid label key {key!r}: prefix must be a DNS subdomain")
+        raise ValueError(f"invalid label key {shown(key)}: prefix must be a DNS subdomain")
     if not (0 < len(name) <= 63 and _NAME_RE.fullmatch(name)):
         raise ValueError(
-            f"invalid label key {key!r}: name must be 1-63 alphanumerics, '-', '_' or '.', "
+            f"invalid label key {shown(key)}: name must be 1-63 alphanumerics, '-', '_' or '.', "
             "starting and ending with an alphanumeric"
         )
 
@@ -32,7 +34,7 @@ def _check_key(key: object) -> None:
 def _check_value(key: str, value: object) -> None:
     if not (isinstance(value, str) and len(value) <= 63 and _VALUE_RE.fullmatch(value)):
         raise ValueError(
-            f"invalid value {value!r} for label {key!r}: must be empty or 1-63 alphanumerics, "
+            f"invalid value {shown(value)} for label {shown(key)}: must be empty or 1-63 alphanumerics, "
             "'-', '_' or '.', starting and ending with an alphanumeric"
         )
 
@@ -41,13 +43,13 @@ def _requirement(key: object, operator: object, values: list) -> Requirement:
     """Validate one requirement the way labels.NewRequirement does."""
     _check_key(key)
     if operator in ("In", "NotIn") and not values:
-        raise ValueError(f"label {key!r}: operator {operator} needs at least one value")
+        raise ValueError(f"label {shown(key)}: operator {operator} needs at least one value")
     if operator == "Equals" and len(values) != 1:
-        raise ValueError(f"label {key!r}: an exact match needs exactly one value")
+        raise ValueError(f"label {shown(key)}: an exact match needs exactly one value")
     if operator in ("Exists", "DoesNotExist") and values:
-        raise ValueError(f"label {key!r}: operator {operator} takes no values")
+        raise ValueError(f"label {shown(key)}: operator {operator} takes no values")
     if operator not in ("Equals", "In", "NotIn", "Exists", "DoesNotExist"):
-        raise ValueError(f"{operator!r} is not a valid label selector operator")
+        raise ValueError(f"{shown(operator)} is not a valid label selector operator")
     for value in values:
         _check_value(key, value)
     return key, operator, list(values)
@@ -194,7 +196,7 @@ class _Parser:
         if negated:
             kind, key = self.take()
         if kind != "id":
-            raise ValueError(f"found {key!r}, expected: identifier")
+            raise ValueError(f"found {shown(key)}, expected: identifier")
         _check_key(key)
         if negated:
             return _requirement(key, "DoesNotExist", [])

@@ -1,152 +1,32 @@
 """API validation for the kinds we model: the errors the API server would answer with a 422.
 
-Rules follow pkg/apis/apps/validation and pkg/apis/core/validation; unknown fields are rejected
-as `kubectl apply --validate=strict` does, for the parts of each object whose schema we know.
+Rules follow pkg/apis/apps/validation and pkg/apis/core/validation; they run on an object that
+strict decoding (k8s/decoding.py) has accepted, so every field they read has its API type.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from simdeploy.k8s.decoding import SUPPORTED_KINDS, FieldError, decode_errors
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.intstr import get_scaled_value_from_int_or_percent
 from simdeploy.k8s.labels import selector_matches
+from simdeploy.k8s.pod_validation import (
+    NEGATIVE,
+    check_label_selector,
+    check_labels,
+    check_pod_spec,
+    check_port_number,
+    check_port_number_or_name,
+    check_protocol,
+)
+from simdeploy.k8s.quantity import parse_quantity
+from simdeploy.k8s.shown import shown
 
-SUPPORTED_KINDS = {
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "ReplicaSet"),
-    ("v1", "Pod"),
-    ("v1", "Service"),
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("v1", "Namespace"),
-    ("v1", "Node"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("argoproj.io/v1alpha1", "Rollout"),
-    ("argoproj.io/v1alpha1", "AnalysisTemplate"),
-}
+__all__ = ["SUPPORTED_KINDS", "FieldError", "decode_errors", "rule_errors", "validate"]
+
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_ANY = None  # a field whose contents we do not check
-
-_PROBE = {
-    "exec": _ANY,
-    "httpGet": _ANY,
-    "tcpSocket": _ANY,
-    "grpc": _ANY,
-    "initialDelaySeconds": int,
-    "timeoutSeconds": int,
-    "periodSeconds": int,
-    "successThreshold": int,
-    "failureThreshold": int,
-    "terminationGracePeriodSeconds": int,
-}
-_CONTAINER = {
-    "name": str,
-    "image": str,
-    "command": list,
-    "args": list,
-    "workingDir": str,
-    "ports": list,
-    "envFrom": list,
-    "env": list,
-    "resources": _ANY,
-    "resizePolicy": list,
-    "restartPolicy": str,
-    "restartPolicyRules": list,
-    "volumeMounts": list,
-    "volumeDevices": list,
-    "livenessProbe": _PROBE,
-    "readinessProbe": _PROBE,
-    "startupProbe": _PROBE,
-    "lifecycle": {"postStart": _ANY, "preStop": _ANY, "stopSignal": str},
-    "terminationMessagePath": str,
-    "terminationMessagePolicy": str,
-    "imagePullPolicy": str,
-    "securityContext": _ANY,
-    "stdin": bool,
-    "stdinOnce": bool,
-    "tty": bool,
-}
-_POD_SPEC_FIELDS = (
-    "volumes initContainers ephemeralContainers restartPolicy activeDeadlineSeconds dnsPolicy "
-    "nodeSelector serviceAccountName serviceAccount automountServiceAccountToken nodeName "
-    "hostNetwork hostPID hostIPC shareProcessNamespace securityContext imagePullSecrets hostname "
-    "subdomain affinity schedulerName tolerations hostAliases priorityClassName priority dnsConfig "
-    "readinessGates runtimeClassName enableServiceLinks preemptionPolicy overhead "
-    "topologySpreadConstraints setHostnameAsFQDN os hostUsers schedulingGates resourceClaims "
-    "resources hostnameOverride workloadRef"
-).split()
-_POD_SPEC = {
-    **{name: _ANY for name in _POD_SPEC_FIELDS},
-    "containers": [_CONTAINER],
-    "terminationGracePeriodSeconds": int,
-}
-_OBJECT_META = {
-    "name": str,
-    "generateName": str,
-    "namespace": str,
-    "labels": dict,
-    "annotations": dict,
-    "uid": str,
-    "resourceVersion": str,
-    "generation": int,
-    "creationTimestamp": _ANY,
-    "deletionTimestamp": _ANY,
-    "deletionGracePeriodSeconds": int,
-    "ownerReferences": list,
-    "finalizers": list,
-    "managedFields": list,
-    "selfLink": str,
-}
-_TEMPLATE = {"metadata": _OBJECT_META, "spec": _POD_SPEC}
-_SERVICE_SPEC_FIELDS = (
-    "clusterIP clusterIPs externalIPs sessionAffinity loadBalancerIP loadBalancerSourceRanges externalName "
-    "externalTrafficPolicy healthCheckNodePort publishNotReadyAddresses sessionAffinityConfig ipFamilies "
-    "ipFamilyPolicy allocateLoadBalancerNodePorts loadBalancerClass internalTrafficPolicy trafficDistribution"
-).split()
-_SCHEMAS: dict[str, dict] = {
-    "Deployment": {
-        "replicas": int,
-        "selector": _ANY,
-        "template": _TEMPLATE,
-        "strategy": {"type": str, "rollingUpdate": {"maxSurge": _ANY, "maxUnavailable": _ANY}},
-        "minReadySeconds": int,
-        "revisionHistoryLimit": int,
-        "paused": bool,
-        "progressDeadlineSeconds": int,
-    },
-    "ReplicaSet": {
-        "replicas": int,
-        "minReadySeconds": int,
-        "selector": _ANY,
-        "template": _TEMPLATE,
-    },
-    "Pod": _POD_SPEC,
-    "Service": {
-        **{name: _ANY for name in _SERVICE_SPEC_FIELDS},
-        "selector": dict,
-        "type": str,
-        "ports": [{"name": str, "protocol": str, "appProtocol": str, "port": int, "targetPort": _ANY, "nodePort": int}],
-    },
-    "PodDisruptionBudget": {
-        "minAvailable": _ANY,
-        "maxUnavailable": _ANY,
-        "selector": _ANY,
-        "unhealthyPodEvictionPolicy": str,
-    },
-}
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One invalid field, named by its path from the object root."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 def validate(obj: dict) -> list[FieldError]:
@@ -156,105 +36,38 @@ def validate(obj: dict) -> list[FieldError]:
 
 def rule_errors(obj: dict) -> list[FieldError]:
     """The validation rules of the object's kind, for an object that decodes (see decode_errors)."""
+    errors = _check_name(obj["metadata"]) + check_labels(obj["metadata"].get("labels"), "metadata.labels")
     check = _CHECKS.get(obj["kind"])
-    return check(obj) if check is not None else []
+    return errors + (check(obj) if check is not None else [])
 
 
-def decode_errors(obj: dict) -> list[FieldError]:
-    """What strict decoding refuses before defaulting and validation: unknown fields and wrong shapes."""
-    errors = _validate_envelope(obj)
-    if errors:
-        return errors
-    kind, spec = obj["kind"], obj.get("spec")
-    if spec is not None and not isinstance(spec, dict):
-        return [FieldError("spec", f"Invalid value: expected a mapping, got {_type_name(type(spec))}")]
-    if kind in _SCHEMAS and spec is not None:
-        errors += _unknown_fields(spec, _SCHEMAS[kind], "spec")
-    elif kind == "Rollout" and spec is not None and "template" in spec:
-        errors += _unknown_fields(spec["template"], _TEMPLATE, "spec.template")
-    errors += _unknown_fields(obj["metadata"], _OBJECT_META, "metadata")
-    for field in ("labels", "annotations"):
-        pairs = obj["metadata"].get(field)
-        for key, value in pairs.items() if isinstance(pairs, dict) else ():
-            if not isinstance(value, str):
-                errors.append(FieldError(f"metadata.{field}.{key}", f"Invalid value: {value!r}: expected a string"))
-    return errors
-
-
-def _validate_envelope(obj: dict) -> list[FieldError]:
-    if not isinstance(obj, dict):
-        return [FieldError("(root)", "expected a Kubernetes object (a mapping)")]
-    for field in ("apiVersion", "kind"):
-        if not isinstance(obj.get(field), str) or not obj.get(field):
-            return [FieldError(field, "Required value")]
-    if (obj["apiVersion"], obj["kind"]) not in SUPPORTED_KINDS:
-        known = ", ".join(f"{kind} ({api})" for api, kind in sorted(SUPPORTED_KINDS, key=lambda k: k[1]))
-        return [FieldError("kind", f"no support for {obj['apiVersion']} {obj['kind']}; supported: {known}")]
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        return [FieldError("metadata", "Required value")]
+def _check_name(meta: dict) -> list[FieldError]:
     name = meta.get("name")
     if not name and not meta.get("generateName"):
         return [FieldError("metadata.name", "Required value: name or generateName is required")]
-    if name and (not isinstance(name, str) or not _DNS1123_SUBDOMAIN.fullmatch(name) or len(name) > 253):
+    if name and (not _DNS1123_SUBDOMAIN.fullmatch(name) or len(name) > 253):
         return [
             FieldError(
                 "metadata.name",
-                f"Invalid value: {name!r}: a lowercase RFC 1123 subdomain must consist of lower case "
+                f"Invalid value: {shown(name)}: a lowercase RFC 1123 subdomain must consist of lower case "
                 "alphanumeric characters, '-' or '.'",
             )
         ]
     return []
 
 
-def _unknown_fields(value: object, schema: object, path: str) -> list[FieldError]:
-    """Strict decoding: unknown fields and wrongly typed scalars in the parts we know."""
-    if schema is _ANY or value is None:
-        return []
-    if isinstance(schema, type):
-        if schema is int and (isinstance(value, bool) or not isinstance(value, int)):
-            return [FieldError(path, f"Invalid value: {value!r}: expected an integer")]
-        if schema is not int and not isinstance(value, schema):
-            return [FieldError(path, f"Invalid value: {value!r}: expected {_type_name(schema)}")]
-        return []
-    if isinstance(schema, list):
-        if not isinstance(value, list):
-            return [FieldError(path, f"Invalid value: expected a list, got {_type_name(type(value))}")]
-        errors: list[FieldError] = []
-        for index, item in enumerate(value):
-            errors += _unknown_fields(item, schema[0], f"{path}[{index}]")
-        return errors
-    if not isinstance(value, dict):
-        return [FieldError(path, f"Invalid value: expected a mapping, got {_type_name(type(value))}")]
-    errors = []
-    for key, item in value.items():
-        if key not in schema:
-            errors.append(FieldError(f"{path}.{key}", "unknown field"))
-        else:
-            errors += _unknown_fields(item, schema[key], f"{path}.{key}")
-    return errors
-
-
-def _type_name(kind: type) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        bool: "a boolean",
-        list: "a list",
-        dict: "a mapping",
-    }.get(kind, kind.__name__)
-
-
 def _check_int_or_percent(value: object, path: str) -> list[FieldError]:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        return [FieldError(path, f"Invalid value: {value!r}: must be an integer or percentage (e.g. '5%')")]
+        return [FieldError(path, f"Invalid value: {shown(value)}: must be an integer or percentage (e.g. '5%')")]
     if isinstance(value, int):
         return [] if value >= 0 else [FieldError(path, f"Invalid value: {value}: must be greater than or equal to 0")]
     try:
         scaled = get_scaled_value_from_int_or_percent(value, 100, True)
     except ValueError:
-        return [FieldError(path, f"Invalid value: {value!r}: must be an integer or percentage (e.g. '5%')")]
-    return [] if scaled >= 0 else [FieldError(path, f"Invalid value: {value!r}: must be greater than or equal to 0")]
+        return [FieldError(path, f"Invalid value: {shown(value)}: must be an integer or percentage (e.g. '5%')")]
+    return (
+        [] if scaled >= 0 else [FieldError(path, f"Invalid value: {shown(value)}: must be greater than or equal to 0")]
+    )
 
 
 def _is_zero(value: object) -> bool:
@@ -271,6 +84,9 @@ def _check_selector(obj: dict, required: bool = True) -> list[FieldError]:
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return [FieldError("spec.selector", "Invalid value: empty selector is invalid for deployment")]
     labels = (spec.get("template", {}).get("metadata") or {}).get("labels") or {}
+    label_errors = check_labels(labels, "spec.template.metadata.labels")
+    if label_errors:
+        return label_errors
     try:
         matches = selector_matches(selector, labels)
     except ValueError as error:
@@ -279,77 +95,24 @@ def _check_selector(obj: dict, required: bool = True) -> list[FieldError]:
         return [
             FieldError(
                 "spec.template.metadata.labels",
-                f"Invalid value: {labels}: `selector` does not match template `labels`",
+                f"Invalid value: {shown(labels)}: `selector` does not match template `labels`",
             )
         ]
     return []
-
-
-def _check_pod_spec(spec: dict, path: str) -> list[FieldError]:
-    errors: list[FieldError] = []
-    containers = spec.get("containers")
-    if not containers:
-        return [FieldError(f"{path}.containers", "Required value")]
-    names = set()
-    for index, container in enumerate(containers):
-        where = f"{path}.containers[{index}]"
-        if not container.get("name"):
-            errors.append(FieldError(f"{where}.name", "Required value"))
-        elif container["name"] in names:
-            errors.append(FieldError(f"{where}.name", f"Duplicate value: {container['name']!r}"))
-        names.add(container.get("name"))
-        if not container.get("image"):
-            errors.append(FieldError(f"{where}.image", "Required value"))
-        for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
-            probe = container.get(probe_name)
-            if probe is not None:
-                errors += _check_probe(probe, probe_name, f"{where}.{probe_name}")
-    grace = spec.get("terminationGracePeriodSeconds")
-    if isinstance(grace, int) and grace < 0:
-        errors.append(FieldError(f"{path}.terminationGracePeriodSeconds", "must be greater than or equal to 0"))
-    return errors
-
-
-def _check_probe(probe: dict, name: str, path: str) -> list[FieldError]:
-    errors: list[FieldError] = []
-    handlers = [h for h in ("exec", "httpGet", "tcpSocket", "grpc") if h in probe]
-    if len(handlers) != 1:
-        errors.append(FieldError(path, "must specify exactly one handler type (exec, httpGet, tcpSocket, grpc)"))
-    for field, minimum in (
-        ("periodSeconds", 1),
-        ("timeoutSeconds", 1),
-        ("successThreshold", 1),
-        ("failureThreshold", 1),
-    ):
-        value = probe.get(field)
-        if isinstance(value, int) and value < minimum:
-            errors.append(
-                FieldError(
-                    f"{path}.{field}",
-                    f"Invalid value: {value}: must be greater than or equal to {minimum}",
-                )
-            )
-    if name != "readinessProbe" and probe.get("successThreshold", 1) != 1:
-        errors.append(FieldError(f"{path}.successThreshold", f"Invalid value: {probe['successThreshold']}: must be 1"))
-    return errors
 
 
 def _check_deployment(obj: dict) -> list[FieldError]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [FieldError("spec", "Required value")]
-    errors = _check_selector(obj)
-    for field in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
-        value = spec.get(field)
-        if isinstance(value, int) and value < 0:
-            errors.append(FieldError(f"spec.{field}", f"Invalid value: {value}: must be greater than or equal to 0"))
+    errors = _check_selector(obj) + _check_non_negative(spec, ("replicas", "minReadySeconds", "revisionHistoryLimit"))
     strategy = spec.get("strategy") or {}
     kind = strategy.get("type", "RollingUpdate")
     if kind not in ("RollingUpdate", "Recreate"):
         errors.append(
             FieldError(
                 "spec.strategy.type",
-                f'Unsupported value: "{kind}": supported values: "Recreate", "RollingUpdate"',
+                f'Unsupported value: {shown(kind)}: supported values: "Recreate", "RollingUpdate"',
             )
         )
     rolling = strategy.get("rollingUpdate")
@@ -375,13 +138,13 @@ def _check_deployment(obj: dict) -> list[FieldError]:
     if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
         errors.append(FieldError("spec.template.spec", "Required value"))
     else:
-        errors += _check_pod_spec(template["spec"], "spec.template.spec")
+        errors += check_pod_spec(template["spec"], "spec.template.spec")
         policy = template["spec"].get("restartPolicy", "Always")
         if policy != "Always":
             errors.append(
                 FieldError(
                     "spec.template.spec.restartPolicy",
-                    f'Unsupported value: "{policy}": supported values: "Always"',
+                    f'Unsupported value: {shown(policy)}: supported values: "Always"',
                 )
             )
     return errors
@@ -400,24 +163,31 @@ def _check_rolling_update(rolling: dict) -> list[FieldError]:
         errors.append(
             FieldError(
                 f"{path}.maxUnavailable",
-                f"Invalid value: {unavailable!r}: must not be greater than 100%",
+                f"Invalid value: {shown(unavailable)}: must not be greater than 100%",
             )
         )
     if _is_zero(surge) and _is_zero(unavailable):
         errors.append(
             FieldError(
                 f"{path}.maxUnavailable",
-                f"Invalid value: {unavailable!r}: may not be 0 when `maxSurge` is 0",
+                f"Invalid value: {shown(unavailable)}: may not be 0 when `maxSurge` is 0",
             )
         )
     return errors
 
 
+def _check_non_negative(spec: dict, fields: tuple[str, ...]) -> list[FieldError]:
+    """ValidateNonnegativeField for each of `fields` that is set."""
+    return [
+        FieldError(f"spec.{f}", NEGATIVE.format(spec[f])) for f in fields if spec.get(f) is not None and spec[f] < 0
+    ]
+
+
 def _check_replica_set(obj: dict) -> list[FieldError]:
-    errors = _check_selector(obj)
+    errors = _check_selector(obj) + _check_non_negative(obj["spec"], ("replicas", "minReadySeconds"))
     template = obj["spec"].get("template") or {}
     if isinstance(template.get("spec"), dict):
-        errors += _check_pod_spec(template["spec"], "spec.template.spec")
+        errors += check_pod_spec(template["spec"], "spec.template.spec")
     return errors
 
 
@@ -425,15 +195,41 @@ def _check_pod(obj: dict) -> list[FieldError]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [FieldError("spec", "Required value")]
-    return _check_pod_spec(spec, "spec")
+    return check_pod_spec(spec, "spec")
 
 
 def _check_service(obj: dict) -> list[FieldError]:
-    spec = obj.get("spec") or {}
-    selector = spec.get("selector")
-    if selector is not None and not isinstance(selector, dict):
-        return [FieldError("spec.selector", "Invalid value: expected a map of labels")]
-    return []
+    """validateServicePort for each port: numbers in range, a target port number or name, unique names."""
+    errors = check_labels((obj.get("spec") or {}).get("selector"), "spec.selector")
+    ports = (obj.get("spec") or {}).get("ports") or []
+    names: set[str] = set()
+    for index, port in enumerate(ports):
+        where = f"spec.ports[{index}]"
+        name = port.get("name", "")
+        if len(ports) > 1 and not name:
+            errors.append(FieldError(f"{where}.name", "Required value"))
+        elif name in names:
+            errors.append(FieldError(f"{where}.name", f"Duplicate value: {shown(name)}"))
+        names.add(name)
+        if "port" not in port:
+            errors.append(FieldError(f"{where}.port", "Required value"))
+        else:
+            errors += check_port_number(port["port"], f"{where}.port")
+        errors += check_protocol(port.get("protocol", "TCP"), f"{where}.protocol")
+        if port.get("targetPort") not in (None, 0):
+            errors += check_port_number_or_name(port["targetPort"], f"{where}.targetPort")
+    return errors
+
+
+def _check_node(obj: dict) -> list[FieldError]:
+    """A node's capacity and allocatable resources are not negative."""
+    errors: list[FieldError] = []
+    status = obj.get("status") or {}
+    for field in ("capacity", "allocatable"):
+        for name, value in (status.get(field) or {}).items():
+            if parse_quantity(value) < 0:
+                errors.append(FieldError(f"status.{field}.{name}", NEGATIVE.format(shown(value))))
+    return errors
 
 
 def _check_pdb(obj: dict) -> list[FieldError]:
@@ -445,9 +241,10 @@ def _check_pdb(obj: dict) -> list[FieldError]:
         return [FieldError("spec", "Required value: one of minAvailable or maxUnavailable")]
     field = "minAvailable" if has_min else "maxUnavailable"
     errors = _check_int_or_percent(spec[field], f"spec.{field}")
+    errors += check_label_selector(spec.get("selector") or {}, "spec.selector")
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in ("IfHealthyBudget", "AlwaysAllow"):
-        errors.append(FieldError("spec.unhealthyPodEvictionPolicy", f'Unsupported value: "{policy}"'))
+        errors.append(FieldError("spec.unhealthyPodEvictionPolicy", f"Unsupported value: {shown(policy)}"))
     return errors
 
 
@@ -467,7 +264,7 @@ def _check_rollout(obj: dict) -> list[FieldError]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [FieldError("spec", "Required value")]
-    errors = _check_selector(obj)
+    errors = _check_selector(obj) + _check_non_negative(spec, ("replicas", "minReadySeconds", "revisionHistoryLimit"))
     strategy = spec.get("strategy") or {}
     kinds = [k for k in ("canary", "blueGreen") if k in strategy]
     if len(kinds) != 1:
@@ -476,7 +273,7 @@ def _check_rollout(obj: dict) -> list[FieldError]:
     if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
         errors.append(FieldError("spec.template.spec", "Required value"))
     else:
-        errors += _check_pod_spec(template["spec"], "spec.template.spec")
+        errors += check_pod_spec(template["spec"], "spec.template.spec")
     if kinds == ["blueGreen"] and not (strategy["blueGreen"] or {}).get("activeService"):
         errors.append(FieldError("spec.strategy.blueGreen.activeService", "Required value"))
     if kinds == ["canary"]:
@@ -496,7 +293,7 @@ def _check_canary_step(step: object, path: str) -> list[FieldError]:
     if kind not in _CANARY_STEPS:
         return [FieldError(f"{path}.{kind}", "unknown field")]
     if kind == "setWeight" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100):
-        return [FieldError(f"{path}.setWeight", f"Invalid value: {value!r}: must be an integer from 0 to 100")]
+        return [FieldError(f"{path}.setWeight", f"Invalid value: {shown(value)}: must be an integer from 0 to 100")]
     if kind == "pause" and isinstance(value, dict) and "duration" in value:
         try:
             parse_duration(value["duration"])
@@ -514,4 +311,5 @@ _CHECKS = {
     "Pod": _check_pod,
     "Service": _check_service,
     "PodDisruptionBudget": _check_pdb,
+    "Node": _check_node,
 }

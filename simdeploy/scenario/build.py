@@ -14,6 +14,7 @@ from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.flags import attach_flags, flag_action
 from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
+from simdeploy.scenario.references import PATCH_KINDS
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.cluster.kubectl import KubectlError
 from simdeploy.sim.cluster.nodes import node_object
@@ -304,27 +305,5 @@ def _set_weights(sim: Simulation, namespace: str, action: schema.SetWeightsActio
     return f"route/{action.route} weights set"
 
 
-_KINDS = {
-    "deployment": "Deployment",
-    "deployments": "Deployment",
-    "deploy": "Deployment",
-    "service": "Service",
-    "services": "Service",
-    "svc": "Service",
-    "node": "Node",
-    "nodes": "Node",
-    "pdb": "PodDisruptionBudget",
-    "poddisruptionbudget": "PodDisruptionBudget",
-    "configmap": "ConfigMap",
-    "cm": "ConfigMap",
-    "replicaset": "ReplicaSet",
-    "rs": "ReplicaSet",
-    "pod": "Pod",
-    "rollout": "Rollout",
-    "rollouts": "Rollout",
-    "ro": "Rollout",
-}
-
-
 def _kind(text: str) -> str:
-    return _KINDS.get(text.lower(), text)
+    return PATCH_KINDS.get(text.lower(), text)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from simdeploy.k8s.shown import shown
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,79}")
 
 
 @dataclass(frozen=True)
@@ -22,3 +27,12 @@ class ScenarioError(ValueError):
         self.problems = problems
         lines = [f"{source}: {problem}" for problem in problems]
         super().__init__("\n".join(lines))
+
+
+def key_step(key: object) -> str:
+    """The step of a field path that enters a mapping by `key`: `.name`, `["a.b/c"]`, or a bounded repr."""
+    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
+        return f".{key}"
+    if isinstance(key, str) and len(key) <= 80 and '"' not in key:
+        return f'["{key}"]'
+    return f"[{shown(key)}]"

@@ -5,21 +5,25 @@ Each expectation's direction is in its name: `availability` is a floor, everythi
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
 from simdeploy.k8s.duration import format_clock, format_duration
-from simdeploy.scenario.schema import Duration, Strict
+from simdeploy.k8s.shown import shown
+from simdeploy.scenario.fields import Duration, Strict
 from simdeploy.sim.result import Alert, Expectation, Result, Summary, fraction, seconds
+
+_PERCENT = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)%")  # ASCII digits
 
 
 def _fraction(value: Any) -> float:
     """0.999, "99.9%" -> 0.999."""
-    if isinstance(value, str) and value.strip().endswith("%"):
+    if isinstance(value, str) and _PERCENT.fullmatch(value.strip()):
         return float(value.strip()[:-1]) / 100
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a fraction like 0.999 or a percentage like 99.9%, got {value!r}")
+        raise ValueError(f"expected a fraction like 0.999 or a percentage like 99.9%, got {shown(value)}")
     return float(value)
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import random
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import yaml
 
 from simdeploy.delivery.flags.traffic import (
     DISABLED,
@@ -20,16 +16,14 @@ from simdeploy.delivery.flags.traffic import (
     population,
     variant_names,
 )
-from simdeploy.delivery.flags.unleash import FlagError, FlagSet
+from simdeploy.delivery.flags.unleash import FlagError, FlagSet, client_state
+from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, format_time, parse_time
-from simdeploy.scenario.errors import Problem
+from simdeploy.scenario.errors import Problem, key_step
 from simdeploy.scenario.schema import FlagAction, FlagsSpec, ScenarioSpec, SetRolloutAction
-from simdeploy.scenario.yamlfile import LOADER, yaml_message
+from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, strict_json
 from simdeploy.sim.simulation import Simulation
 from simdeploy.sim.traffic.model import Effect
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
 
 # -- reading -----------------------------------------------------------------------------
 
@@ -45,21 +39,18 @@ def read_state(spec: FlagsSpec, directory: Path, problems: list[Problem]) -> dic
             return None
     try:
         FlagSet.from_unleash(state)
+        return client_state(state)  # the runtime works on the full state, whichever form the file has
     except FlagError as error:
         problems.append(_flag_problem(str(error), where, renames))
         return None
-    return state
 
 
 def _read_file(path: Path, where: str, problems: list[Problem]) -> tuple[dict | None, dict[str, str]]:
     """A state document (JSON or YAML), or a ConfigMap holding one JSON feature (or state) per data key."""
     try:
-        documents = [d for d in yaml.load_all(path.read_text(), Loader=LOADER) if d is not None]
-    except FileNotFoundError:
-        problems.append(Problem("flags.file", f"file not found: {path}"))
-        return None, {}
-    except yaml.YAMLError as error:
-        problems.append(Problem(where, yaml_message(error)))
+        documents = parse_yaml(read_text(path))
+    except InputError as error:
+        problems.append(Problem(where, str(error)))
         return None, {}
     if len(documents) != 1 or not isinstance(documents[0], dict):
         problems.append(Problem(where, "expected one document: an Unleash state {version, features} or a ConfigMap"))
@@ -73,16 +64,27 @@ def _from_config_map(config_map: dict, where: str, problems: list[Problem]) -> t
     """Features from each data key (as the seed chapter's unleash-features); features[i] is renamed to its key."""
     state: dict = {"version": 1, "features": [], "segments": []}
     renames: dict[str, str] = {}
-    for key, text in (config_map.get("data") or {}).items():
-        name = f"data.{key}" if _PLAIN_KEY.fullmatch(key) else f'data["{key}"]'
+    data = config_map.get("data") or {}
+    if not isinstance(data, dict):
+        problems.append(Problem(f"{where} data", "expected a mapping of keys to JSON text"))
+        return None, renames
+    for key, text in data.items():
+        name = f"data{key_step(key)}"
+        if not isinstance(text, str):
+            problems.append(Problem(f"{where} {name}", f"expected JSON text, got {shown(text)}"))
+            continue
         try:
-            document = json.loads(text) if isinstance(text, str) else None
-        except json.JSONDecodeError as error:
+            document = strict_json(text)
+        except ValueError as error:
             problems.append(Problem(f"{where} {name}", f"invalid JSON: {error}"))
             continue
         if isinstance(document, dict) and "features" in document:  # a whole state under one key
-            state["features"] += document.get("features") or []
-            state["segments"] += document.get("segments") or []
+            for field in ("features", "segments"):
+                items = document.get(field) or []
+                if not isinstance(items, list):
+                    problems.append(Problem(f"{where} {name}", f"{field}: expected a list"))
+                    continue
+                state[field] += items
         else:
             renames[f"features[{len(state['features'])}]"] = name
             state["features"].append(document)
@@ -115,10 +117,10 @@ def check_flags(spec: ScenarioSpec, state: dict | None, problems: list[Problem])
         if state is None:
             problems.append(Problem(where, "the scenario has no flags section"))
         elif action.flag not in features:
-            problems.append(Problem(where, f"no feature {action.flag!r} in the flags state"))
+            problems.append(Problem(where, f"no feature {shown(action.flag)} in the flags state"))
         elif isinstance(action, SetRolloutAction) and not _has_rollout(features[action.flag]):
             problems.append(
-                Problem(where, f"feature {action.flag!r} has no flexibleRollout or gradualRollout strategy")
+                Problem(where, f"feature {shown(action.flag)} has no flexibleRollout or gradualRollout strategy")
             )
     if spec.flags is None or state is None:
         return
@@ -126,13 +128,15 @@ def check_flags(spec: ScenarioSpec, state: dict | None, problems: list[Problem])
     for index, effect in enumerate(spec.flags.effects):
         where = f"flags.effects[{index}]"
         if effect.flag not in features:
-            problems.append(Problem(f"{where}.flag", f"no feature {effect.flag!r} in the flags state"))
+            problems.append(Problem(f"{where}.flag", f"no feature {shown(effect.flag)} in the flags state"))
             continue
         cohorts = [ENABLED, DISABLED, *variant_names(features[effect.flag])]
         if effect.when not in cohorts:
-            problems.append(Problem(f"{where}.when", f"expected one of {', '.join(cohorts)}, got {effect.when!r}"))
+            problems.append(Problem(f"{where}.when", f"expected one of {', '.join(cohorts)}, got {shown(effect.when)}"))
         if effect.version is not None and effect.version not in versions:
-            problems.append(Problem(f"{where}.version", f"no image or version named {effect.version!r} under versions"))
+            problems.append(
+                Problem(f"{where}.version", f"no image or version named {shown(effect.version)} under versions")
+            )
 
 
 def _has_rollout(feature: dict) -> bool:
@@ -148,11 +152,11 @@ def flag_warnings(spec: ScenarioSpec, state: dict) -> list[str]:
         if meta.expires is not None and meta.expires < start:
             owner = f" (owner {meta.owner})" if meta.owner else ""
             warnings.append(
-                f"flags: feature {name!r}{owner} expired {format_time(meta.expires)}, before the scenario starts "
+                f"flags: feature {shown(name)}{owner} expired {format_time(meta.expires)}, before the scenario starts "
                 f"({format_time(start)}): remove the flag or extend its expiry"
             )
         if meta.error is not None:
-            warnings.append(f"flags: feature {name!r} is always off: {meta.error}")
+            warnings.append(f"flags: feature {shown(name)} is always off: {meta.error}")
     return warnings
 
 

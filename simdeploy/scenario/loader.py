@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import copy
 import csv
-import re
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from simdeploy.delivery.argo.analysis import validate_template
 from simdeploy.k8s.admission import admit
+from simdeploy.k8s.decoding import drop_nulls
 from simdeploy.k8s.duration import parse_duration
-from simdeploy.k8s.labels import parse_selector
-from simdeploy.scenario.errors import Problem, ScenarioError
+from simdeploy.k8s.shown import shown
+from simdeploy.scenario.errors import Problem, ScenarioError, key_step
 from simdeploy.scenario.expect import ExpectSpec
+from simdeploy.scenario.fields import MAX_RATE
 from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
 from simdeploy.scenario.limits import check_limits
+from simdeploy.scenario.references import check_references, default_namespace
 from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
     AlertsRef,
     ApplyAction,
-    DeletePodsAction,
     ManifestRef,
     ScenarioSpec,
-    SetBehaviourAction,
-    SetImageAction,
-    SetWeightsAction,
 )
-from simdeploy.scenario.yamlfile import LOADER, read_yaml, yaml_message
+from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, read_yaml
 from simdeploy.sim.metrics.alerts import RuleGroup
+
+__all__ = ["Scenario", "default_namespace", "load_scenario"]
 
 
 @dataclass
@@ -67,13 +66,13 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError(name, [_problem(e) for e in error.errors()]) from None
+        raise ScenarioError(name, _problems(error.errors())) from None
     scenario = Scenario(spec, name, directory)
     problems: list[Problem] = []
     try:
         scenario.expect = ExpectSpec.model_validate(spec.expect)
     except ValidationError as error:
-        problems += [_problem({**e, "loc": ("expect", *e["loc"])}) for e in error.errors()]
+        problems += _problems(error.errors(), ("expect",))
     for index, ref in enumerate(spec.manifests):
         scenario.manifests += _read_manifests(ref, directory, f"manifests[{index}]", problems)
     for index, action in enumerate(spec.timeline):
@@ -90,7 +89,7 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
     if spec.flags is not None:
         scenario.flag_state = read_state(spec.flags, directory, problems)
     if not problems:
-        _check_references(scenario, problems)
+        check_references(scenario, problems)
         check_flags(spec, scenario.flag_state, problems)
         check_limits(scenario, default_namespace(scenario), problems)
     if problems:
@@ -110,56 +109,62 @@ def _read_yaml_mapping(path: Path) -> dict:
     return data
 
 
+def _problems(errors: list[dict], prefix: tuple = ()) -> list[Problem]:
+    """Pydantic's errors as field paths and sentences; a union's branches at one path make one problem."""
+    merged: dict[str, list[str]] = {}
+    for error in errors:
+        problem = _problem({**error, "loc": (*prefix, *error["loc"])})
+        messages = merged.setdefault(problem.path, [])
+        if problem.message not in messages:
+            messages.append(problem.message)
+    return [Problem(path, " or ".join(messages)) for path, messages in merged.items()]
+
+
 def _problem(error: dict) -> Problem:
     """A pydantic error as a field path and a sentence."""
     path = ""
-    for part in error["loc"]:
+    loc = list(error["loc"])
+    while loc and loc[-1] in _TYPE_TAGS:
+        loc.pop()  # the branch of a union (`str | dict`) that was tried, not a field
+    for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         elif part in _UNION_TAGS:
             continue  # the discriminated-union branch name, not a field
-        elif not _PLAIN_KEY.fullmatch(str(part)):
-            path += f'["{part}"]'
         else:
-            path += f".{part}" if path else str(part)
+            step = key_step(part)
+            path += step[1:] if not path and step.startswith(".") else step
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     elif error["type"] == "missing":
         message = "required field is missing"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown action {error['input'].get('action')!r}; expected one of: {', '.join(ACTION_NAMES)}"
+        tag = error["input"].get("action") if isinstance(error["input"], dict) else None
+        message = f"unknown action {shown(tag)}; expected one of: {', '.join(ACTION_NAMES)}"
     elif error["type"] == "union_tag_not_found":
         message = f"every timeline entry needs `action`: one of {', '.join(ACTION_NAMES)}"
     return Problem(path, message)
 
 
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_TYPE_TAGS = {"str", "dict[str,any]", "int", "float", "bool", "list[any]"}
 _UNION_TAGS = set(ACTION_NAMES)
 
 
 def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: list[Problem]) -> list[dict]:
     if ref.inline is not None:
-        documents, origin = (
-            ([ref.inline] if isinstance(ref.inline, dict) else None),
-            f"{where}.inline",
-        )
-        if documents is None:
-            try:
-                documents = [d for d in yaml.load_all(ref.inline, Loader=LOADER) if d is not None]
-            except yaml.YAMLError as error:
-                problems.append(Problem(f"{where}.inline", yaml_message(error)))
-                return []
+        origin = f"{where}.inline"
+        try:
+            documents = [ref.inline] if isinstance(ref.inline, dict) else parse_yaml(ref.inline)
+        except InputError as error:
+            problems.append(Problem(origin, str(error)))
+            return []
     else:
-        path = directory / ref.file
         origin = f"{where}.file ({ref.file})"
         try:
-            documents = [d for d in yaml.load_all(path.read_text(), Loader=LOADER) if d is not None]
-        except FileNotFoundError:
-            problems.append(Problem(f"{where}.file", f"file not found: {path}"))
-            return []
-        except yaml.YAMLError as error:
-            problems.append(Problem(f"{where}.file", f"{ref.file}: {yaml_message(error)}"))
+            documents = parse_yaml(read_text(directory / ref.file))
+        except InputError as error:
+            problems.append(Problem(f"{where}.file", f"{ref.file}: {error}"))
             return []
     objects = []
     for number, document in enumerate(documents, start=1):
@@ -167,14 +172,25 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
         if not isinstance(document, dict):
             problems.append(Problem(label, "expected a Kubernetes object (a mapping)"))
             continue
+        drop_nulls(document)  # as the API server's decoder does; what is stored has no nulls either
         obj = copy.deepcopy(document)
         errors = admit(obj)
         if errors:
-            named = f"{obj.get('kind', '?')}/{(obj.get('metadata') or {}).get('name', '?')}"
+            named = _named(obj)
             problems += [Problem(f"{label} {named}: {e.path}", e.message) for e in errors]
+            continue
+        if not obj["metadata"].get("name"):  # kubectl apply: "cannot use generate name with apply"
+            problems.append(Problem(f"{label} {_named(obj)}: metadata.name", "Required value: apply needs a name"))
             continue
         objects.append(document)
     return objects
+
+
+def _named(obj: dict) -> str:
+    """Kind/name of an object as written, for messages (either may be missing or not a string)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    kind, name = obj.get("kind", "?"), meta.get("name", "?")
+    return "/".join(text if isinstance(text, str) and len(text) <= 80 else shown(text) for text in (kind, name))
 
 
 def _read_rule_groups(ref: AlertsRef, directory: Path, where: str, problems: list[Problem]) -> list[RuleGroup]:
@@ -192,18 +208,26 @@ def _read_rule_groups(ref: AlertsRef, directory: Path, where: str, problems: lis
 def _read_rates(path: Path, where: str, problems: list[Problem]) -> tuple[tuple, tuple] | None:
     """A CSV of `time,rps` rows (time in seconds or a duration; a header row is allowed)."""
     try:
-        rows = list(csv.reader(path.read_text().splitlines()))
-    except FileNotFoundError:
-        problems.append(Problem(where, f"file not found: {path}"))
+        rows = list(csv.reader(read_text(path).splitlines()))
+    except InputError as error:
+        problems.append(Problem(where, f"{path.name}: {error}"))
+        return None
+    except csv.Error as error:
+        problems.append(Problem(where, f"{path.name}: not CSV: {error}"))
         return None
     points = []
     for number, row in enumerate(rows, start=1):
         if not row or (number == 1 and not _is_number(row[0]) and not _is_duration(row[0])):
             continue  # blank line or header
         try:
-            points.append((parse_duration(_number_or_text(row[0])), float(row[1])))
+            rate = float(row[1])
+            if not 0 <= rate <= MAX_RATE:  # NaN fails this too
+                raise ValueError("the rate must be a number from 0 to 1e9")
+            points.append((parse_duration(_number_or_text(row[0])), rate))
         except (ValueError, IndexError):
-            problems.append(Problem(where, f"{path.name} line {number}: expected `time,rps`, got {','.join(row)!r}"))
+            problems.append(
+                Problem(where, f"{path.name} line {number}: expected `time,rps`, got {shown(','.join(row))}")
+            )
             return None
     if not points or [t for t, _ in points] != sorted({t for t, _ in points}):
         problems.append(Problem(where, f"{path.name}: needs rows of time,rps with increasing times"))
@@ -213,10 +237,9 @@ def _read_rates(path: Path, where: str, problems: list[Problem]) -> tuple[tuple,
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
 
 
 def _is_duration(text: str) -> bool:
@@ -229,142 +252,3 @@ def _is_duration(text: str) -> bool:
 
 def _number_or_text(text: str) -> float | str:
     return float(text) if _is_number(text) else text.strip()
-
-
-def _check_references(scenario: Scenario, problems: list[Problem]) -> None:
-    """Every deployment an action names exists, and every image used has a behaviour."""
-    spec = scenario.spec
-    deployments = {_object_key(o) for o in scenario.manifests if o["kind"] == "Deployment"}
-    rollouts = {_object_key(o) for o in scenario.manifests if o["kind"] == "Rollout"}
-    images: dict[str, str] = {}
-    for obj in scenario.manifests:
-        images.update(_images_of(obj, "manifests"))
-    for index, action in enumerate(spec.timeline):
-        where = f"timeline[{index}]"
-        if action.at > spec.duration:
-            problems.append(
-                Problem(
-                    f"{where}.at",
-                    f"{action.at:g}s is after the scenario's duration ({spec.duration:g}s)",
-                )
-            )
-        for obj in scenario.action_manifests.get(index, []):
-            if obj["kind"] == "Deployment":
-                deployments.add(_object_key(obj))
-            images.update(_images_of(obj, f"{where}.manifest"))
-        if isinstance(action, SetImageAction):
-            images.setdefault(action.image, f"{where}.image")
-        if isinstance(action, SetBehaviourAction) and action.image not in spec.versions:
-            problems.append(Problem(f"{where}.image", f"no version named {action.image!r} under versions"))
-        if isinstance(action, DeletePodsAction) and isinstance(action.selector, str):
-            try:
-                parse_selector(action.selector)
-            except ValueError as error:
-                problems.append(Problem(f"{where}.selector", str(error)))
-        rollout = getattr(action, "rollout", None)
-        if rollout is not None and isinstance(rollout, str):
-            namespace = action.namespace or default_namespace(scenario)
-            if (namespace, rollout) not in rollouts:
-                problems.append(
-                    Problem(
-                        f"{where}.rollout",
-                        f"no Rollout {rollout!r} in namespace {namespace!r} in the scenario's manifests",
-                    )
-                )
-        name = getattr(action, "deployment", None)
-        if name is not None:
-            namespace = action.namespace or default_namespace(scenario)
-            if (namespace, name) not in deployments:
-                problems.append(
-                    Problem(
-                        f"{where}.deployment",
-                        f"no Deployment {name!r} in namespace {namespace!r} in the scenario's manifests",
-                    )
-                )
-    _check_traffic(scenario, problems)
-    _check_analysis(scenario, problems)
-    for image, used_by in images.items():
-        if image not in spec.versions:
-            problems.append(Problem("versions", f"no behaviour for image {image!r} (used by {used_by})"))
-
-
-def _check_analysis(scenario: Scenario, problems: list[Problem]) -> None:
-    """AnalysisTemplates are valid, and every template a Rollout names exists."""
-    templates = set()
-    for index, obj in enumerate(scenario.manifests):
-        if obj.get("kind") == "AnalysisTemplate":
-            templates.add(_object_key(obj))
-            named = f"manifests[{index}] AnalysisTemplate/{obj['metadata'].get('name')}"
-            problems += [Problem(f"{named}: {path}", message) for path, message in validate_template(obj)]
-    for index, obj in enumerate(scenario.manifests):
-        if obj.get("kind") != "Rollout":
-            continue
-        namespace = obj["metadata"].get("namespace", "default")
-        canary = (obj["spec"].get("strategy") or {}).get("canary") or {}
-        blue_green = (obj["spec"].get("strategy") or {}).get("blueGreen") or {}
-        uses = [("spec.strategy.canary.analysis", canary.get("analysis") or {})]
-        uses += [
-            (f"spec.strategy.blueGreen.{f}", blue_green.get(f) or {})
-            for f in ("prePromotionAnalysis", "postPromotionAnalysis")
-        ]
-        uses += [
-            (f"spec.strategy.canary.steps[{i}].analysis", s["analysis"])
-            for i, s in enumerate(canary.get("steps") or [])
-            if "analysis" in s
-        ]
-        for where, spec in uses:
-            for ref in spec.get("templates") or []:
-                if (namespace, ref.get("templateName")) not in templates:
-                    problems.append(
-                        Problem(
-                            f"manifests[{index}] Rollout/{obj['metadata']['name']}: {where}",
-                            f"no AnalysisTemplate {ref.get('templateName')!r} in the scenario's manifests",
-                        )
-                    )
-
-
-def _check_traffic(scenario: Scenario, problems: list[Problem]) -> None:
-    """Traffic goes to Services the scenario defines, or through routes it defines."""
-    spec = scenario.spec
-    namespace = default_namespace(scenario)
-    objects = scenario.manifests + [o for objs in scenario.action_manifests.values() for o in objs]
-    services = {_object_key(o) for o in objects if o["kind"] == "Service"}
-    routes = {(r.namespace or namespace, r.name) for r in spec.routes}
-    for index, route in enumerate(spec.routes):
-        for name in route.weights:
-            if (route.namespace or namespace, name) not in services:
-                problems.append(
-                    Problem(f"routes[{index}].weights.{name}", f"no Service {name!r} in the scenario's manifests")
-                )
-    for index, traffic in enumerate(spec.traffic):
-        target_ns = traffic.namespace or namespace
-        if traffic.service is not None and (target_ns, traffic.service) not in services:
-            problems.append(
-                Problem(
-                    f"traffic[{index}].service",
-                    f"no Service {traffic.service!r} in namespace {target_ns!r} in the scenario's manifests",
-                )
-            )
-        if traffic.route is not None and (target_ns, traffic.route) not in routes:
-            problems.append(Problem(f"traffic[{index}].route", f"no route {traffic.route!r} under routes"))
-    for index, action in enumerate(spec.timeline):
-        if isinstance(action, SetWeightsAction) and ((action.namespace or namespace), action.route) not in routes:
-            problems.append(Problem(f"timeline[{index}].route", f"no route {action.route!r} under routes"))
-
-
-def _object_key(obj: dict) -> tuple[str, str]:
-    meta = obj.get("metadata", {})
-    return meta.get("namespace", "default"), meta.get("name", "")
-
-
-def _images_of(obj: dict, where: str) -> dict[str, str]:
-    template = obj.get("spec", {}).get("template", {}) if obj["kind"] != "Pod" else obj
-    containers = (template.get("spec") or {}).get("containers") or []
-    name = f"{obj['kind'].lower()}/{obj['metadata'].get('name')}"
-    return {c["image"]: f"{where} {name} container {c['name']}" for c in containers if "image" in c}
-
-
-def default_namespace(scenario: Scenario) -> str:
-    """The namespace actions use when they name none: the manifests' one if they share it."""
-    namespaces = {o.get("metadata", {}).get("namespace", "default") for o in scenario.manifests if o["kind"] != "Node"}
-    return namespaces.pop() if len(namespaces) == 1 else "default"

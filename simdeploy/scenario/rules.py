@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from simdeploy.k8s.duration import MAX_SECONDS
+from simdeploy.k8s.shown import shown
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.yamlfile import read_yaml
 from simdeploy.sim.metrics.alert_templates import parse_template
@@ -25,7 +27,9 @@ _RULE_FIELDS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "
 _UNSUPPORTED = {"query_offset", "limit", "keep_firing_for"}
 
 # model.ParseDuration: integers with units from largest to smallest, each at most once; "0" alone is allowed.
-_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+_DURATION = re.compile(
+    r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?"
+)
 _UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 
@@ -33,13 +37,16 @@ def parse_prometheus_duration(value: object) -> float:
     """Seconds in a Prometheus duration ("5m", "30s", "1h30m", "1d", "500ms", "0"); ValueError when malformed."""
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or text == "":
-        raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {value!r}")
+        raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {shown(value)}")
     if text == "0":
         return 0.0
-    match = _DURATION.fullmatch(text)
+    match = _DURATION.fullmatch(text) if len(text) <= 100 else None
     if match is None or not any(match.groups()):
-        raise ValueError(f"not a valid duration string: {text!r} (expected a duration like 30s, 5m or 1h30m)")
-    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNIT_SECONDS, strict=True) if n is not None)
+        raise ValueError(f"not a valid duration string: {shown(text)} (expected a duration like 30s, 5m or 1h30m)")
+    seconds = sum(int(n) * unit for n, unit in zip(match.groups(), _UNIT_SECONDS, strict=True) if n is not None)
+    if seconds > MAX_SECONDS:  # model.ParseDuration refuses what overflows its int64 too
+        raise ValueError(f"not a valid duration string: {shown(text)} (duration out of range)")
+    return float(seconds)
 
 
 def load_rule_file(path: str | Path) -> list[RuleGroup]:
@@ -170,7 +177,7 @@ def _string_map(data: object, where: str, named: str, kind: str, problems: list[
         try:
             parse_template(text)
         except ValueError as error:
-            problems.append(Problem(f"{where}.{key}{named}", f"{kind} {key!r}: template: {error}"))
+            problems.append(Problem(f"{where}.{key}{named}", f"{kind} {shown(key)}: template: {error}"))
             continue
         result[key] = text
     return result

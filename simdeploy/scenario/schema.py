@@ -4,32 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from simdeploy.k8s.duration import parse_duration
-from simdeploy.k8s.quantity import parse_quantity
-
-
-def _duration(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a duration like 90s, 5m or 1h30m, got {value!r}")
-    return parse_duration(value)
-
-
-def _quantity(value: Any) -> str:
-    parse_quantity(value)
-    return str(value)
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-Quantity = Annotated[str, BeforeValidator(_quantity)]
-
-
-class Strict(BaseModel):
-    """Unknown fields are errors: a typo must never be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
+from simdeploy.k8s.duration import MAX_SECONDS
+from simdeploy.scenario.fields import (
+    INT32_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    MAX_RATE,
+    Duration,
+    Factor,
+    Int32,
+    Labels,
+    NodeName,
+    Quantity,
+    Rate,
+    Strict,
+    Timestamp,
+    Weight,
+)
 
 # -- distributions ---------------------------------------------------------------
 
@@ -131,12 +124,12 @@ class VersionSpec(Strict):
     serves_after: DistributionSpec | None = Field(default=None, alias="servesAfter")
     never_ready: bool = Field(default=False, alias="neverReady")
     exit_after: DistributionSpec | None = Field(default=None, alias="exitAfter")
-    exit_code: int = Field(default=1, alias="exitCode")
+    exit_code: Int32 = Field(default=1, alias="exitCode")
     fail_liveness_after: DistributionSpec | None = Field(default=None, alias="failLivenessAfter")
     shutdown: DistributionSpec | None = None
     error_rate: float | None = Field(default=None, ge=0, le=1, alias="errorRate")
     latency: LatencySpec | None = None
-    capacity: float | None = Field(default=None, gt=0)  # requests per second one pod serves
+    capacity: float | None = Field(default=None, gt=0, le=MAX_RATE)  # requests per second one pod serves
     concurrency: int | None = Field(default=None, ge=1, le=10000)  # requests one pod works on at once
 
 
@@ -146,13 +139,23 @@ class VersionSpec(Strict):
 class NodeGroup(Strict):
     """Either one node (`name`) or `count` nodes named `<namePrefix>-1..N`."""
 
-    name: str | None = None
-    name_prefix: str = Field(default="node", alias="namePrefix")
-    count: int = Field(default=1, ge=1)
+    name: NodeName | None = None
+    name_prefix: NodeName = Field(default="node", alias="namePrefix")
+    count: int = Field(default=1, ge=1, le=INT32_MAX)
     cpu: Quantity = "8"
     memory: Quantity = "32Gi"
-    pods: int = Field(default=110, ge=1)
-    labels: dict[str, str] = Field(default_factory=dict)
+    pods: int = Field(default=110, ge=1, le=INT32_MAX)
+    labels: Labels = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> NodeGroup:
+        if self.name is not None and {"count", "name_prefix"} & self.model_fields_set:
+            raise ValueError("give name (one node), or namePrefix and count (nodes <namePrefix>-1..N), not both")
+        return self
+
+    def names(self) -> list[str]:
+        """The names of the group's nodes."""
+        return [self.name] if self.name else [f"{self.name_prefix}-{i}" for i in range(1, self.count + 1)]
 
 
 class Cluster(Strict):
@@ -163,7 +166,7 @@ class Cluster(Strict):
     endpoint_propagation_delay: Duration = Field(default=1.0, alias="endpointPropagationDelay")
     node_monitor_grace_period: Duration = Field(default=50.0, alias="nodeMonitorGracePeriod")
     unreachable_toleration: Duration = Field(default=300.0, alias="unreachableTolerationSeconds")
-    start_time: str | None = Field(default=None, alias="startTime")
+    start_time: Timestamp | None = Field(default=None, alias="startTime")
     tick: Duration = Field(default=1.0, gt=0)
     scrape_interval: Duration = Field(default=15.0, gt=0, alias="scrapeInterval")
     evaluation_interval: Duration = Field(default=15.0, gt=0, alias="evaluationInterval")  # alerting rules
@@ -198,26 +201,26 @@ class ManifestRef(Strict):
 
 class StepSpec(Strict):
     at: Duration
-    rps: float = Field(ge=0)
+    rps: Rate
 
 
 class RampSpec(Strict):
-    from_: float = Field(ge=0, alias="from")
-    to: float = Field(ge=0)
+    from_: Rate = Field(alias="from")
+    to: Rate
     over: Duration = Field(gt=0)
     start: Duration = 0.0
 
 
 class DiurnalSpec(Strict):
-    mean: float = Field(ge=0)
-    amplitude: float = Field(ge=0)
+    mean: Rate
+    amplitude: Rate
     period: Duration = Field(default=86400.0, gt=0)
     peak_at: Duration = Field(default=14 * 3600.0, alias="peakAt")
 
 
 class SpikeSpec(Strict):
-    base: float = Field(ge=0)
-    peak: float = Field(ge=0)
+    base: Rate
+    peak: Rate
     at: Duration
     duration: Duration = Field(gt=0)
 
@@ -225,7 +228,7 @@ class SpikeSpec(Strict):
 class RateSpec(Strict):
     """Requests per second: a number, or one of steps, ramp, diurnal, spike, csv (a file of time,rps)."""
 
-    constant: float | None = Field(default=None, ge=0)
+    constant: Rate | None = None
     steps: list[StepSpec] | None = Field(default=None, min_length=1)
     ramp: RampSpec | None = None
     diurnal: DiurnalSpec | None = None
@@ -268,7 +271,7 @@ class RouteSpec(Strict):
 
     name: str
     namespace: str | None = None
-    weights: dict[str, float] = Field(min_length=1)
+    weights: dict[str, Weight] = Field(min_length=1)
 
 
 # -- timeline --------------------------------------------------------------------------
@@ -303,7 +306,7 @@ class SetImageAction(ActionBase):
 class ScaleAction(ActionBase):
     action: Literal["scale"]
     deployment: str
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, le=INT32_MAX)
 
 
 class _DeploymentOrRollout(ActionBase):
@@ -335,7 +338,7 @@ class RolloutUndoAction(ActionBase):
     action: Literal["rollout-undo"]
     deployment: str | None = None
     rollout: str | None = None
-    to_revision: int = Field(default=0, ge=0, alias="toRevision")
+    to_revision: int = Field(default=0, ge=0, le=INT64_MAX, alias="toRevision")
 
     @model_validator(mode="after")
     def _one_target(self) -> RolloutUndoAction:
@@ -347,9 +350,9 @@ class RolloutUndoAction(ActionBase):
 class DeletePodsAction(ActionBase):
     action: Literal["delete-pods"]
     selector: str | dict[str, Any]
-    count: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=0, le=INT32_MAX)
     percent: float | None = Field(default=None, ge=0, le=100)
-    grace_period: int | None = Field(default=None, ge=0, alias="gracePeriod")
+    grace_period: int | None = Field(default=None, ge=0, le=int(MAX_SECONDS), alias="gracePeriod")
 
     @model_validator(mode="after")
     def _one_amount(self) -> DeletePodsAction:
@@ -360,7 +363,7 @@ class DeletePodsAction(ActionBase):
 
 class NodeAction(ActionBase):
     action: Literal["cordon", "uncordon", "drain", "fail-node"]
-    node: str
+    node: NodeName
 
 
 class SetBehaviourAction(ActionBase):
@@ -380,7 +383,7 @@ class RolloutAction(ActionBase):
 class SetWeightsAction(ActionBase):
     action: Literal["set-weights"]
     route: str
-    weights: dict[str, float] = Field(min_length=1)
+    weights: dict[str, Weight] = Field(min_length=1)
 
 
 class PatchAction(ActionBase):
@@ -437,8 +440,8 @@ class FlagEffectSpec(Strict):
     when: str = "enabled"
     version: str | None = None  # an image or a version name; every version if left out
     error_rate: float = Field(default=0.0, ge=0, le=1, alias="errorRate")
-    latency_factor: float = Field(default=1.0, gt=0, alias="latencyFactor")
-    capacity_factor: float = Field(default=1.0, gt=0, alias="capacityFactor")
+    latency_factor: Factor = Field(default=1.0, alias="latencyFactor")
+    capacity_factor: Factor = Field(default=1.0, alias="capacityFactor")
 
 
 class FlagsSpec(Strict):
@@ -488,7 +491,7 @@ class ScenarioSpec(Strict):
     api_version: Literal["simdeploy/v1alpha1"] = Field(default="simdeploy/v1alpha1", alias="apiVersion")
     kind: Literal["Scenario"] = "Scenario"
     metadata: Metadata
-    seed: int = 1
+    seed: int = Field(default=1, ge=INT64_MIN, le=INT64_MAX)
     duration: Duration = 600.0
     cluster: Cluster = Field(default_factory=Cluster)
     manifests: list[ManifestRef] = Field(min_length=1)

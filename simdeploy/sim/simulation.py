@@ -13,7 +13,7 @@ from datetime import datetime
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.cluster.api import Api
+from simdeploy.sim.cluster.api import Api, Invalid
 from simdeploy.sim.cluster.deployment.controller import DeploymentController
 from simdeploy.sim.cluster.disruption import DisruptionController
 from simdeploy.sim.cluster.kubectl import Kubectl, KubectlError
@@ -21,7 +21,7 @@ from simdeploy.sim.cluster.kubelet import Kubelet
 from simdeploy.sim.cluster.nodes import Nodes, node_object
 from simdeploy.sim.cluster.replicaset import ReplicaSetController
 from simdeploy.sim.cluster.scheduler import Scheduler
-from simdeploy.sim.cluster.store import Store
+from simdeploy.sim.cluster.store import NotFound, Store
 from simdeploy.sim.measure import DeploymentMeasure, Measurements
 from simdeploy.sim.metrics.alerts import AlertEvaluator, time_to_detect
 from simdeploy.sim.metrics.scrape import Scraper
@@ -32,6 +32,10 @@ from simdeploy.sim.traffic.endpoints import Endpoints
 from simdeploy.sim.traffic.model import TrafficModel
 
 SLICE_WALL = 0.1  # s of wall time between two progress calls of run_until
+
+
+# What an operator action may fail with, as kubectl would report it, without stopping the run.
+ACTION_ERRORS = (KubectlError, Invalid, NotFound)
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class Simulation:
         def run() -> None:
             try:
                 self.act(description, apply)
-            except KubectlError as error:
+            except ACTION_ERRORS as error:
                 self.recorder.event("Action", description, "Failed", f"error: {error}", warning=True)
 
         self.clock.call_at(moment, run)
@@ -161,7 +165,7 @@ class Simulation:
         """
         try:
             message = apply(self) or ""
-        except KubectlError as error:
+        except ACTION_ERRORS as error:
             self.recorder.action(description, f"error: {error}", failed=True)
             raise
         self.recorder.action(description, message)

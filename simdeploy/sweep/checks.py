@@ -191,11 +191,11 @@ def _schema_knows(obj: dict, parts: list[str | int]) -> bool:
         holder = holder[part]
     if not isinstance(holder, dict):
         return False
-    holder[_PROBE_KEY] = None
+    holder[_PROBE_KEY] = 0  # not null: the decoder drops nulls before it looks
     try:
         return any(e.message == "unknown field" and e.path.endswith(_PROBE_KEY) for e in decode_errors(obj))
     finally:
-        del holder[_PROBE_KEY]
+        holder.pop(_PROBE_KEY, None)
 
 
 def _present(obj: dict, parts: list[str | int]) -> bool:

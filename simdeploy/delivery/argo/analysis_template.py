@@ -11,18 +11,22 @@ from collections.abc import Callable
 from typing import Any
 
 from simdeploy.delivery.argo.analysis_expr import AnalysisError, compile_condition
+from simdeploy.k8s.duration import MAX_SECONDS
+from simdeploy.k8s.shown import shown
 from simdeploy.sim.metrics.promql import instant_query
 
 # --- durations and arguments ---------------------------------------------------------------------------------
 
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d*\.?\d*)([^\d.]*)")
+_DURATION_PART = re.compile(r"([0-9]*\.?[0-9]*)([^0-9.]*)")  # ASCII digits, as Go reads them
 
 
 def parse_duration_argo(value: object) -> float:
     """Seconds in an Argo DurationString, which is Go's time.ParseDuration: a unit is required ("30" fails)."""
     if not isinstance(value, str):  # a JSON string field: `interval: 30` is rejected by the CRD schema
-        raise AnalysisError(f"expected a duration string like 30s or 5m, got {value!r}")
+        raise AnalysisError(f"expected a duration string like 30s or 5m, got {shown(value)}")
+    if len(value) > 100:
+        raise AnalysisError(f"time: invalid duration {shown(value)}")
     text, sign = value, 1.0
     if text and text[0] in "+-":
         sign, text = (-1.0 if text[0] == "-" else 1.0), text[1:]
@@ -38,7 +42,7 @@ def parse_duration_argo(value: object) -> float:
         if unit not in _DURATION_UNITS:
             raise AnalysisError(f'time: unknown unit "{unit}" in duration "{value}"')
         total, rest = total + float(number) * _DURATION_UNITS[unit], rest[len(number) + len(unit) :]
-    if not text:
+    if not text or total > MAX_SECONDS:  # Go: past an int64 of nanoseconds is an invalid duration too
         raise AnalysisError(f'time: invalid duration "{value}"')
     return sign * total
 
@@ -62,10 +66,10 @@ def resolve_args(
             raise AnalysisError(f"args.{name} was not resolved: the template gives no value and the run supplies none")
         if source is not None and (value is None or "secretKeyRef" in source):  # analysis.go resolveArgs
             if value_from is None:
-                raise AnalysisError(f"args.{name} has valueFrom {source!r} but no resolver was given")
+                raise AnalysisError(f"args.{name} has valueFrom {shown(source)} but no resolver was given")
             value = value_from(source)
         if not isinstance(value, str):
-            raise AnalysisError(f"args.{name} value must be a string (quote it in YAML), got {value!r}")
+            raise AnalysisError(f"args.{name} value must be a string (quote it in YAML), got {shown(value)}")
         values[name] = value
     return values
 
@@ -157,8 +161,9 @@ def validate_metrics(metrics: object, path: str, declared: set[str] | None) -> l
         if not isinstance(name, str) or not name:
             problems.append((f"{at}.name", "Required value"))
         elif name in names:
-            problems.append((f"{at}.name", f"duplicate name '{name}'"))
-        names.add(name)
+            problems.append((f"{at}.name", f"duplicate name {shown(name)}"))
+        else:
+            names.add(name)
         provider = metric.get("provider")
         if not isinstance(provider, dict) or not provider:
             problems.append((f"{at}.provider", "no provider specified"))
@@ -230,12 +235,17 @@ def validate_template(template: dict) -> list[tuple[str, str]]:
         return [("spec", "Required value")]
     problems: list[tuple[str, str]] = []
     declared: set[str] = set()
+    for field in ("args", "dryRun"):
+        if spec.get(field) is not None and not isinstance(spec[field], list):
+            problems.append((f"spec.{field}", "must be a list"))
+    if problems:
+        return problems
     for k, arg in enumerate(spec.get("args") or []):
         if not isinstance(arg, dict) or not isinstance(arg.get("name"), str) or not arg["name"]:
             problems.append((f"spec.args[{k}].name", "Required value"))
             continue
         if arg["name"] in declared:
-            problems.append((f"spec.args[{k}].name", f"Duplicate value: {arg['name']!r}"))
+            problems.append((f"spec.args[{k}].name", f"Duplicate value: {shown(arg['name'])}"))
         if arg.get("value") is not None and not isinstance(arg["value"], str):
             problems.append((f"spec.args[{k}].value", "must be a string"))
         declared.add(arg["name"])

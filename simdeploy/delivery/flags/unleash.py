@@ -169,6 +169,14 @@ def _load(state: object) -> tuple[list[dict], list[dict]]:
     return features, segments
 
 
+def client_state(state: object) -> dict:
+    """The full client API state {version, features, segments} of a state document or a delta event list;
+    FlagError when it is malformed. The flag runtime changes features in this form."""
+    features, segments = _load(state)
+    version = state.get("version") if isinstance(state, dict) else None
+    return {"version": 1 if version is None else version, "features": features, "segments": segments}
+
+
 def _replay(state: dict) -> tuple[list[dict], list[dict]]:
     # Delta API (client-specification schema/delta-event-schema.js, spec files 19 and 20).
     features: dict[str, dict] = {}

@@ -51,6 +51,9 @@ def instant_query(
     return [Sample(dict(s.labels), s.value) for s in _sorted(value)]
 
 
+MAX_POINTS = 11000  # points per series a range query may ask for
+
+
 def range_query(
     store: SeriesStore, expr: str, start: float, end: float, step: float, *, lookback_delta: float = LOOKBACK_DELTA
 ) -> list[RangeSeries]:
@@ -63,6 +66,11 @@ def range_query(
         raise PromQLError("zero or negative query resolution step widths are not accepted")
     if end_ms < start_ms:
         raise PromQLError("end timestamp must not be before start time")
+    if (end_ms - start_ms) / step_ms > MAX_POINTS:  # Prometheus web/api/v1 queryRange refuses the same
+        raise PromQLError(
+            f"exceeded maximum resolution of {MAX_POINTS:,} points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
+        )
     plan = _plan(store, expr)
     evaluator = _Evaluator(lookback_delta)
     series: dict[LabelKey, RangeSeries] = {}
