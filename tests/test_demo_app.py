@@ -21,8 +21,8 @@ from statistics import NormalDist
 import pytest
 
 from simdeploy.drill.demo_app import BEHAVIOUR_VAR, IMAGE_VAR, app_dir, behaviour_env
-from simdeploy.scenario.build import behaviour as sim_behaviour
-from simdeploy.scenario.build import distribution as sim_distribution
+from simdeploy.scenario.behaviour import behaviour as sim_behaviour
+from simdeploy.scenario.behaviour import distribution as sim_distribution
 from simdeploy.scenario.loader import load_scenario
 from simdeploy.scenario.schema import DistributionSpec, VersionSpec
 from simdeploy.sim.behaviour import VersionBehaviour

@@ -28,14 +28,14 @@ def load_drill_file(path: Path):
 
 def is_drill_file(path: Path) -> bool:
     """A YAML file whose `kind` is Drill (anything unreadable is left to the scenario loader to report)."""
-    from simdeploy.scenario.drill_loader import is_drill
     from simdeploy.scenario.errors import ScenarioError
     from simdeploy.scenario.yamlfile import read_yaml
 
     try:
-        return is_drill(read_yaml(path))
+        data = read_yaml(path)
     except ScenarioError:
         return False
+    return isinstance(data, dict) and data.get("kind") == "Drill"
 
 
 def validate_drill(path: Path) -> None:

@@ -189,7 +189,7 @@ def _print_warnings(warnings: list[str]) -> None:
 
 
 def _describe(spec) -> str:
-    from simdeploy.scenario.build import distribution
+    from simdeploy.scenario.behaviour import distribution
 
     if spec is None:
         return "default (5s)"

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from simdeploy.k8s.quantity import parse_quantity
 from simdeploy.k8s.timeutil import parse_time
 
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -217,3 +218,16 @@ def rank_pods_for_deletion(pods_to_rank: list[dict], related_pods: list[dict], n
         return rank_key(parts, on_node[parts.node], now, buckets)
 
     return sorted(pods_to_rank, key=key)
+
+
+def pod_requests(pod: dict) -> tuple[float, float]:
+    """CPU cores and memory bytes requested (limits stand in for missing requests, as defaulted)."""
+    cpu = memory = 0.0
+    for container in pod["spec"]["containers"]:
+        resources = container.get("resources") or {}
+        requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+        if "cpu" in requests:
+            cpu += parse_quantity(requests["cpu"])
+        if "memory" in requests:
+            memory += parse_quantity(requests["memory"])
+    return cpu, memory

@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Callable
 from pathlib import Path
 
 from simdeploy.delivery.argo.rollout import RolloutController
+from simdeploy.delivery.flags.traffic import FlagEffect, FlagRuntime, population
 from simdeploy.k8s.labels import parse_selector
+from simdeploy.k8s.node_util import node_object
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
 from simdeploy.scenario import schema
+from simdeploy.scenario.behaviour import behaviour
 from simdeploy.scenario.expect import ExpectSpec, judge
-from simdeploy.scenario.flags import attach_flags, flag_action
 from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.scenario.references import PATCH_KINDS
-from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.cluster.kubectl import KubectlError
-from simdeploy.sim.cluster.nodes import node_object
-from simdeploy.sim.distributions import Distribution, Empirical, Fixed, LogNormal, Normal, Uniform
-from simdeploy.sim.latency import HistogramLatency, Latency, LogNormalLatency
 from simdeploy.sim.metrics.alerts import AlertEvaluator, first_change
 from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
-from simdeploy.sim.traffic.model import Route, Source
+from simdeploy.sim.traffic.model import Effect, Route, Source
 from simdeploy.sim.traffic.rates import Constant, Diurnal, Ramp, RateProfile, Series, Spike, Steps
-
-_BEHAVIOUR_FIELDS = {
-    "pull": "pull",
-    "startup": "startup",
-    "ready_after": "ready_after",
-    "serves_after": "serves_after",
-    "exit_after": "exit_after",
-    "fail_liveness_after": "hang_after",
-    "shutdown": "shutdown",
-}
 
 
 def load(
@@ -95,48 +84,6 @@ def build(
             spec.cluster.evaluation_interval,
         )
     return simulation
-
-
-def distribution(spec: schema.DistributionSpec) -> Distribution:
-    if spec.fixed is not None:
-        return Fixed(spec.fixed)
-    if spec.uniform is not None:
-        return Uniform(spec.uniform.min, spec.uniform.max)
-    if spec.normal is not None:
-        return Normal(spec.normal.mean, spec.normal.stddev)
-    if spec.lognormal is not None:
-        return LogNormal(spec.lognormal.median, spec.lognormal.p95)
-    return Empirical(tuple(spec.empirical))
-
-
-def behaviour(image: str, spec: schema.VersionSpec, base: VersionBehaviour | None = None) -> VersionBehaviour:
-    """A behaviour profile from its scenario form; fields left out keep `base` (or the defaults)."""
-    changes: dict = {"image": image}
-    if spec.version is not None:
-        changes["version"] = spec.version
-    for field, target in _BEHAVIOUR_FIELDS.items():
-        value = getattr(spec, field)
-        if value is not None:
-            changes[target] = distribution(value)
-    if "never_ready" in spec.model_fields_set or base is None:
-        changes["never_ready"] = spec.never_ready
-    if "exit_code" in spec.model_fields_set or base is None:
-        changes["exit_code"] = spec.exit_code
-    if spec.error_rate is not None:
-        changes["error_rate"] = spec.error_rate
-    if spec.latency is not None:
-        changes["latency"] = latency(spec.latency)
-    if spec.capacity is not None:
-        changes["capacity"] = spec.capacity
-    if spec.concurrency is not None:
-        changes["concurrency"] = spec.concurrency
-    return (base or VersionBehaviour(image)).with_changes(**changes)
-
-
-def latency(spec: schema.LatencySpec) -> Latency:
-    if spec.histogram is not None:
-        return HistogramLatency(tuple(b.le for b in spec.histogram), tuple(b.fraction for b in spec.histogram))
-    return LogNormalLatency(spec.p50, spec.p99)
 
 
 def rate_profile(spec: schema.RateSpec, rate_files: dict) -> RateProfile:
@@ -307,3 +254,51 @@ def _set_weights(sim: Simulation, namespace: str, action: schema.SetWeightsActio
 
 def _kind(text: str) -> str:
     return PATCH_KINDS.get(text.lower(), text)
+
+
+# -- feature flags --------------------------------------------------------------------------
+
+
+def attach_flags(simulation: Simulation, spec: schema.ScenarioSpec, state: dict, manifests: list[dict]) -> FlagRuntime:
+    """Give the Simulation its flag runtime; the flags that effects or actions name split the traffic."""
+    flags = spec.flags
+    actions = [a.flag for a in spec.timeline if isinstance(a, schema.FlagAction | schema.SetRolloutAction)]
+    tracked = list(dict.fromkeys([e.flag for e in flags.effects] + actions))
+    effects = [
+        FlagEffect(e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor))
+        for e in flags.effects
+    ]
+    context = {"environment": "production", "appName": _app_name(spec, manifests), **flags.context}
+    runtime = FlagRuntime(
+        state,
+        tracked,
+        effects,
+        population(flags.users, context),
+        flags.propagation,
+        simulation.clock,
+        simulation.recorder,
+        simulation.cluster.epoch,
+        random.Random(f"unleash:{simulation.seed}"),  # its own stream: flags never shift the pods' draws
+    )
+    simulation.flags = runtime
+    if tracked:
+        simulation.traffic.cohort_source = runtime
+    totals = simulation.traffic.cohort_totals
+    simulation.result_hooks.append(lambda result: result["summary"].update(runtime.summary(totals)))
+    return runtime
+
+
+def _app_name(spec: schema.ScenarioSpec, manifests: list[dict]) -> str:
+    """What the SDK would be configured with as appName: the first workload's name."""
+    for obj in manifests:
+        if obj.get("kind") in ("Deployment", "Rollout"):
+            return obj["metadata"]["name"]
+    return spec.metadata.name
+
+
+def flag_action(action: schema.FlagAction | schema.SetRolloutAction) -> Callable[[Simulation], str]:
+    if isinstance(action, schema.SetRolloutAction):
+        return lambda sim: sim.flags.set_rollout(action.flag, action.percent)
+    if action.action == "enable-flag":
+        return lambda sim: sim.flags.enable(action.flag)
+    return lambda sim: sim.flags.disable(action.flag)

@@ -9,7 +9,8 @@ from simdeploy.delivery.runbook.conditions import Condition
 from simdeploy.delivery.runbook.engine import Runbook, RunbookEngine, Step
 from simdeploy.delivery.runbook.incident import Slo, incident_figures, step_verdicts
 from simdeploy.k8s.duration import format_duration
-from simdeploy.scenario.build import build, distribution
+from simdeploy.scenario.behaviour import distribution
+from simdeploy.scenario.build import build
 from simdeploy.scenario.drill import ConditionSpec, StepSpec
 from simdeploy.scenario.drill_loader import Drill
 from simdeploy.sim.distributions import Uniform

@@ -1,29 +1,17 @@
-"""The scenario's feature flags: the Unleash state read and checked, and wired into a Simulation."""
+"""The scenario's feature flags: the Unleash state read and checked (scenario/build.py wires it into a run)."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from simdeploy.delivery.flags.traffic import (
-    DISABLED,
-    ENABLED,
-    ROLLOUT_PARAMETERS,
-    FlagEffect,
-    FlagRuntime,
-    population,
-    variant_names,
-)
+from simdeploy.delivery.flags.features import DISABLED, ENABLED, ROLLOUT_PARAMETERS, variant_names
 from simdeploy.delivery.flags.unleash import FlagError, FlagSet, client_state
 from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, format_time, parse_time
 from simdeploy.scenario.errors import Problem, key_step
 from simdeploy.scenario.schema import FlagAction, FlagsSpec, ScenarioSpec, SetRolloutAction
 from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, strict_json
-from simdeploy.sim.simulation import Simulation
-from simdeploy.sim.traffic.model import Effect
 
 # -- reading -----------------------------------------------------------------------------
 
@@ -166,51 +154,3 @@ def _start(spec: ScenarioSpec) -> datetime:
     except ValueError:
         return DEFAULT_EPOCH
     return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
-
-
-# -- building ----------------------------------------------------------------------------
-
-
-def attach_flags(simulation: Simulation, spec: ScenarioSpec, state: dict, manifests: list[dict]) -> FlagRuntime:
-    """Give the Simulation its flag runtime; the flags that effects or actions name split the traffic."""
-    flags = spec.flags
-    actions = [a.flag for a in spec.timeline if isinstance(a, FlagAction | SetRolloutAction)]
-    tracked = list(dict.fromkeys([e.flag for e in flags.effects] + actions))
-    effects = [
-        FlagEffect(e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor))
-        for e in flags.effects
-    ]
-    context = {"environment": "production", "appName": _app_name(spec, manifests), **flags.context}
-    runtime = FlagRuntime(
-        state,
-        tracked,
-        effects,
-        population(flags.users, context),
-        flags.propagation,
-        simulation.clock,
-        simulation.recorder,
-        simulation.cluster.epoch,
-        random.Random(f"unleash:{simulation.seed}"),  # its own stream: flags never shift the pods' draws
-    )
-    simulation.flags = runtime
-    if tracked:
-        simulation.traffic.cohort_source = runtime
-    totals = simulation.traffic.cohort_totals
-    simulation.result_hooks.append(lambda result: result["summary"].update(runtime.summary(totals)))
-    return runtime
-
-
-def _app_name(spec: ScenarioSpec, manifests: list[dict]) -> str:
-    """What the SDK would be configured with as appName: the first workload's name."""
-    for obj in manifests:
-        if obj.get("kind") in ("Deployment", "Rollout"):
-            return obj["metadata"]["name"]
-    return spec.metadata.name
-
-
-def flag_action(action: FlagAction | SetRolloutAction) -> Callable[[Simulation], str]:
-    if isinstance(action, SetRolloutAction):
-        return lambda sim: sim.flags.set_rollout(action.flag, action.percent)
-    if action.action == "enable-flag":
-        return lambda sim: sim.flags.enable(action.flag)
-    return lambda sim: sim.flags.disable(action.flag)

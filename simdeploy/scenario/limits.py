@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from simdeploy.delivery.argo.analysis_template import parse_duration_argo
 from simdeploy.k8s.deployment_util import resolve_fenceposts
 from simdeploy.k8s.duration import format_duration
+from simdeploy.k8s.pod_util import pod_requests
 from simdeploy.k8s.quantity import parse_quantity
 from simdeploy.scenario.errors import Problem
 from simdeploy.scenario.schema import ScaleAction
-from simdeploy.sim.cluster.scheduler import pod_requests
 
 if TYPE_CHECKING:
     from simdeploy.scenario.loader import Scenario
@@ -139,7 +138,7 @@ def _interval_problems(scenario: Scenario) -> list[Problem]:
         if obj.get("kind") != "AnalysisTemplate":
             continue
         for number, metric in enumerate((obj.get("spec") or {}).get("metrics") or []):
-            interval = parse_duration_argo(metric["interval"]) if metric.get("interval") else None
+            interval = _argo_duration(metric["interval"]) if metric.get("interval") else None
             if interval is not None and interval < MIN_INTERVAL:
                 where = f"manifests[{index}] AnalysisTemplate/{obj['metadata'].get('name')}"
                 problem = _too_fine(interval, "a measurement", duration)
@@ -337,3 +336,10 @@ def _capacity(nodes: list[tuple[int, float, float, int]], fit: int, slots: int, 
         requests += [f"memory {demand.memory / 2**20:g}Mi"] if demand.memory else []
         text += f", or {fit:,} requesting {' and '.join(requests)} each"
     return text
+
+
+def _argo_duration(text: str) -> float:
+    """An AnalysisTemplate's duration (loaded only for scenarios that have one: keeps `validate` fast)."""
+    from simdeploy.delivery.argo.analysis_template import parse_duration_argo
+
+    return parse_duration_argo(text)

@@ -7,6 +7,7 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -20,7 +21,6 @@ from simdeploy.scenario.fields import MAX_RATE
 from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
 from simdeploy.scenario.limits import check_limits
 from simdeploy.scenario.references import check_references, default_namespace
-from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
 from simdeploy.scenario.schema import (
     ACTION_NAMES,
     AlertsRef,
@@ -29,7 +29,9 @@ from simdeploy.scenario.schema import (
     ScenarioSpec,
 )
 from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, read_yaml
-from simdeploy.sim.metrics.alerts import RuleGroup
+
+if TYPE_CHECKING:
+    from simdeploy.sim.metrics.alerts import RuleGroup
 
 __all__ = ["Scenario", "default_namespace", "load_scenario"]
 
@@ -194,6 +196,9 @@ def _named(obj: dict) -> str:
 
 
 def _read_rule_groups(ref: AlertsRef, directory: Path, where: str, problems: list[Problem]) -> list[RuleGroup]:
+    # PromQL and the alerting machinery are loaded only for scenarios with alerts (keeps `validate` fast).
+    from simdeploy.scenario.rules import load_rule_file, parse_rule_groups
+
     if ref.groups is not None:
         groups, found = parse_rule_groups({"groups": ref.groups}, f"{where}.")
         problems += found

@@ -7,10 +7,10 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from simdeploy.delivery.argo.analysis import AnalysisError, AnalysisRun, validate_template
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.duration import MAX_SECONDS
 from simdeploy.k8s.labels import parse_selector, selector_matches
+from simdeploy.k8s.node_util import node_object
 from simdeploy.k8s.patch import json_merge_patch
 from simdeploy.k8s.shown import shown
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH, parse_time
@@ -24,7 +24,6 @@ from simdeploy.scenario.schema import (
     SetImageAction,
     SetWeightsAction,
 )
-from simdeploy.sim.cluster.nodes import node_object
 
 if TYPE_CHECKING:
     from simdeploy.scenario.loader import Scenario
@@ -221,6 +220,11 @@ def _patch_target_problems(
 
 def _check_analysis(scenario: Scenario, problems: list[Problem]) -> None:
     """AnalysisTemplates are valid, and every template a Rollout names exists."""
+    if not any(obj.get("kind") in ("AnalysisTemplate", "Rollout") for obj in scenario.manifests):
+        return
+    # Argo's analysis machinery (PromQL, expressions) is loaded only for the scenarios that use it.
+    from simdeploy.delivery.argo.analysis import validate_template
+
     templates: dict[tuple[str, str], dict] = {}
     valid = True
     for index, obj in enumerate(scenario.manifests):
@@ -272,6 +276,8 @@ def _analysis_run_problems(templates: list[dict], args: list[dict], where: str) 
     The run is made as the Rollout controller makes it (NewAnalysisRunFromTemplates), without starting it; a
     valueFrom pod-template hash stands in for the hash the run would get.
     """
+    from simdeploy.delivery.argo.analysis import AnalysisError, AnalysisRun
+
     try:
         AnalysisRun.from_template("check", templates, args, None, None, None, value_from=lambda _source: "0")
     except AnalysisError as error:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from simdeploy.k8s.node_util import node_object
 from simdeploy.k8s.timeutil import DEFAULT_EPOCH
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import Clock
@@ -18,7 +19,7 @@ from simdeploy.sim.cluster.deployment.controller import DeploymentController
 from simdeploy.sim.cluster.disruption import DisruptionController
 from simdeploy.sim.cluster.kubectl import Kubectl, KubectlError
 from simdeploy.sim.cluster.kubelet import Kubelet
-from simdeploy.sim.cluster.nodes import Nodes, node_object
+from simdeploy.sim.cluster.nodes import Nodes
 from simdeploy.sim.cluster.replicaset import ReplicaSetController
 from simdeploy.sim.cluster.scheduler import Scheduler
 from simdeploy.sim.cluster.store import NotFound, Store

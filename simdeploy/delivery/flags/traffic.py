@@ -10,21 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from simdeploy.delivery.flags.features import DISABLED, ENABLED, ROLLOUT_PARAMETERS, rollout_percent, variant_names
 from simdeploy.delivery.flags.unleash import FlagSet
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.recorder import Recorder
 from simdeploy.sim.result import FlagRow, FlagState, fraction, requests
 from simdeploy.sim.traffic.model import Cohort, Effect
-
-ENABLED, DISABLED = "enabled", "disabled"
-# The strategies whose percentage `set-rollout` changes, and the parameter each keeps it in.
-ROLLOUT_PARAMETERS = {
-    "flexibleRollout": "rollout",
-    "gradualRolloutUserId": "percentage",
-    "gradualRolloutSessionId": "percentage",
-    "gradualRolloutRandom": "percentage",
-}
 
 Mix = tuple[tuple[float, Cohort], ...]
 
@@ -56,27 +48,6 @@ def cohort_of(flags: FlagSet, name: str, context: dict, has_variants: bool) -> s
     if variant["enabled"]:
         return variant["name"]
     return ENABLED if variant["feature_enabled"] else DISABLED
-
-
-def variant_names(feature: dict) -> list[str]:
-    """Every variant a feature can hand out: its own and its strategies'."""
-    variants = list(feature.get("variants") or [])
-    for strategy in feature.get("strategies") or []:
-        variants += strategy.get("variants") or []
-    return list(dict.fromkeys(variant["name"] for variant in variants))
-
-
-def rollout_percent(feature: dict) -> int | None:
-    """The percentage of the feature's first rollout strategy, if it has one."""
-    for strategy in feature.get("strategies") or []:
-        parameter = ROLLOUT_PARAMETERS.get(strategy.get("name"))
-        value = (strategy.get("parameters") or {}).get(parameter) if parameter else None
-        if value is not None:
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
 
 
 class FlagRuntime:

@@ -6,6 +6,7 @@ import heapq
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
+from simdeploy.k8s.pod_util import pod_requests
 from simdeploy.k8s.quantity import parse_quantity
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.cluster.store import ADDED, DELETED, Store, controller_uid
@@ -20,19 +21,6 @@ class NodeUsage:
     memory: float = 0.0
     pods: int = 0
     by_owner: Counter = field(default_factory=Counter)
-
-
-def pod_requests(pod: dict) -> tuple[float, float]:
-    """CPU cores and memory bytes requested (limits stand in for missing requests, as defaulted)."""
-    cpu = memory = 0.0
-    for container in pod["spec"]["containers"]:
-        resources = container.get("resources") or {}
-        requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
-        if "cpu" in requests:
-            cpu += parse_quantity(requests["cpu"])
-        if "memory" in requests:
-            memory += parse_quantity(requests["memory"])
-    return cpu, memory
 
 
 @dataclass(frozen=True)
