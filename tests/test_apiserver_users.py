@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -214,3 +217,29 @@ def test_the_python_client_asks_what_it_may_do(game_day):
     with pytest.raises(kubernetes.client.ApiException) as refused:
         client.CoreV1Api(api_client).delete_namespaced_pod("nosuch", "production")
     assert refused.value.status == 403
+
+
+def test_serve_writes_a_kubeconfig_per_identity_and_the_session_names_them(tmp_path):
+    directory, out = tmp_path / "kubeconfigs", tmp_path / "session.json"
+    command = [sys.executable, "-m", "simdeploy", "serve", str(SEED), "--speed", "0", "--json", str(out)]
+    command += ["--player", "alice", "--observer", "bob", "--kubeconfig-dir", str(directory)]
+    serve = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        printed = []
+        for line in serve.stdout:
+            printed.append(line.strip())
+            if line.startswith("try: kubectl"):
+                break
+        assert f"kubeconfig of player alice: {directory / 'alice.kubeconfig'}" in printed
+        assert f"kubeconfig of observer bob: {directory / 'bob.kubeconfig'}" in printed
+        assert ControlClient(directory / "bob.kubeconfig").clock()["paused"] is False
+        with pytest.raises(ControlError, match='403: forbidden: User "bob" cannot patch path'):
+            ControlClient(directory / "bob.kubeconfig").set_clock(speed=2)
+        ControlClient(directory / "admin.kubeconfig").set_clock(speed=2)
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=20)
+    finally:
+        serve.kill()
+    session = json.loads(out.read_text())["session"]
+    assert [u["name"] for u in session["users"]] == ["admin", "alice", "bob"]
+    assert session["requests"]["by_user"] == {"admin": 1, "bob": 2}
