@@ -89,6 +89,12 @@ def test_namespaces_the_scenario_uses_exist_without_being_stored_until_written(s
         assert {item["status"]["phase"] for item in listed["items"]} == {"Active"}
         assert server.sim.store.resource_version == version  # serving added nothing to the scenario's store
         assert server.sim.store.list("Namespace") == []
+        merge = "application/merge-patch+json"
+        bad = {"metadata": {"labels": "team"}}
+        code, refused = send(server, "PATCH", f"{NAMESPACES}/production", bad, merge)
+        assert (code, refused["reason"]) == (422, "Invalid")
+        assert send(server, "PATCH", f"{NAMESPACES}/production", {}, merge)[0] == 200
+        assert server.sim.store.list("Namespace") == []  # refused or no change: still not stored
         label = {"metadata": {"labels": {"team": "payments"}}}
         code, labelled = send(server, "PATCH", f"{NAMESPACES}/production", label, "application/merge-patch+json")
         assert code == 200

@@ -9,9 +9,12 @@ the namespace controller (sim/cluster/namespace.py). Namespaces created through 
 
 from __future__ import annotations
 
+import copy
+
 from simdeploy.apiserver.resources import Resource
 from simdeploy.apiserver.status import ApiError, not_found
 from simdeploy.k8s.timeutil import format_time
+from simdeploy.sim.cluster.store import Conflict, NotFound
 
 SYSTEM = ("default", "kube-public", "kube-system")
 # The namespaces NamespaceLifecycle never lets go (staging/src/k8s.io/apiserver/pkg/admission/plugin/namespace/
@@ -61,11 +64,28 @@ def is_implicit(sim, namespace: dict) -> bool:
 
 
 def store(sim, namespace: dict) -> dict:
-    """Store an implicit namespace as it is shown (or as a write changed it), before its first write."""
+    """Store an implicit namespace as it is shown (or as a write changed it)."""
     meta = namespace["metadata"]
     for field in ("uid", "resourceVersion", "creationTimestamp", "generation"):
         meta.pop(field, None)
     return sim.api.create(namespace)
+
+
+def write_implicit(sim, shown: dict, changed: dict, subresource: str | None, expect_version: str | None) -> dict:
+    """A write to an implicit namespace: checked as any update is (sim.api.update), then stored as it turned out.
+
+    A refused write (Invalid, Conflict) stores nothing, and neither does one that changes nothing.
+    """
+    if expect_version and expect_version != shown["metadata"]["resourceVersion"]:
+        raise Conflict(
+            f'Operation cannot be fulfilled on namespaces "{shown["metadata"]["name"]}": the object has been '
+            "modified; please apply your changes to the latest version and try again"
+        )
+    namespace = copy.deepcopy(shown)
+    try:
+        return sim.api.update(namespace, changed, subresource)  # changes nothing: still implicit
+    except NotFound:  # admitted, and updated in place, but not in the store yet: store it so
+        return store(sim, namespace)
 
 
 def _in_use(sim, name: str) -> bool:

@@ -57,9 +57,7 @@ def _write(sim, resource: Resource, stored: dict, changed: dict, subresource=Non
         _within_limits(sim, resource, changed, stored)
     try:
         if resource.kind == "Namespace" and namespaces.is_implicit(sim, stored):
-            if expect_version and expect_version != stored["metadata"]["resourceVersion"]:
-                raise Conflict(_modified("namespaces", stored["metadata"]["name"]))
-            stored, expect_version = namespaces.store(sim, copy.deepcopy(stored)), None
+            return namespaces.write_implicit(sim, stored, changed, subresource, expect_version)
         return sim.api.update(stored, changed, subresource, expect_version)
     except Invalid as error:
         raise _invalid(error, resource) from None
