@@ -23,11 +23,18 @@ def serve(
         None, "--json", help="On stop (Ctrl-C, SIGTERM), write the session's result document here."
     ),
     players: list[str] = typer.Option(
-        [], "--player", help="A game-day player: every Kubernetes verb, no clock or fault controls (repeatable)."
+        [],
+        "--player",
+        metavar="NAME",
+        help="A game-day player: every Kubernetes verb, no clock or fault controls (repeatable).",
     ),
-    observers: list[str] = typer.Option([], "--observer", help="An observer: get, list and watch only (repeatable)."),
+    observers: list[str] = typer.Option(
+        [], "--observer", metavar="NAME", help="An observer: get, list and watch only (repeatable)."
+    ),
     kubeconfig_dir: Path | None = typer.Option(
-        None, help="Write DIR/<name>.kubeconfig for every identity, admin included (default: temporary files)."
+        None,
+        metavar="DIR",
+        help="Write DIR/<name>.kubeconfig for every identity, admin included (default: temporary files).",
     ),
 ) -> None:
     """Serve the running simulation over the Kubernetes API for kubectl and clients, until stopped."""
