@@ -44,11 +44,23 @@ def rows(output: str) -> list[list[str]]:
     return [line.split() for line in output.strip().splitlines()[1:]]
 
 
-def request(server: ApiServer, path: str, token: bool = True, accept: str = "application/json", method: str = "GET"):
-    """(status, headers, parsed JSON body) of one HTTPS request; errors are answers too."""
+def token_of(server: ApiServer, user: str | None) -> str:
+    """The bearer token of identity `user` (None: the admin's)."""
+    return server.token if user is None else next(u.token for u in server.users.all if u.name == user)
+
+
+def request(
+    server: ApiServer,
+    path: str,
+    token: bool = True,
+    accept: str = "application/json",
+    method: str = "GET",
+    user: str | None = None,
+):
+    """(status, headers, parsed JSON body) of one HTTPS request, as `user` (the admin); errors are answers too."""
     headers = {"Accept": accept}
     if token:
-        headers["Authorization"] = f"Bearer {server.token}"
+        headers["Authorization"] = f"Bearer {token_of(server, user)}"
     req = urllib.request.Request(server.url + path, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, context=trusting(server), timeout=10) as answer:
@@ -57,9 +69,17 @@ def request(server: ApiServer, path: str, token: bool = True, accept: str = "app
         return error.code, error.headers, json.loads(error.read())
 
 
-def send(server: ApiServer, method: str, path: str, body: object = None, content_type: str = "application/json"):
-    """(status, parsed JSON body) of one HTTPS write; errors are answers too. Bytes are sent as they are."""
-    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
+def send(
+    server: ApiServer,
+    method: str,
+    path: str,
+    body: object = None,
+    content_type: str = "application/json",
+    user: str | None = None,
+):
+    """(status, parsed JSON body) of one HTTPS write, as `user` (the admin); errors are answers too. Bytes are sent
+    as they are."""
+    headers = {"Authorization": f"Bearer {token_of(server, user)}", "Accept": "application/json"}
     if content_type:
         headers["Content-Type"] = content_type
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()

@@ -358,6 +358,10 @@ def test_a_served_sessions_kubectl_writes_are_marked_and_reads_are_not(result):
         request(150, "PATCH", "/apis/apps/v1/namespaces/production/deployments/nope", 404),
         request(160, "POST", "/simdeploy/v1/actions", 201),
         request(170, "PATCH", deployment + "/scale"),
+        request(180, "POST", "/api/v1/namespaces", 201),
+        request(185, "POST", "/api/v1/namespaces/production/services/payments-api/proxy/orders"),  # a probe
+        request(190, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", 201),  # a question
+        request(200, "DELETE", "/api/v1/namespaces/drill-1"),
     ]
     served = {**copy.deepcopy(result), "session": {"requests": {"log": log}}}
     labels = [(m.t, m.label) for m in markers(served) if m.label.startswith("kubectl")]
@@ -365,6 +369,8 @@ def test_a_served_sessions_kubectl_writes_are_marked_and_reads_are_not(result):
         (130, "kubectl patch deployments/payments-api"),
         (140, "kubectl evict pods ×3"),
         (170, "kubectl patch deployments/payments-api (scale)"),
+        (180, "kubectl create namespaces"),
+        (200, "kubectl delete namespaces/drill-1"),
     ]
 
 

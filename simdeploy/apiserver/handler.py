@@ -1,20 +1,21 @@
-"""HTTP request handling: bearer-token auth, routing, discovery, GET/LIST/WATCH, writes (writes.py), Status errors."""
+"""HTTP request handling: bearer-token auth and roles, routing, discovery, GET/LIST/WATCH, writes, Status errors."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from simdeploy.apiserver import bodies, control, discovery, openapi, views, writes
+from simdeploy.apiserver import bodies, control, discovery, openapi, protobuf, proxy, reviews, views, writes
+from simdeploy.apiserver.authorization import authorize, request_attributes
 from simdeploy.apiserver.discovery import api_resource_list
-from simdeploy.apiserver.resources import GROUPS, STORE, Resource, find
+from simdeploy.apiserver.resources import GROUPS, REVIEW, STORE, Resource, find
 from simdeploy.apiserver.selectors import Selectors
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, no_route, not_found, unauthorized
 from simdeploy.apiserver.tables import TABLE_TYPE, table, wants_table
+from simdeploy.apiserver.users import User
 from simdeploy.k8s.timeutil import sim_to_datetime
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 DEFAULT_WATCH_TIMEOUT = 1800.0  # the real apiserver picks 30-60 min when the client gives no timeoutSeconds
 INTERNAL_ERROR = "an error on the server has prevented the request from succeeding"  # the real server's words
 WAKE_INTERVAL = 0.5  # how often an idle watch stream checks its deadline and the server's shutdown
+PROXY_PATH = ("namespaces", "services", "proxy")  # /api/v1/namespaces/N/services/NAME/proxy[/PATH]
 
 
 class ApiHandler(BaseHTTPRequestHandler):
@@ -40,6 +42,10 @@ class ApiHandler(BaseHTTPRequestHandler):
         if hasattr(self.request, "do_handshake"):
             self.request.do_handshake()
 
+    def handle_one_request(self) -> None:
+        self._user: User | None = None  # who asked, once authenticated; none for a request refused before that
+        super().handle_one_request()
+
     def handle_expect_100(self) -> bool:
         return True  # `100 Continue` is sent by _dispatch, once the token and the length are known to be good
 
@@ -51,7 +57,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         super().log_request(code, size)
         self._answering = True
         if isinstance(code, int) and self.command:
-            self.server.api.record_request(self.command, self.path, code, self.headers.get("User-Agent", ""))
+            user = self._user.name if self._user is not None else None
+            self.server.api.record_request(self.command, self.path, code, self.headers.get("User-Agent", ""), user)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -84,16 +91,21 @@ class ApiHandler(BaseHTTPRequestHandler):
         # before then must close the connection.
         unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
         try:
-            self._authenticate()  # before the body: without the token, nothing of it is read
+            # Who asks, and whether they may, before the body: a refused request has none of it read.
+            self._user = self._authenticate()
+            url = urlsplit(self.path)
+            params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            parts = [p for p in url.path.split("/") if p]
+            authorize(self._user, request_attributes(method, parts, params))
             length = bodies.content_length(self.headers)
             if length and self.headers.get("Expect", "").strip().lower() == "100-continue":
                 self.send_response_only(100)  # only now: a refused client need not send its body at all
                 self.end_headers()
             body = bodies.read_body(self.connection, self.rfile, length)
             unread = False
-            url = urlsplit(self.path)
-            params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-            self._route(method, [p for p in url.path.split("/") if p], params, body)
+            if body and method != "PATCH" and protobuf.is_protobuf(self.headers.get("Content-Type", "")):
+                body = protobuf.to_json(body)
+            self._route(method, parts, params, body)
         except ApiError as error:
             self.close_connection = self.close_connection or unread
             self._send(error.code, json.dumps(error.status()).encode())
@@ -106,17 +118,21 @@ class ApiHandler(BaseHTTPRequestHandler):
                 error = ApiError(500, "InternalError", INTERNAL_ERROR)
                 self._send(error.code, json.dumps(error.status()).encode())
 
-    def _authenticate(self) -> None:
+    def _authenticate(self) -> User:
         header = self.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self.server.api.token.encode()
-        ):
+        user = self.server.api.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
             raise unauthorized()
+        return user
 
-    def _send(self, code: int, data: bytes, content_type: str = "application/json") -> None:
+    def _send(
+        self, code: int, data: bytes, content_type: str = "application/json", headers: dict | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        for header, value in (headers or {}).items():
+            self.send_header(header, value)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
         if self.close_connection:
@@ -155,7 +171,15 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise method_not_allowed(method)
             self._send_json(document)
             return
+        if (group, version) == ("", "v1") and len(rest) >= 5 and (rest[0], rest[2], rest[4]) == PROXY_PATH:
+            self._proxy(rest[1], rest[3])
+            return
         resource, namespace, name, subresource = _parse_resource_path(group, version, rest)
+        if resource.source == REVIEW:
+            if method != "POST" or name is not None:
+                raise method_not_allowed(method)
+            self._send(201, json.dumps(reviews.review(resource, self._user, body)).encode())
+            return
         if method in ("HEAD", "OPTIONS"):
             raise method_not_allowed(method)
         if method != "GET":
@@ -199,6 +223,13 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise method_not_allowed(method)
             data = json.dumps(document).encode()  # inside the lock: the clock thread mutates objects
         self._send(code, data)
+
+    def _proxy(self, namespace: str, service_id: str) -> None:
+        """Any method on …/services/NAME[:PORT]/proxy[/PATH]: the app's answer, as the traffic model gives it."""
+        api = self.server.api
+        with api.lock:
+            code, headers, document = proxy.answer(api.sim, api.proxy_rng, namespace, service_id)
+        self._send(code, json.dumps(document).encode(), headers=headers)
 
     def _route_meta(self, method: str, parts: list[str]) -> bool:
         """/version, /healthz, discovery roots, /openapi/v3; False if the path is not one of them."""

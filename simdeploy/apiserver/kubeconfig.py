@@ -1,4 +1,4 @@
-"""The kubeconfig that points kubectl at the server: one cluster, user and context `simdeploy-<scenario>`."""
+"""The kubeconfig that points kubectl at the server as one identity, on cluster `simdeploy-<scenario>`."""
 
 from __future__ import annotations
 
@@ -10,17 +10,22 @@ from pathlib import Path
 import yaml
 
 
-def kubeconfig(name: str, server: str, token: str, ca_pem: bytes) -> dict:
-    context = f"simdeploy-{name}"
+def kubeconfig(name: str, server: str, token: str, ca_pem: bytes, user: str = "admin") -> dict:
+    """For scenario `name`, as identity `user`: the user entry is `<user>@simdeploy-<scenario>` (who you are, in
+    `kubectl config view`, and apart from other sessions' if kubeconfigs are merged); the context is the same,
+    but the admin's stays `simdeploy-<scenario>`."""
+    cluster_name = f"simdeploy-{name}"
+    user_name = f"{user}@{cluster_name}"
+    context = cluster_name if user == "admin" else user_name
     # The session's CA goes in as certificate-authority-data, as kubeadm writes admin.conf: clients verify
     # the server and send the token to no other (client-go: k8s.io/client-go/tools/clientcmd/api/types.go).
     cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": cluster}],
-        "users": [{"name": context, "user": {"token": token}}],
-        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+        "clusters": [{"name": cluster_name, "cluster": cluster}],
+        "users": [{"name": user_name, "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster_name, "user": user_name}}],
         "current-context": context,
         "preferences": {},
     }

@@ -16,9 +16,20 @@ class RequestLog:
         self._lock = threading.Lock()  # handlers run on their own threads
         self._entries: deque[dict] = deque(maxlen=keep)
         self._by_status: Counter[int] = Counter()
+        self._by_user: Counter[str] = Counter()
         self.total = 0
 
-    def add(self, sim_time: float, wall_time: float, method: str, path: str, code: int, user_agent: str) -> None:
+    def add(
+        self,
+        sim_time: float,
+        wall_time: float,
+        method: str,
+        path: str,
+        code: int,
+        user_agent: str,
+        user: str | None = None,
+    ) -> None:
+        """One answered request; `user` is who sent it (None when the token was refused or never read)."""
         url = urlsplit(path)
         entry = {
             "at_s": round(sim_time, 3),
@@ -28,10 +39,13 @@ class RequestLog:
             "query": url.query,
             "code": code,
             "user_agent": user_agent,
+            "user": user,
         }
         with self._lock:
             self._entries.append(entry)
             self._by_status[code] += 1
+            if user is not None:
+                self._by_user[user] += 1
             self.total += 1
 
     def document(self) -> dict:
@@ -39,5 +53,12 @@ class RequestLog:
         with self._lock:
             entries = list(self._entries)
             by_status = {str(code): n for code, n in sorted(self._by_status.items())}
+            by_user = dict(sorted(self._by_user.items()))
             total = self.total
-        return {"total": total, "by_status": by_status, "dropped": total - len(entries), "log": entries}
+        return {
+            "total": total,
+            "by_status": by_status,
+            "by_user": by_user,
+            "dropped": total - len(entries),
+            "log": entries,
+        }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STORE = "store"  # objects live in sim.store under `kind`; watchable through the change history
+REVIEW = "review"  # created to be answered, never stored: what a caller asks about itself (reviews.py)
 READ_VERBS = ("get", "list", "watch")
 WRITE_VERBS = ("create", "delete", "deletecollection", "patch", "update")  # the writes writes.py implements
 SCALABLE = ("Deployment", "ReplicaSet", "Rollout")
@@ -21,7 +22,8 @@ class Resource:
     namespaced: bool = True
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    source: str = STORE  # or the name of a view rendered from the simulation (see views.py)
+    source: str = STORE  # REVIEW, or the name of a view rendered from the simulation (see views.py)
+    deletecollection: bool = True  # namespaces go one at a time (their registry has no DeleteCollection)
 
     @property
     def group_version(self) -> str:
@@ -38,7 +40,11 @@ class Resource:
 
     @property
     def verbs(self) -> tuple[str, ...]:
-        return READ_VERBS + WRITE_VERBS if self.source == STORE else ("get", "list")
+        if self.source == REVIEW:
+            return ("create",)
+        if self.source != STORE:
+            return ("get", "list")
+        return tuple(v for v in READ_VERBS + WRITE_VERBS if self.deletecollection or v != "deletecollection")
 
     @property
     def subresources(self) -> tuple[tuple[str, str, str, str, tuple[str, ...]], ...]:
@@ -59,12 +65,15 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "endpoints", "Endpoints", short_names=("ep",), source="endpoints"),
     Resource("", "v1", "events", "Event", short_names=("ev",), source="events"),
     Resource("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
-    Resource("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",), source="namespaces"),
+    Resource("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",), deletecollection=False),
     Resource("", "v1", "nodes", "Node", namespaced=False, short_names=("no",)),
     Resource("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",)),
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",)),
     Resource("argoproj.io", "v1alpha1", "rollouts", "Rollout", short_names=("ro",)),
+    Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, source=REVIEW),
+    Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False, source=REVIEW),
+    Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, source=REVIEW),
 )
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES if r.group))

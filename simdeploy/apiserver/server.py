@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import secrets
 import shutil
 import socket
 import tempfile
@@ -13,6 +12,7 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+from simdeploy.apiserver import proxy
 from simdeploy.apiserver.clock import ClockDriver, SimulationLock
 from simdeploy.apiserver.handler import ApiHandler
 from simdeploy.apiserver.history import WatchHistory
@@ -20,6 +20,7 @@ from simdeploy.apiserver.kubeconfig import kubeconfig, write_kubeconfig
 from simdeploy.apiserver.requests_log import RequestLog
 from simdeploy.apiserver.resources import store_kinds
 from simdeploy.apiserver.tls import Certificates, make_certificates, server_context
+from simdeploy.apiserver.users import Users
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class ApiServer:
     """Serve one Simulation over the Kubernetes API (reads, watches, writes), advancing it with the wall clock.
 
     `with ApiServer(sim, name=...) as server:` starts it; `server.kubeconfig_path` is ready for kubectl.
+    `users` adds identities to the admin's, by name: role "player" or "observer" (users.py, authorization.py);
+    each gets its own token and kubeconfig (`server.kubeconfigs[name]`), in `kubeconfig_dir` if given.
     """
 
     def __init__(
@@ -87,13 +90,17 @@ class ApiServer:
         kubeconfig_path: Path | None = None,
         duration_limit: bool = False,
         namespace: str = "default",
+        users: dict[str, str] | None = None,
+        kubeconfig_dir: Path | None = None,
     ):
         self.sim = sim
         self.name = name
         self.namespace = namespace  # what facilitator actions act on when they name no namespace
         self.address = address
         self.port = port
-        self.token = secrets.token_urlsafe(32)
+        self.users = Users(users)  # ValueError for a name or a role it cannot take
+        self.token = self.users.admin.token
+        self.proxy_rng = proxy.rng_for(sim)  # the Service proxy's draws, never the simulation's
         self.lock = SimulationLock()  # shared by the clock driver and every request; requests go first
         self.clock = ClockDriver(sim, self.lock, speed, sim.duration if duration_limit else None)
         self.history: WatchHistory | None = None
@@ -103,7 +110,10 @@ class ApiServer:
         self._workdir: Path | None = None
         self.certificates: Certificates | None = None
         self._kubeconfig_path = kubeconfig_path
-        self.kubeconfig_path: Path | None = None
+        self._kubeconfig_dir = kubeconfig_dir
+        self.kubeconfig_path: Path | None = None  # the admin's
+        self.kubeconfigs: dict[str, Path] = {}  # every identity's, by name
+        self._written: list[Path] = []
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -141,11 +151,12 @@ class ApiServer:
             httpd.socket = server_context(self.certificates).wrap_socket(
                 httpd.socket, server_side=True, do_handshake_on_connect=False
             )
-            self.kubeconfig_path = self._kubeconfig_path or self._workdir / "kubeconfig"
-            document = kubeconfig(self.name, self.url, self.token, self.certificates.ca_pem)
-            write_kubeconfig(self.kubeconfig_path, document)
+            self._write_kubeconfigs()
         except BaseException:
             httpd.server_close()
+            for path in self._written:  # the ones already written where the user asked
+                path.unlink(missing_ok=True)
+            self._written, self.kubeconfigs, self.kubeconfig_path = [], {}, None
             self._remove_workdir()
             raise
         self._httpd = httpd
@@ -154,6 +165,20 @@ class ApiServer:
         self._started_wall = time.monotonic()
         self.clock.start()
         return self
+
+    def _write_kubeconfigs(self) -> None:
+        """The admin's where asked (or in the certificate directory), and one per identity in `kubeconfig_dir`."""
+        ca_pem = self.certificates.ca_pem
+        wanted = [(self.users.admin, self._kubeconfig_path or self._workdir / "kubeconfig")]
+        directory = self._kubeconfig_dir or self._workdir
+        wanted += [(user, directory / f"{user.name}.kubeconfig") for user in self.users.all[1:]]
+        if self._kubeconfig_dir is not None:
+            wanted.append((self.users.admin, directory / f"{self.users.admin.name}.kubeconfig"))
+        for user, path in wanted:
+            write_kubeconfig(path, kubeconfig(self.name, self.url, user.token, ca_pem, user.name))
+            self._written.append(path)
+            self.kubeconfigs.setdefault(user.name, path)
+        self.kubeconfig_path = self.kubeconfigs[self.users.admin.name]
 
     def _listen(self) -> _HttpServer:
         where = f"{self.address}:{self.port}"
@@ -168,9 +193,9 @@ class ApiServer:
         httpd.api = self
         return httpd
 
-    def record_request(self, method: str, path: str, code: int, user_agent: str) -> None:
+    def record_request(self, method: str, path: str, code: int, user_agent: str, user: str | None = None) -> None:
         wall = time.monotonic() - (self._started_wall or time.monotonic())
-        self.requests.add(self.sim.now, wall, method, path, code, user_agent)
+        self.requests.add(self.sim.now, wall, method, path, code, user_agent, user)
 
     def result(self) -> dict:
         """The session's result document: `simdeploy run --json`'s, plus how it was served and what was asked."""
@@ -182,6 +207,7 @@ class ApiServer:
             "simulated_s": round(self.sim.now, 3),
             "wall_s": self._wall_seconds(),
             "clock_error": None if self.clock.error is None else repr(self.clock.error),
+            "users": self.users.document(),
             "requests": self.requests.document(),
         }
         return document

@@ -1,14 +1,18 @@
-"""Reading objects for a resource: from sim.store, or rendered from the simulation (namespaces, events, endpoints)."""
+"""Reading objects for a resource: from sim.store, or rendered from the simulation (events, endpoints, namespaces)."""
 
 from __future__ import annotations
 
+from simdeploy.apiserver import namespaces
+from simdeploy.apiserver.namespaces import namespaces_in_use
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 
 
 def list_objects(sim, resource: Resource, namespace: str | None) -> list[dict]:
     """Every object of a resource (in one namespace if given), sorted like the apiserver: namespace, name."""
-    if resource.source == STORE:
+    if resource.kind == "Namespace":
+        objects = namespaces.listed(sim)
+    elif resource.source == STORE:
         objects = sim.store.list(resource.kind, namespace if resource.namespaced else None)
     else:
         objects = _RENDERERS[resource.source](sim)
@@ -18,35 +22,11 @@ def list_objects(sim, resource: Resource, namespace: str | None) -> list[dict]:
 
 
 def get_object(sim, resource: Resource, namespace: str | None, name: str) -> dict | None:
+    if resource.kind == "Namespace":
+        return namespaces.find(sim, name)
     if resource.source == STORE:
         return sim.store.find(resource.kind, namespace if resource.namespaced else "", name)
     return next((o for o in list_objects(sim, resource, namespace) if o["metadata"]["name"] == name), None)
-
-
-def namespaces_in_use(sim) -> list[str]:
-    used = {o["metadata"].get("namespace") for kind in sim.store.kinds() for o in sim.store.list(kind)}
-    return sorted({"default", "kube-system"} | {n for n in used if n})
-
-
-def _namespaces(sim) -> list[dict]:
-    # The simulation has no Namespace objects: a namespace exists because objects live in it.
-    stamp = format_time(sim.store.epoch)
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {
-                "name": name,
-                "uid": f"namespace-{name}",
-                "resourceVersion": "1",
-                "creationTimestamp": stamp,
-                "labels": {"kubernetes.io/metadata.name": name},
-            },
-            "spec": {"finalizers": ["kubernetes"]},
-            "status": {"phase": "Active"},
-        }
-        for name in namespaces_in_use(sim)
-    ]
 
 
 def _namespace_of(sim, kind: str, name: str) -> str:
@@ -55,8 +35,8 @@ def _namespace_of(sim, kind: str, name: str) -> str:
         for obj in sim.store.list(kind):
             if obj["metadata"]["name"] == name:
                 return obj["metadata"].get("namespace") or "default"
-    namespaces = [n for n in namespaces_in_use(sim) if n not in ("default", "kube-system")]
-    return namespaces[0] if len(namespaces) == 1 else "default"
+    used = [n for n in namespaces_in_use(sim) if n not in namespaces.SYSTEM]
+    return used[0] if len(used) == 1 else "default"
 
 
 def _events(sim) -> list[dict]:
@@ -136,4 +116,4 @@ def _endpoints(sim) -> list[dict]:
     return result
 
 
-_RENDERERS = {"namespaces": _namespaces, "events": _events, "endpoints": _endpoints}
+_RENDERERS = {"events": _events, "endpoints": _endpoints}

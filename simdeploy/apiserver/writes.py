@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from simdeploy.apiserver import patches
+from simdeploy.apiserver import namespaces, patches
 from simdeploy.apiserver.bodies import decode_body
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
@@ -19,7 +19,10 @@ _SCALABLE = ("Deployment", "Rollout", "ReplicaSet")
 def _stored(sim, resource: Resource, namespace: str | None, name: str) -> dict:
     if resource.source != STORE:
         raise ApiError(405, "MethodNotAllowed", f"{resource.plural} are read-only in the simulation")
-    obj = sim.store.find(resource.kind, namespace or "", name)
+    if resource.kind == "Namespace":
+        obj = namespaces.find(sim, name)
+    else:
+        obj = sim.store.find(resource.kind, namespace or "", name)
     if obj is None:
         raise not_found(resource.qualified, name)
     return obj
@@ -53,6 +56,8 @@ def _write(sim, resource: Resource, stored: dict, changed: dict, subresource=Non
     if subresource != "status":
         _within_limits(sim, resource, changed, stored)
     try:
+        if resource.kind == "Namespace" and namespaces.is_implicit(sim, stored):
+            return namespaces.write_implicit(sim, stored, changed, subresource, expect_version)
         return sim.api.update(stored, changed, subresource, expect_version)
     except Invalid as error:
         raise _invalid(error, resource) from None
@@ -170,12 +175,9 @@ def delete(sim, resource: Resource, namespace: str | None, name: str, body: byte
     options = decode_body(body)
     wanted = _mapping(options, "preconditions").get("resourceVersion")
     if wanted and wanted != obj["metadata"].get("resourceVersion"):
-        raise ApiError(
-            409,
-            "Conflict",
-            f'Operation cannot be fulfilled on {obj["kind"].lower()}s "{name}": the object has been modified; '
-            "please apply your changes to the latest version and try again",
-        )
+        raise ApiError(409, "Conflict", _modified(f"{obj['kind'].lower()}s", name))
+    if resource.kind == "Namespace":
+        return _delete_namespace(sim, obj)
     grace = options.get("gracePeriodSeconds", params.get("gracePeriodSeconds"))
     if resource.kind == "Pod":
         try:
@@ -192,13 +194,30 @@ def delete(sim, resource: Resource, namespace: str | None, name: str, body: byte
     return _success(resource, name, uid)
 
 
+def _modified(plural: str, name: str) -> str:
+    return (
+        f'Operation cannot be fulfilled on {plural} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+
+
+def _delete_namespace(sim, namespace: dict) -> dict:
+    """DELETE of a namespace: refused for the system ones, else Terminating until emptied; the reply is the
+    Namespace, as the real server's (it is not gone yet)."""
+    name = namespace["metadata"]["name"]
+    namespaces.admit_delete(name)
+    if namespaces.is_implicit(sim, namespace):
+        namespaces.store(sim, namespace)
+    return copy.deepcopy(sim.api.delete_namespace(name))
+
+
 def delete_collection(sim, resource: Resource, namespace: str | None, selectors, body: bytes, params: dict) -> dict:
     """DELETE on a collection (deletecollection): each object the selectors match, as one DELETE each would.
 
     The answer is the list of what was deleted, pods in their graceful-deletion state (as the registry's
     DeleteCollection returns them).
     """
-    if resource.source != STORE:
+    if resource.source != STORE or not resource.deletecollection:
         raise method_not_allowed("DELETE")
     kind = resource.kind
     matched = [o for o in sim.store.list(kind, namespace) if selectors.matches(o)]
@@ -230,6 +249,8 @@ def evict(sim, resource: Resource, namespace: str | None, name: str) -> tuple[in
 
 
 def _missing(sim, resource: Resource, namespace: str | None, name: str) -> bool:
+    if resource.kind == "Namespace":
+        return namespaces.find(sim, name) is None
     return resource.source == STORE and sim.store.find(resource.kind, namespace or "", name) is None
 
 
@@ -265,13 +286,17 @@ def _create_object(sim, resource: Resource, namespace: str | None, obj: dict) ->
     obj["kind"], obj["apiVersion"] = resource.kind, resource.group_version
     for field in ("uid", "resourceVersion", "creationTimestamp", "generation"):
         meta.pop(field, None)
+    name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+    if resource.namespaced:
+        namespaces.admit_create(sim, resource, namespace, name)
     try:
+        if resource.kind == "Namespace" and name and namespaces.find(sim, name) is not None:
+            raise AlreadyExists(name)  # an implicit namespace exists too
         _within_limits(sim, resource, obj)
         stored = sim.api.create(obj)
     except Invalid as error:
         raise _invalid(error, resource) from None
     except AlreadyExists:
-        name = meta.get("name", "")
         raise ApiError(
             409,
             "AlreadyExists",

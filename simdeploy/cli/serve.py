@@ -22,6 +22,20 @@ def serve(
     json_path: Path | None = typer.Option(
         None, "--json", help="On stop (Ctrl-C, SIGTERM), write the session's result document here."
     ),
+    players: list[str] = typer.Option(
+        [],
+        "--player",
+        metavar="NAME",
+        help="A game-day player: every Kubernetes verb, no clock or fault controls (repeatable).",
+    ),
+    observers: list[str] = typer.Option(
+        [], "--observer", metavar="NAME", help="An observer: get, list and watch only (repeatable)."
+    ),
+    kubeconfig_dir: Path | None = typer.Option(
+        None,
+        metavar="DIR",
+        help="Write DIR/<name>.kubeconfig for every identity, admin included (default: temporary files).",
+    ),
 ) -> None:
     """Serve the running simulation over the Kubernetes API for kubectl and clients, until stopped."""
     import signal
@@ -38,6 +52,9 @@ def serve(
         check_speed(speed)
     except ValueError as error:
         raise fail(f"--speed: {error}") from None
+    users = _identities(players, observers)
+    if kubeconfig_dir is not None and kubeconfig_dir.exists() and not kubeconfig_dir.is_dir():
+        raise fail(f"--kubeconfig-dir: {kubeconfig_dir} is not a directory")
     # Found out now, not after the game day, when the document could no longer be written.
     check_output(json_path, "--json", make_dirs=False)
     loaded = load(scenario)
@@ -51,6 +68,8 @@ def serve(
         kubeconfig,
         duration_limit,
         namespace=default_namespace(loaded),
+        users=users,
+        kubeconfig_dir=kubeconfig_dir,
     )
     if not is_loopback(address):
         errors.print(
@@ -73,6 +92,8 @@ def serve(
         say = dict(highlight=False, markup=False, soft_wrap=True)
         console.print(f"serving {loaded.spec.metadata.name} at {server.url} ({speed:g}x)", **say)
         console.print(f"kubeconfig: {server.kubeconfig_path}", **say)
+        for user in server.users.all[1:]:
+            console.print(f"kubeconfig of {user.role} {user.name}: {server.kubeconfigs[user.name]}", **say)
         console.print(f"certificate authority: {server.ca_path}", **say)
         console.print(
             f"try: kubectl --kubeconfig {server.kubeconfig_path} get pods -n {default_namespace(loaded)}", **say
@@ -91,3 +112,19 @@ def serve(
     if json_path is not None:
         write_json_atomically(json_path, document)
         console.print(f"result written to {json_path}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _identities(players: list[str], observers: list[str]) -> dict[str, str]:
+    """--player and --observer as ApiServer's `users`; exit 2 naming the option for a name it cannot take."""
+    from simdeploy.apiserver.users import OBSERVER, PLAYER, name_problem
+
+    users: dict[str, str] = {}
+    for option, role, names in (("--player", PLAYER, players), ("--observer", OBSERVER, observers)):
+        for name in names:
+            problem = name_problem(name)
+            if problem is None and name in users:
+                problem = f"already a {users[name]}"
+            if problem is not None:
+                raise fail(f"{option} {name}: {problem}")
+            users[name] = role
+    return users

@@ -81,10 +81,9 @@ def _client_writes(result: Result) -> list[Marker]:
     session = result.get("session")
     found: list[tuple[Marker, str, int]] = []  # marker, kind of write, how many
     for request in session["requests"]["log"] if session else []:
-        verb, parts = _VERBS.get(request["method"]), request["path"].strip("/").split("/")
-        if verb is None or request["code"] >= 400 or parts[0] not in ("api", "apis"):
-            continue  # reads, refusals, and `simdeploy ctl` (its actions are in `actions`)
-        objects = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[-2:]
+        verb, objects = _VERBS.get(request["method"]), _path_objects(request["path"])
+        if verb is None or request["code"] >= 400 or not objects or objects[2:3] == ["proxy"]:
+            continue  # reads, refusals, `simdeploy ctl` (its actions are in `actions`), probes through the proxy
         if objects[-1:] == ["eviction"]:
             verb, objects = "evict", objects[:-1]
         kind = f"kubectl {verb} {objects[0]}"
@@ -95,6 +94,23 @@ def _client_writes(result: Result) -> list[Marker]:
         label = f"kubectl {verb} {'/'.join(objects[:2])}" + (f" ({objects[2]})" if len(objects) > 2 else "")
         found.append((Marker(request["at_s"], label, ACTION), kind, 1))
     return [marker for marker, _, _ in found]
+
+
+def _path_objects(path: str) -> list[str]:
+    """`[resource, name, subresource]` of a Kubernetes API path (as far as it goes); [] for any other path and
+    for the access reviews, which ask and change nothing."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 2:
+        rest = parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3 and parts[1] not in _REVIEW_GROUPS:
+        rest = parts[3:]
+    else:
+        return []
+    in_namespace = rest[0] == "namespaces" and len(rest) > 2 and rest[2] not in ("status", "finalize")
+    return rest[2:] if in_namespace else rest
+
+
+_REVIEW_GROUPS = ("authorization.k8s.io", "authentication.k8s.io")
 
 
 def _why(e: Event) -> str:

@@ -217,13 +217,20 @@ class Request(TypedDict):
     query: str
     code: int
     user_agent: str
+    user: str | None  # who sent it; null when no token was accepted
 
 
 class Requests(TypedDict):
     total: int
     by_status: dict[str, int]
+    by_user: dict[str, int]
     dropped: int
     log: list[Request]
+
+
+class SessionUser(TypedDict):
+    name: str
+    role: Literal["admin", "player", "observer"]
 
 
 class Session(TypedDict):
@@ -232,6 +239,7 @@ class Session(TypedDict):
     simulated_s: float
     wall_s: float
     clock_error: str | None
+    users: list[SessionUser]
     requests: Requests
 
 

@@ -19,6 +19,7 @@ from simdeploy.sim.cluster.deployment.controller import DeploymentController
 from simdeploy.sim.cluster.disruption import DisruptionController
 from simdeploy.sim.cluster.kubectl import Kubectl, KubectlError
 from simdeploy.sim.cluster.kubelet import Kubelet
+from simdeploy.sim.cluster.namespace import NamespaceController
 from simdeploy.sim.cluster.nodes import Nodes
 from simdeploy.sim.cluster.replicaset import ReplicaSetController
 from simdeploy.sim.cluster.scheduler import Scheduler
@@ -113,6 +114,7 @@ class Simulation:
         self.replica_sets = ReplicaSetController(self.clock, self.store, self.api, self.recorder, latency)
         self.deployments = DeploymentController(self.clock, self.store, self.api, self.recorder, latency)
         self.disruption = DisruptionController(self.clock, self.store, latency)
+        self.namespaces = NamespaceController(self.clock, self.store, self.api, latency)
         self.nodes = Nodes(
             self.clock,
             self.store,

@@ -11,6 +11,7 @@ directly on the store.
 from __future__ import annotations
 
 import copy
+import re
 from datetime import timedelta
 
 from simdeploy.k8s import patch as patches
@@ -35,6 +36,8 @@ SERVER_OWNED = (
 # Kinds with a status subresource: a write of the object keeps the stored status, a write of /status
 # keeps everything else.
 WITH_STATUS = {"Deployment", "ReplicaSet", "Pod", "Service", "Node", "Namespace", "PodDisruptionBudget", "Rollout"}
+NAMESPACE_FINALIZER = "kubernetes"  # the namespace controller's: removed once the namespace is empty
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class Invalid(ValueError):
@@ -70,6 +73,8 @@ class Api:
         controller stamped out of an already validated template (the outcome would be the same)."""
         if not trusted:
             errors = admit(obj)
+            if obj.get("kind") == "Namespace" and not errors:
+                errors = _prepare_namespace(obj)
             if errors:
                 raise Invalid(_kind_of(obj), _name_of(obj), errors)
         return self.store.create(obj)
@@ -100,6 +105,12 @@ class Api:
             if "status" in stored:
                 changed["status"] = copy.deepcopy(stored["status"])
         _keep_server_fields(stored, changed)
+        if stored["kind"] == "Namespace" and isinstance(changed.get("spec", {}), dict):
+            # Only the namespace controller changes them, through /finalize (pkg/registry/core/namespace/strategy.go).
+            spec = changed["spec"] = {k: v for k, v in changed.get("spec", {}).items() if k != "finalizers"}
+            if "finalizers" in stored.get("spec", {}):
+                spec["finalizers"] = copy.deepcopy(stored["spec"]["finalizers"])
+            _label_namespace(changed)
         if changed == stored:
             return stored
         errors = admit(changed)
@@ -156,11 +167,30 @@ class Api:
             self.store.update(charged)
         self.delete_pod(pod)
 
+    def delete_namespace(self, name: str) -> dict:
+        """Begin deleting a Namespace: Terminating with a deletionTimestamp until the namespace controller has
+        emptied it (sim/cluster/namespace.py); one without finalizers goes at once. Returns the Namespace.
+
+        Follows pkg/registry/core/namespace/storage/storage.go Delete. Raises NotFound.
+        """
+        namespace = self.store.get("Namespace", "", name)
+        meta = namespace["metadata"]
+        if meta.get("deletionTimestamp"):
+            return namespace
+        if not (namespace.get("spec") or {}).get("finalizers"):
+            return self.store.delete("Namespace", "", name)
+        meta["deletionTimestamp"] = format_time(sim_to_datetime(self.store.epoch, self.clock.now))
+        namespace.setdefault("status", {})["phase"] = "Terminating"
+        return self.store.update(namespace)
+
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete an object; its dependents are garbage-collected (background propagation)."""
         obj = self.store.get(kind, namespace, name)
         if kind == "Pod":
             self.delete_pod(obj)
+            return
+        if kind == "Namespace":
+            self.delete_namespace(name)
             return
         self.store.delete(kind, namespace, name)
         self._collect_dependents(obj["metadata"]["uid"])
@@ -185,6 +215,36 @@ def _keep_server_fields(stored: dict, changed: dict) -> None:
             meta.pop(field, None)
     changed["kind"] = stored["kind"]
     changed["apiVersion"] = stored.get("apiVersion")
+
+
+def _prepare_namespace(namespace: dict) -> list[FieldError]:
+    """A new Namespace as the registry stores it (pkg/registry/core/namespace/strategy.go PrepareForCreate): Active,
+    with the `kubernetes` finalizer; its name must be a DNS-1123 label (apimachinery ValidateNamespaceName)."""
+    name = namespace["metadata"].get("name")
+    if isinstance(name, str) and (len(name) > 63 or not _DNS1123_LABEL.fullmatch(name)):
+        return [
+            FieldError(
+                "metadata.name",
+                f"Invalid value: {name!r}: a lowercase RFC 1123 label must consist of lower case alphanumeric "
+                "characters or '-', and must start and end with an alphanumeric character (at most 63 characters)",
+            )
+        ]
+    spec = namespace.get("spec")
+    spec = namespace["spec"] = dict(spec) if isinstance(spec, dict) else {}
+    finalizers = list(spec.get("finalizers") or [])
+    spec["finalizers"] = finalizers if NAMESPACE_FINALIZER in finalizers else [*finalizers, NAMESPACE_FINALIZER]
+    namespace["status"] = {"phase": "Active"}
+    _label_namespace(namespace)
+    return []
+
+
+def _label_namespace(namespace: dict) -> None:
+    # Every namespace carries its name as a label, so that selectors can pick namespaces by name
+    # (pkg/apis/core/v1/defaults.go SetDefaults_Namespace).
+    meta = namespace["metadata"]
+    labels = meta.get("labels") or {}
+    if isinstance(labels, dict):  # anything else is admission's to refuse
+        meta["labels"] = {**labels, "kubernetes.io/metadata.name": meta["name"]}
 
 
 def _kind_of(obj: dict) -> str:

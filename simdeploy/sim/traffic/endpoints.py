@@ -50,6 +50,10 @@ class Endpoints:
     def view(self, namespace: str, name: str) -> ServiceView | None:
         return self.services.get((namespace, name))
 
+    def routed_pod(self, uid: str) -> dict | None:
+        """The pod behind a routed uid: the data plane may still route to a pod already gone from the store."""
+        return self._pods.get(uid)
+
     # -- control plane ---------------------------------------------------------
 
     def _on_service(self, event_type: str, service: dict) -> None:

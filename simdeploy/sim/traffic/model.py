@@ -19,7 +19,7 @@ from typing import Protocol
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import EARLY, Clock
 from simdeploy.sim.latency import DEFAULT_BUCKETS, bucket_counts, stretch
-from simdeploy.sim.traffic.endpoints import Endpoints
+from simdeploy.sim.traffic.endpoints import Endpoints, GroupKey
 from simdeploy.sim.traffic.rates import RateProfile
 
 NO_ENDPOINT = "none"  # version label of requests that found no endpoint at all
@@ -117,6 +117,9 @@ class TrafficModel:
         self.listeners: list = []  # called with (time, sent, failed) after every tick
         self.cohort_source: CohortSource | None = None  # user cohorts (feature flags), None: all users alike
         self.cohort_totals: dict[tuple[str, str], list[float]] = {}  # (flag, cohort) -> [sent, failed]
+        # How busy each group of pods with a capacity was in the last tick: (namespace, service, group) ->
+        # (utilisation, share of its requests rejected). What a single request arriving now would meet.
+        self.load: dict[tuple[str, str, GroupKey], tuple[float, float]] = {}
         self._mix: tuple[tuple[float, Cohort], ...] = ()
         self._started = False
 
@@ -136,6 +139,7 @@ class TrafficModel:
         sent = failed = 0.0
         # The cohorts of the middle of the tick: exact when their shares change linearly (SDK polling).
         self._mix = self.cohort_source.at(now - self.tick / 2) if self.cohort_source is not None else ()
+        self.load.clear()
         for source in self.sources:
             if now - self.tick < source.start:
                 continue
@@ -170,7 +174,8 @@ class TrafficModel:
             self._tally_all(requests, requests)
             return requests, requests
         failed = 0.0
-        for (_, image, serving), count in groups.items():
+        for group, count in groups.items():
+            _, image, serving = group
             share = requests * count / pods
             behaviour = self.behaviours[image]
             version = behaviour.version or image
@@ -181,13 +186,14 @@ class TrafficModel:
                 failed += share
                 continue
             if self._mix:
-                failed += self._serve_cohorts(namespace, service, image, behaviour, count, share)
+                failed += self._serve_cohorts(namespace, service, group, behaviour, count, share)
                 continue
             served, utilisation = share, 0.0
             if behaviour.capacity:
                 capacity = count * behaviour.capacity * self.tick
                 served = min(share, capacity)
                 utilisation = served / capacity
+                self._busy(namespace, service, group, utilisation, 1.0 - served / share)
             rejected = share - served
             errors = served * behaviour.error_rate
             factor = stretch(utilisation, behaviour.concurrency)
@@ -198,9 +204,10 @@ class TrafficModel:
         return requests, failed
 
     def _serve_cohorts(
-        self, namespace: str, service: str, image: str, behaviour: VersionBehaviour, count: int, share: float
+        self, namespace: str, service: str, group: GroupKey, behaviour: VersionBehaviour, count: int, share: float
     ) -> float:
         """Serve one group's share split over the user cohorts; returns the failed requests."""
+        image = group[1]
         version = behaviour.version or image
         parts = [(share * part, cohort.effect(image, version), cohort) for part, cohort in self._mix]
         by_effect: dict[tuple[float, float, float], float] = {}  # cohorts served alike are counted together
@@ -213,6 +220,7 @@ class TrafficModel:
             # Saturated pods reject without knowing who asks: every cohort loses the same fraction.
             admitted = min(1.0, capacity / demand) if demand > 0 else 1.0
             utilisation = min(demand, capacity) / capacity
+            self._busy(namespace, service, group, utilisation, 1.0 - admitted)
         queueing = stretch(utilisation, behaviour.concurrency)
         succeeded = errors = rejected = 0.0
         served_by_factor: dict[float, float] = {}  # the histogram has no code label: merge by latency factor
@@ -233,6 +241,10 @@ class TrafficModel:
         for sent, (error_rate, _, _), cohort in parts:
             self._tally(cohort, sent, sent * (1.0 - admitted * (1.0 - min(1.0, behaviour.error_rate + error_rate))))
         return errors + rejected
+
+    def _busy(self, namespace: str, service: str, group: GroupKey, utilisation: float, rejected: float) -> None:
+        if utilisation > 0:  # an idle group is what a group missing from `load` means
+            self.load[(namespace, service, group)] = (utilisation, rejected)
 
     def _tally_all(self, sent: float, failed: float) -> None:
         """Requests that failed before any code ran: each cohort fails its share."""
