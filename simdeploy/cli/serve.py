@@ -18,6 +18,12 @@ def serve(
     address: str = typer.Option("127.0.0.1", help="Address to bind; loopback only unless you say otherwise."),
     kubeconfig: Path | None = typer.Option(None, help="Write the kubeconfig here (default: a temporary file)."),
     duration_limit: bool = typer.Option(False, "--duration-limit", help="Stop the clock at the scenario's end."),
+    cluster_only: bool = typer.Option(
+        False,
+        "--cluster-only",
+        help="Serve the scenario's cluster (nodes, versions, flags, rules) empty: no manifests, traffic or timeline. "
+        "For `simdeploy drill --context`, which brings its own.",
+    ),
     seed: int | None = typer.Option(None, help="Override the scenario's seed."),
     json_path: Path | None = typer.Option(
         None, "--json", help="On stop (Ctrl-C, SIGTERM), write the session's result document here."
@@ -58,6 +64,10 @@ def serve(
     # Found out now, not after the game day, when the document could no longer be written.
     check_output(json_path, "--json", make_dirs=False)
     loaded = load(scenario)
+    if cluster_only:
+        from simdeploy.scenario.build import cluster_only as emptied
+
+        loaded = emptied(loaded)
     simulation = build(loaded, seed)
     server = ApiServer(
         simulation,

@@ -201,3 +201,46 @@ def _number(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
+
+
+# -- a drill on a real cluster -----------------------------------------------------------------------------------
+
+
+def print_cluster_drill(document: dict, console: Console) -> None:
+    """What a drill on a cluster did and how close it came to its prediction (simdeploy/drill/runner.py)."""
+    console.print(
+        f"drill {escape(document['drill'])} on {escape(document['context'])}, namespace "
+        f"{escape(document['namespace'])}: {document['status']}",
+        soft_wrap=True,
+    )
+    observed = document.get("observed") or {}
+    if observed.get("drill"):
+        console.print(step_table(observed["drill"]))
+        console.print(incident_table(observed["drill"]))
+    if document["fidelity"]:
+        console.print(fidelity_table(document["fidelity"]))
+    chaos = document.get("chaos") or {}
+    console.print(
+        f"chaos experiment: {chaos.get('status')}, steady state before {chaos.get('steady_state_before')}, "
+        f"after {chaos.get('steady_state_after')}",
+        highlight=False,
+        markup=False,
+    )
+    for command in document.get("commands") or []:
+        console.print(f"  {command['command']}  (exit {command['exit']})", highlight=False, markup=False)
+    if document["verdict"] == "pass":
+        console.print(f"[green]drill {escape(document['drill'])} passed on the cluster[/green]")
+        return
+    console.print(f"[red]drill {escape(document['drill'])} failed on the cluster[/red]")
+    for reason in document["reasons"]:
+        console.print(f"  {reason}", markup=False, highlight=False)
+
+
+def fidelity_table(rows: list[dict]) -> Table:
+    table = Table(title="predicted vs observed", title_justify="left")
+    for column in ("figure", "predicted -> observed (tolerance)", "verdict"):
+        table.add_column(column)
+    for row in rows:
+        verdict = {"pass": "[green]PASS[/green]", "fail": "[red]FAIL[/red]"}.get(row["verdict"], "n/a")
+        table.add_row(escape(row["name"]), escape(row["shown"]), verdict)
+    return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -84,6 +85,13 @@ def build(
             spec.cluster.evaluation_interval,
         )
     return simulation
+
+
+def cluster_only(scenario: Scenario) -> Scenario:
+    """The scenario's cluster without what runs on it: its nodes, settings, version behaviours, flags and alerting
+    rules, but no manifests, traffic, routes or timeline (a cluster a drill runner brings its own workload to)."""
+    spec = scenario.spec.model_copy(update={"timeline": [], "traffic": [], "routes": []})
+    return dataclasses.replace(scenario, spec=spec, manifests=[], action_manifests={}, rate_files={})
 
 
 def rate_profile(spec: schema.RateSpec, rate_files: dict) -> RateProfile:

@@ -194,6 +194,18 @@ class DrillExpectSpec(Strict):
     recovers: bool = True  # the steady state returns before the scenario ends
 
 
+class FidelitySpec(Strict):
+    """How close a drill on a real cluster must come to its prediction: the largest difference allowed per figure."""
+
+    rollout_time: Duration = Field(default=30.0, alias="rolloutTime")  # each rollout's duration
+    min_available: int = Field(default=1, ge=0, alias="minAvailable")
+    peak_pods: int = Field(default=2, ge=0, alias="peakPods")
+    error_ratio: Fraction = Field(default=0.02, alias="errorRatio")  # share of requests that failed
+    time_to_detect: Duration = Field(default=60.0, alias="timeToDetect")
+    time_to_mitigate: Duration = Field(default=120.0, alias="timeToMitigate")
+    time_to_recover: Duration = Field(default=120.0, alias="timeToRecover")
+
+
 class DrillSpec(Strict):
     """A drill file, as written."""
 
@@ -204,3 +216,4 @@ class DrillSpec(Strict):
     runbook: str | dict[str, Any]  # a runbook file (relative to the drill) or the runbook inline (RunbookSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
     expect: DrillExpectSpec = Field(default_factory=DrillExpectSpec)
+    fidelity: FidelitySpec = Field(default_factory=FidelitySpec)  # on a real cluster: observed vs predicted

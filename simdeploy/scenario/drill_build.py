@@ -24,17 +24,28 @@ DEFAULT_SYNC_DELAY = Uniform(0.0, 180.0)
 def build_drill(drill: Drill, seed: int | None = None, record_pod_events: bool = True) -> Simulation:
     """The drill's scenario, built and ready to run, with the runbook's responders and steps in it."""
     sim = build(drill.scenario, seed, record_pod_events=record_pod_events)
-    runbook = runbook_of(drill)
-    engine = RunbookEngine(sim, runbook, random.Random(f"runbook-{sim.seed}"))
-    timeline = drill.scenario.spec.timeline
-    fault = min(action.at for action in timeline) if timeline else None
-    slo = Slo(drill.spec.slo.availability, drill.spec.slo.window, drill.spec.slo.mitigation_hold)
-    sim.result_hooks.append(lambda result: _add_drill(drill, engine, fault, slo, result))
+    engine = RunbookEngine(sim, runbook_of(drill), responders_rng(sim.seed))
+    sim.result_hooks.append(lambda result: add_drill_section(drill, engine, result))
     return sim
 
 
-def runbook_of(drill: Drill) -> Runbook:
-    spec, namespace = drill.runbook, drill.namespace
+def responders_rng(seed: int) -> random.Random:
+    """The responders' own random stream for a seed: the same in the simulation and on a real cluster."""
+    return random.Random(f"runbook-{seed}")
+
+
+def fault_of(drill: Drill) -> float | None:
+    """When the fault comes: the scenario's first timeline action."""
+    timeline = drill.scenario.spec.timeline
+    return min(action.at for action in timeline) if timeline else None
+
+
+def runbook_of(drill: Drill, namespace: str | None = None) -> Runbook:
+    """The drill's runbook for the engine; `namespace`: where it acts when that is not the scenario's (a drill's
+    own namespace on a real cluster), conditions naming the scenario's namespace included."""
+    spec = drill.runbook
+    rename = {drill.namespace: namespace} if namespace else {}
+    namespace = namespace or drill.namespace
     trigger: dict
     if spec.trigger.alert is not None:
         trigger = {"alert": spec.trigger.alert}
@@ -43,8 +54,8 @@ def runbook_of(drill: Drill) -> Runbook:
     elif spec.trigger.expectation is not None:
         trigger = {"condition": _expectation(drill, spec.trigger.expectation)}
     else:
-        trigger = {"condition": _condition(spec.trigger.condition, namespace)}
-    steps = [_step(drill, index, step, namespace) for index, step in enumerate(spec.steps)]
+        trigger = {"condition": _condition(spec.trigger.condition, namespace, rename)}
+    steps = [_step(drill, index, step, namespace, rename) for index, step in enumerate(spec.steps)]
     return Runbook(
         name=spec.name or drill.name,
         trigger=trigger,
@@ -56,13 +67,13 @@ def runbook_of(drill: Drill) -> Runbook:
     )
 
 
-def _step(drill: Drill, index: int, spec: StepSpec, namespace: str) -> Step:
+def _step(drill: Drill, index: int, spec: StepSpec, namespace: str, rename: dict[str, str]) -> Step:
     step = Step(
         name=spec.name,
         action=_ACTION_NAMES[spec.action],
         text=describe_step(spec),
-        when=_condition(spec.when, namespace) if spec.when is not None else None,
-        expect=_condition(spec.expect, namespace) if spec.expect is not None else None,
+        when=_condition(spec.when, namespace, rename) if spec.when is not None else None,
+        expect=_condition(spec.expect, namespace, rename) if spec.expect is not None else None,
         within=spec.expect.within if spec.expect is not None else 0.0,
         deadline=spec.deadline,
         manual=distribution(spec.manual) if spec.manual is not None else None,
@@ -110,8 +121,11 @@ def describe_step(spec: StepSpec) -> str:
     return f"wait {format_duration(spec.wait)}"
 
 
-def _condition(spec: ConditionSpec, namespace: str) -> Condition:
-    return Condition(spec.model_dump(exclude_none=True, exclude={"within"}), namespace)
+def _condition(spec: ConditionSpec, namespace: str, rename: dict[str, str] | None = None) -> Condition:
+    condition = spec.model_dump(exclude_none=True, exclude={"within"})
+    if condition.get("namespace") in (rename or {}):
+        condition["namespace"] = rename[condition["namespace"]]
+    return Condition(condition, namespace)
 
 
 def _expectation(drill: Drill, name: str) -> Condition:
@@ -141,9 +155,11 @@ def _key(obj: dict) -> tuple[str, str, str]:
     return obj["kind"], meta.get("namespace", "default"), meta.get("name", "")
 
 
-def _add_drill(drill: Drill, engine: RunbookEngine, fault: float | None, slo: Slo, result: dict) -> None:
+def add_drill_section(drill: Drill, engine: RunbookEngine, result: dict) -> None:
+    """The result's `drill` section: what the runbook did, the incident's figures, the verdicts."""
+    slo = Slo(drill.spec.slo.availability, drill.spec.slo.window, drill.spec.slo.mitigation_hold)
     record = engine.record()
-    incident = incident_figures(result, record, fault, slo)
+    incident = incident_figures(result, record, fault_of(drill), slo)
     steps = step_verdicts(record, result["duration_s"])
     expectations = _judge(drill, incident)
     reasons = [f"step {s['name']!r}: {', '.join(s['reasons'])}" for s in steps if s["verdict"] == "fail"]

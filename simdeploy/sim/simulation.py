@@ -24,12 +24,13 @@ from simdeploy.sim.cluster.nodes import Nodes
 from simdeploy.sim.cluster.replicaset import ReplicaSetController
 from simdeploy.sim.cluster.scheduler import Scheduler
 from simdeploy.sim.cluster.store import NotFound, Store
-from simdeploy.sim.measure import DeploymentMeasure, Measurements
-from simdeploy.sim.metrics.alerts import AlertEvaluator, time_to_detect
+from simdeploy.sim.measure import Measurements
+from simdeploy.sim.metrics.alerts import AlertEvaluator
 from simdeploy.sim.metrics.scrape import Scraper
 from simdeploy.sim.metrics.tsdb import SeriesStore
+from simdeploy.sim.outcome import result_document
 from simdeploy.sim.recorder import Recorder
-from simdeploy.sim.result import DeploymentSummary, Result, Summary, fraction, optional_seconds, requests, seconds
+from simdeploy.sim.result import Result
 from simdeploy.sim.traffic.endpoints import Endpoints
 from simdeploy.sim.traffic.model import TrafficModel
 
@@ -216,63 +217,19 @@ class Simulation:
 
     def result(self) -> Result:
         """The result document (the contract of `simdeploy run --json`, declared in sim/result.py)."""
-        deployments = {name: _deployment_summary(m) for name, m in self.measurements.deployments.items()}
-        primary = next(iter(deployments.values()), None) or _deployment_summary(DeploymentMeasure(""))
-        summary: Summary = {
-            **primary,
-            "peak_pods": self.measurements.peak_pods,
-            "peak_pods_including_terminating": self.measurements.peak_pods_including_terminating,
-            **self._traffic_summary(),
-            "deployments": deployments,
-            "alerts": self.alerts.history() if self.alerts is not None else [],
-            "time_to_detect_s": time_to_detect(self.recorder.events),
-        }
-        result: Result = {
-            "scenario": self.name,
-            "seed": self.seed,
-            "duration_s": seconds(self.duration),
-            "versions": {b.image: b.version for b in self.behaviours.values() if b.version},
-            "summary": summary,
-            "actions": list(self.recorder.actions),
-            "events": list(self.recorder.events),
-            "replicasets": list(self.recorder.replica_sets),
-            "series": list(self.recorder.series),
-            "traffic": list(self.scraper.rows),
-        }
+        result = result_document(
+            scenario=self.name,
+            seed=self.seed,
+            duration=self.duration,
+            versions={b.image: b.version for b in self.behaviours.values() if b.version},
+            measurements=self.measurements,
+            recorder=self.recorder,
+            sent=self.traffic.total.sent,
+            failed=self.traffic.total.failed,
+            p99_max=self.scraper.p99_max,
+            traffic=self.scraper.rows,
+            alerts=self.alerts.history() if self.alerts is not None else [],
+        )
         for hook in self.result_hooks:
             hook(result)
         return result
-
-    def _traffic_summary(self) -> dict:
-        sent, failed = self.traffic.total.sent, self.traffic.total.failed
-        return {
-            "requests_total": requests(sent),
-            "errors_total": requests(failed),
-            "availability": fraction(1 - failed / sent) if sent else None,
-            "p99_latency_max_s": None if self.scraper.p99_max is None else fraction(self.scraper.p99_max),
-        }
-
-
-def _deployment_summary(m: DeploymentMeasure) -> DeploymentSummary:
-    last = m.rollouts[-1] if m.rollouts else None
-    return {
-        "rollout_complete_s": optional_seconds(last.completed) if last else None,
-        "peak_pods": m.peak_pods,
-        "peak_pods_including_terminating": m.peak_pods_including_terminating,
-        "min_available": m.min_available,
-        "min_serving": m.min_serving,
-        "max_surge_observed": m.max_surge,
-        "max_unavailable_observed": m.max_unavailable,
-        "progress_deadline_exceeded": m.deadline_exceeded,
-        "final_revision": int(m.revision) if m.revision else None,
-        "final_image": m.image,
-        "rollouts": [
-            {
-                "revision": r.revision,
-                "started_s": seconds(r.started),
-                "completed_s": optional_seconds(r.completed),
-                "duration_s": seconds(r.completed - r.started) if r.completed is not None else None,
-            }
-            for r in m.rollouts
-        ],
-    }

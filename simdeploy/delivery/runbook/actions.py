@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import yaml
 
@@ -252,6 +253,41 @@ _KUBECTL = {
     "argo rollouts status": _argo,
     "argo rollouts get": _argo,
 }
+
+
+# -- who carries the steps out ------------------------------------------------------------------------------
+
+
+class Operator(Protocol):
+    """What a runbook step does, by its kind; the engine decides when, and judges the outcome."""
+
+    def kubectl(self, command: KubectlCommand, manifests: list[dict]) -> Outcome: ...
+
+    def flag(self, spec: dict) -> Outcome: ...
+
+    def traffic_shift(self, spec: dict) -> Outcome: ...
+
+    def sync(self, objects: list[dict]) -> str: ...
+
+
+class SimulatedOperator:
+    """The steps done on the simulated cluster, through the write path `simdeploy serve` uses."""
+
+    def __init__(self, sim: Simulation, namespace: str):
+        self.sim = sim
+        self.namespace = namespace
+
+    def kubectl(self, command: KubectlCommand, manifests: list[dict]) -> Outcome:
+        return run_kubectl(self.sim, command, self.namespace, manifests)
+
+    def flag(self, spec: dict) -> Outcome:
+        return change_flag(self.sim, spec)
+
+    def traffic_shift(self, spec: dict) -> Outcome:
+        return shift_traffic(self.sim, spec, self.namespace)
+
+    def sync(self, objects: list[dict]) -> str:
+        return sync_manifests(self.sim, objects)
 
 
 # -- the other step actions ---------------------------------------------------------------------------------

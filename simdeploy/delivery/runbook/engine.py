@@ -1,9 +1,11 @@
 """The runbook engine: a trigger pages the team, a responder acknowledges after a human delay, then works through
 the steps in order, each taking its manual time, waiting for what blocks and for what the step promises.
 
-Everything happens in simulated time on the simulation's clock, and lands on its timeline as `Runbook` events.
-The responder's random draws come from a stream of their own, so the cluster's draws (pod startups) are the
-same with and without a runbook.
+Everything happens on the world's clock (the simulation's, or the drill runner's mirror of a real cluster) and
+lands on its timeline as `Runbook` events. What a step does is the operator's business: the simulated cluster's
+(`actions.SimulatedOperator`) or a real cluster's (the drill runner's, through the real kubectl). The responder's
+random draws come from a stream of their own, so the cluster's draws (pod startups) are the same with and
+without a runbook.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import copy
 import random
 from dataclasses import dataclass, field
 
-from simdeploy.delivery.runbook import actions
-from simdeploy.delivery.runbook.actions import Outcome
+from simdeploy.delivery.runbook.actions import Operator, Outcome, SimulatedOperator
 from simdeploy.delivery.runbook.conditions import Condition
 from simdeploy.k8s.duration import format_duration
 from simdeploy.k8s.kubectl_cli import KubectlCommand
@@ -59,10 +60,11 @@ class Runbook:
 class RunbookEngine:
     """Runs one runbook on one simulation and records what the team did, for the result's `drill` section."""
 
-    def __init__(self, sim: Simulation, runbook: Runbook, rng: random.Random):
-        self.sim = sim
+    def __init__(self, sim: Simulation, runbook: Runbook, rng: random.Random, operator: Operator | None = None):
+        self.sim = sim  # the world: a Simulation, or anything with its clock, recorder, alerts, store and metrics
         self.runbook = runbook
         self.rng = rng
+        self.operator = operator or SimulatedOperator(sim, runbook.namespace)
         self.trigger_s: float | None = None
         self.acknowledged_s: float | None = None
         self.finished_s: float | None = None
@@ -144,13 +146,12 @@ class RunbookEngine:
             self._block(index, outcome, self.sim.now)
 
     def _perform(self, step: Step) -> Outcome:
-        sim, namespace = self.sim, self.runbook.namespace
         if step.action == "kubectl":
-            return actions.run_kubectl(sim, step.kubectl, namespace, copy.deepcopy(step.manifests))
+            return self.operator.kubectl(step.kubectl, copy.deepcopy(step.manifests))
         if step.action == "flag":
-            return actions.change_flag(sim, step.flag)
+            return self.operator.flag(step.flag)
         if step.action == "trafficShift":
-            return actions.shift_traffic(sim, step.traffic, namespace)
+            return self.operator.traffic_shift(step.traffic)
         if step.action == "gitopsRevert":
             return self._gitops_revert(step)
         end = self.sim.now + step.wait
@@ -225,7 +226,7 @@ class RunbookEngine:
         state = {"synced": False}
 
         def sync() -> None:
-            output = actions.sync_manifests(self.sim, copy.deepcopy(target))
+            output = self.operator.sync(copy.deepcopy(target))
             self._event("gitops", "Synced", f"synced {what}: " + "; ".join(output.splitlines()))
             state["synced"] = True
 

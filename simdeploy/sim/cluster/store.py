@@ -155,6 +155,31 @@ class Store:
         self._bump_and_notify(DELETED, obj)
         return obj
 
+    def mirror(self, event_type: str, obj: Obj) -> Obj:
+        """Record an object as another cluster reported it (a watch event from a real API server), keeping its
+        uid, timestamps and owner references: the drill runner builds its observed timeline this way."""
+        meta = obj["metadata"]
+        key = (meta.get("namespace", "") if _namespaced(obj) else "", meta["name"])
+        bucket = self._objects.setdefault(obj["kind"], {})
+        stored = bucket.get(key)
+        if stored is not None:
+            self._unindex_owner(stored, key)
+        if event_type == DELETED:
+            if stored is None:
+                return obj
+            del bucket[key]
+        else:
+            bucket[key] = obj
+            self._index_owner(obj, key)
+            event_type = MODIFIED if stored is not None else ADDED
+        version = meta.get("resourceVersion")
+        self.resource_version += 1
+        for watcher in self._watchers.get(obj["kind"], ()):
+            watcher(event_type, obj)
+        if version is not None:
+            meta["resourceVersion"] = version  # the cluster's, not ours
+        return obj
+
     def watch(self, kind: str, watcher: Watcher) -> None:
         """Call watcher(event_type, obj) after every change to objects of this kind."""
         self._watchers.setdefault(kind, []).append(watcher)
