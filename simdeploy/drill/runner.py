@@ -306,16 +306,16 @@ def _manifests_for(drill: Drill, objects: list[dict], namespace: str, served: bo
 
 def _containers(drill: Drill, deployment: str, container: str, image: str, served: bool) -> list[dict]:
     """The containers part of a `set image` patch: the image (serve), or the demo app with that image's behaviour."""
-    names = []
+    named = []
     for obj in drill.scenario.manifests:
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] == deployment:
-            names = [c["name"] for c in obj["spec"]["template"]["spec"]["containers"] if container in ("*", c["name"])]
+            named = [c for c in obj["spec"]["template"]["spec"]["containers"] if container in ("*", c["name"])]
     if served:
-        return [{"name": name, "image": image} for name in names]
-    from simdeploy.drill.demo_app import DEMO_IMAGE, behaviour_env
+        return [{"name": c["name"], "image": image} for c in named]
+    from simdeploy.drill.demo_app import demo_container
 
-    env = [{"name": k, "value": v} for k, v in behaviour_env(drill.scenario.spec.versions[image]).items()]
-    return [{"name": name, "image": DEMO_IMAGE, "env": env} for name in names]
+    versions = drill.scenario.spec.versions
+    return [demo_container({**c, "image": image}, versions) for c in named]
 
 
 def _zero(timebase) -> float:
