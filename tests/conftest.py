@@ -6,10 +6,13 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from serve_helpers import SEED
+from drill_helpers import SPEED, drill_document
+from serve_helpers import ROOT, SEED
 
 import simdeploy
 from simdeploy.apiserver import ApiServer
+from simdeploy.scenario.build import build, cluster_only
+from simdeploy.scenario.drill_loader import load_drill
 
 
 @contextlib.contextmanager
@@ -46,3 +49,15 @@ def bundled_results() -> dict[str, dict]:
     """Every bundled scenario's result document, by scenario name; run once for the whole session."""
     scenarios = Path(__file__).resolve().parent.parent / "scenarios"
     return {path.stem: simdeploy.load(path).run() for path in sorted(scenarios.glob("*.yaml"))}
+
+
+@pytest.fixture
+def drill_cluster():
+    """The drill's cluster served empty at SPEED, as `simdeploy serve --cluster-only` serves it."""
+    drill = load_drill(drill_document(), base_dir=ROOT / "drills")
+    server = ApiServer(build(cluster_only(drill.scenario)), "drain-and-bad-release", speed=SPEED)
+    server.start()
+    try:
+        yield server, drill
+    finally:
+        server.stop()

@@ -90,7 +90,9 @@ def drill(
     journal: Path | None = typer.Option(None, help="Write journal.json, result.json and experiment.json here."),
     calibrate: Path | None = typer.Option(None, help="Write a `versions` snippet fitted to the observed pods here."),
     keep_namespace: bool = typer.Option(False, help="Leave the drill's namespace on the cluster afterwards."),
-    probe_rate: float = typer.Option(10.0, help="Probe requests per second to each Service, through the API proxy."),
+    probe_rate: float = typer.Option(
+        5.0, help="Probe requests per second of drill time to each Service, through the API server's Service proxy."
+    ),
 ) -> None:
     """Rehearse a runbook: in the simulation (the page, the responders, each step, the incident's figures), or with
     --context on a real cluster, where the faults run as a Chaos Toolkit experiment and the runbook's kubectl lines

@@ -10,6 +10,7 @@ cleaned up however the run ends.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -125,7 +126,9 @@ def _activity(scenario: Scenario, index: int, action: schema.ActionBase, target:
         case schema.NodeAction() if action.action == "drain":
             node = target.nodes.get(action.node, action.node)
             arguments = {"name": node, "delete_pods_with_local_storage": True, "timeout": 300}
-            return _python(name, "chaosk8s.node.actions", "drain_nodes", arguments)
+            # chaosk8s waits for the evictions, polling every 10 s of wall time: in the background, so the next
+            # faults keep their moments (and on a fast served clock, those 10 s are minutes).
+            return {**_python(name, "chaosk8s.node.actions", "drain_nodes", arguments), "background": True}
         case schema.NodeAction() if action.action in ("cordon", "uncordon"):
             node = target.nodes.get(action.node, action.node)
             func = "cordon_node" if action.action == "cordon" else "uncordon_node"
@@ -202,7 +205,22 @@ def run(experiment: dict, observation) -> dict:
             event("experiment", "Rollbacks", "running the experiment's rollbacks")
 
     settings = {"runtime": {"rollbacks": {"strategy": "always"}}}
-    return run_experiment(experiment, settings=settings, event_handlers=[Timeline()])
+    # chaostoolkit-kubernetes finds the kubeconfig through $KUBECONFIG only (chaosk8s get_config_path) and then
+    # loads the client's default location, which the kubernetes package read from $KUBECONFIG when imported:
+    # both point at the drill's kubeconfig while the experiment runs. The context comes from its secrets.
+    from kubernetes.config import kube_config
+
+    path = experiment["secrets"]["k8s"]["KUBECONFIG"]
+    previous = os.environ.get("KUBECONFIG"), kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    os.environ["KUBECONFIG"], kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path, path
+    try:
+        return run_experiment(experiment, settings=settings, event_handlers=[Timeline()])
+    finally:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = previous[1]
+        if previous[0] is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = previous[0]
 
 
 def summary(journal: dict) -> dict:

@@ -20,7 +20,8 @@ __all__ = ["apply_manifests", "patch_object", "rollout_undo", "served_action", "
 
 
 def _client(secrets: dict | None) -> KubeClient:
-    k8s = (secrets or {}).get("k8s") or {}
+    # chaoslib hands an activity the scopes it names, merged: {"KUBECONFIG": ..., "KUBERNETES_CONTEXT": ...}.
+    k8s = (secrets or {}).get("k8s") or secrets or {}
     path = Path(k8s.get("KUBECONFIG", ""))
     found = contexts(path)
     name = k8s.get("KUBERNETES_CONTEXT") or next(iter(found), "")

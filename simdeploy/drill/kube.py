@@ -7,6 +7,7 @@ the API's JSON, as everywhere else in simdeploy, rather than the client's genera
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ class KubeClient:
         self.context = context
         self.timeout = timeout
         self.api = kube_config.new_client_from_config(config_file=str(context.kubeconfig), context=context.name)
+        self._streams: set = set()  # open watch streams, closed by close_streams()
+        self._lock = threading.Lock()
 
     # -- requests ---------------------------------------------------------------------------------------------
 
@@ -110,6 +113,8 @@ class KubeClient:
         """The watch events of a kind after a resourceVersion: {type, object}, until the server ends the stream."""
         query = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": str(timeout)}
         response = self._send("GET", self.collection(kind, namespace), None, query, "application/json", stream=True)
+        with self._lock:
+            self._streams.add(response)
         try:
             if response.status != 200:
                 raise KubeError(response.status, response.data.decode(errors="replace")[:300])
@@ -121,7 +126,19 @@ class KubeClient:
                     if line.strip():
                         yield json.loads(line)
         finally:
+            with self._lock:
+                self._streams.discard(response)
             response.release_conn()
+
+    def close_streams(self) -> None:
+        """End every open watch stream now (their readers see the end of the stream)."""
+        with self._lock:
+            streams = list(self._streams)
+        for response in streams:
+            try:
+                response.shutdown()
+            except OSError:
+                pass
 
     # -- paths ------------------------------------------------------------------------------------------------
 

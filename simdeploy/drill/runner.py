@@ -17,6 +17,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +55,6 @@ class DrillRefused(Exception):
     """The drill cannot start: said before anything is sent to the cluster (exit 2)."""
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM during the drill."""
-
-
 @dataclass
 class Options:
     context: str
@@ -68,7 +65,7 @@ class Options:
     journal: Path | None = None
     calibrate: Path | None = None
     keep_namespace: bool = False
-    probe_rate: float = 10.0
+    probe_rate: float = 5.0  # requests per second of drill time
     seed: int | None = None
     kubectl: str = "kubectl"
     say: Callable[[str], None] = print
@@ -264,7 +261,7 @@ def run(drill: Drill, options: Options) -> tuple[dict, int]:
         _write(workdir / "experiment.json", experiment)
         journal = chaos.run(experiment, observation)
         status = "interrupted" if journal.get("status") == "interrupted" or stop.is_set() else "completed"
-    except Interrupted:
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM (see _on_signals), before or after the experiment ran
         status = "interrupted"
     finally:
         signal.signal(signal.SIGINT, previous[0])
@@ -332,7 +329,7 @@ def _wait_until_available(observation: Observation, drill: Drill, timebase, stop
             if len(found) == len(names) and all(_available(d) for d in found):
                 return
         if stop.wait(0.2):
-            raise Interrupted()
+            raise KeyboardInterrupt
     sleep_until(timebase, 0.0, stop)
 
 
@@ -342,16 +339,29 @@ def _available(deployment: dict) -> bool:
 
 
 def _on_signals(stop: threading.Event):
+    """SIGINT and SIGTERM interrupt the drill as Ctrl-C does: chaoslib then marks its journal "interrupted" and
+    plays the rollbacks (the `always` strategy), and the runner deletes the namespace."""
+
     def interrupt(_signum, _frame):
         stop.set()
-        raise Interrupted()
+        raise KeyboardInterrupt
 
     return signal.signal(signal.SIGINT, interrupt), signal.signal(signal.SIGTERM, interrupt)
 
 
+NAMESPACE_GONE_TIMEOUT = 180.0  # s of wall time: the namespace controller deletes pods gracefully
+
+
 def _delete_namespace(client: KubeClient, namespace: str, say: Callable[[str], None]) -> None:
+    """Delete the drill's namespace and wait until it is gone, as `kubectl delete namespace` does."""
     try:
         client.delete("Namespace", None, namespace)
+        deadline = time.monotonic() + NAMESPACE_GONE_TIMEOUT
+        while client.get("Namespace", None, namespace) is not None:
+            if time.monotonic() > deadline:
+                say(f"namespace {namespace} is still terminating; it will go on its own")
+                return
+            time.sleep(0.5)
         say(f"namespace {namespace} deleted")
     except KubeError as error:
         say(f"could not delete namespace {namespace}: {error}")

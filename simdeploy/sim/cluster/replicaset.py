@@ -13,6 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from simdeploy.k8s.pod_util import RankParts, rank_key, rank_parts
+from simdeploy.k8s.service_account import volume_name, with_service_account
 from simdeploy.k8s.timeutil import parse_time, sim_to_datetime
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.cluster.api import Api
@@ -51,6 +52,7 @@ class ReplicaSetController:
         self._colocated: dict[str, Counter] = {}  # group uid -> node -> active pods
         self._placed: dict[str, tuple[str, str]] = {}  # active pod uid -> (group, node)
         self._key_of: dict[str, str] = {}  # ReplicaSet uid -> its queue key "namespace/name"
+        self._pod_specs: dict[str, tuple[dict, dict]] = {}  # ReplicaSet uid -> (template spec, admitted pod spec)
         self._epoch_ts = store.epoch.timestamp()
         store.watch("ReplicaSet", self._on_replica_set)
         store.watch("Pod", self._on_pod)
@@ -62,6 +64,7 @@ class ReplicaSetController:
         if event_type == DELETED:
             self.counts.pop(meta["uid"], None)
             self._key_of.pop(meta["uid"], None)
+            self._pod_specs.pop(meta["uid"], None)
             return
         self._group_of[meta["uid"]] = controller_uid(rs) or meta["uid"]
         key = self._key_of[meta["uid"]] = f"{meta['namespace']}/{meta['name']}"
@@ -183,6 +186,15 @@ class ReplicaSetController:
 
         return [counts.active[uid] for uid in heapq.nsmallest(count, counts.active, key=key)]
 
+    def _pod_spec(self, rs: dict) -> dict:
+        """The template's pod spec as the ServiceAccount admission leaves it, made once per template."""
+        template = rs["spec"]["template"]["spec"]
+        cached = self._pod_specs.get(rs["metadata"]["uid"])
+        if cached is None or cached[0] is not template:
+            cached = (template, with_service_account(template, volume_name(rs["metadata"]["name"])))
+            self._pod_specs[rs["metadata"]["uid"]] = cached
+        return cached[1]
+
     def _new_pod(self, rs: dict) -> dict:
         template = rs["spec"]["template"]
         meta = template.get("metadata", {})
@@ -205,8 +217,8 @@ class ReplicaSetController:
                     }
                 ],
             },
-            # Pods of one ReplicaSet share the template's (immutable) containers.
-            "spec": dict(template["spec"]),
+            # Pods of one ReplicaSet share one spec's (immutable) containers and volumes, as admitted.
+            "spec": dict(self._pod_spec(rs)),
             "status": {"phase": "Pending"},
         }
 
