@@ -17,6 +17,7 @@ from serve_helpers import needs_kubectl
 
 from simdeploy.apiserver import ApiServer
 from simdeploy.drill.runner import DrillRefused, dry_run_lines, plan, run
+from simdeploy.scenario.loader import load_scenario
 
 
 def methods(server: ApiServer) -> list[tuple[str, str]]:
@@ -59,6 +60,16 @@ def test_a_drill_runs_on_the_served_cluster_end_to_end(drill_cluster, tmp_path):
     with server.lock:
         assert not [o for o in server.sim.store.snapshot() if o["metadata"].get("namespace") == namespace]
     assert ("DELETE", f"/api/v1/namespaces/{namespace}") in methods(server)
+    # --calibrate: start-up fitted to the pods the drill saw, as a `versions` snippet a scenario takes.
+    snippet = yaml.safe_load((tmp_path / "versions.yaml").read_text())
+    assert set(snippet["versions"]) == {
+        "registry.example.com/payments-api@sha256:abc123...",
+        "registry.example.com/payments-api:2.9.0",
+    }
+    scenario = {**drill_document()["scenario"], "versions": {**drill_document()["scenario"]["versions"]}}
+    for image, fitted in snippet["versions"].items():
+        scenario["versions"][image] = {**scenario["versions"][image], **fitted}
+    assert load_scenario(scenario).spec.versions["registry.example.com/payments-api:2.9.0"].startup is not None
 
 
 def test_a_context_that_is_not_allow_listed_is_refused_before_any_request(drill_cluster, tmp_path):
@@ -118,18 +129,6 @@ def test_sigint_mid_drill_runs_the_rollbacks_deletes_the_namespace_and_says_inte
     with server.lock:
         assert not server.sim.store.get("Node", "", "node-3")["spec"].get("unschedulable")
         assert not [o for o in server.sim.store.snapshot() if o["metadata"].get("namespace") == result["namespace"]]
-    # --calibrate: start-up fitted to the pods the drill saw, as a `versions` snippet a scenario takes.
-    snippet = yaml.safe_load((tmp_path / "versions.yaml").read_text())
-    assert set(snippet["versions"]) == {
-        "registry.example.com/payments-api@sha256:abc123...",
-        "registry.example.com/payments-api:2.9.0",
-    }
-    scenario = {**drill_document()["scenario"], "versions": {**drill_document()["scenario"]["versions"]}}
-    for image, fitted in snippet["versions"].items():
-        scenario["versions"][image] = {**scenario["versions"][image], **fitted}
-    from simdeploy.scenario.loader import load_scenario
-
-    assert load_scenario(scenario).spec.versions["registry.example.com/payments-api:2.9.0"].startup is not None
 
 
 @needs_kubectl

@@ -19,8 +19,8 @@ def calibration(drill: Drill, observation: Observation) -> str:
     created: dict[str, float] = {}
     images = {}
     with observation.lock:
-        for pod in observation.store.list("Pod"):
-            images[pod["metadata"]["name"]] = _image_of(drill, pod)
+        for name, pod in observation.pods.items():
+            images[name] = _image_of(drill, pod)
         for event in observation.recorder.events:
             if event["kind"] != "Pod":
                 continue

@@ -98,6 +98,7 @@ class Observation:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._ready: dict[str, bool] = {}
+        self.pods: dict[str, dict] = {}  # every pod seen, by name, as first seen (gone ones too): for calibration
         self.errors: list[str] = []  # what went wrong while observing (a watch that failed, ...)
 
     @property
@@ -204,6 +205,7 @@ class Observation:
         conditions = {c.get("type"): c.get("status") for c in (pod.get("status") or {}).get("conditions") or []}
         ready = conditions.get("Ready") == "True"
         if name not in self._ready:
+            self.pods.setdefault(name, pod)
             image = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
             self.recorder.event("Pod", name, "Created", f"pod {name} ({image})")
         if ready != self._ready.get(name, False):
