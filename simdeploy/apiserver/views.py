@@ -29,24 +29,29 @@ def get_object(sim, resource: Resource, namespace: str | None, name: str) -> dic
     return next((o for o in list_objects(sim, resource, namespace) if o["metadata"]["name"] == name), None)
 
 
-def _namespace_of(sim, kind: str, name: str) -> str:
-    """The recorder's events carry no namespace: take it from the object they are about, if it exists."""
+def _involved(sim, kind: str, name: str) -> tuple[str, str | None]:
+    """The recorder's events carry no namespace or uid: take them from the object they are about, if it exists
+    (kubectl describe selects an object's events by involvedObject.uid)."""
     if kind in sim.store.kinds():
         for obj in sim.store.list(kind):
             if obj["metadata"]["name"] == name:
-                return obj["metadata"].get("namespace") or "default"
+                return obj["metadata"].get("namespace") or "default", obj["metadata"].get("uid")
     used = [n for n in namespaces_in_use(sim) if n not in namespaces.SYSTEM]
-    return used[0] if len(used) == 1 else "default"
+    return (used[0] if len(used) == 1 else "default"), None
 
 
 def _events(sim) -> list[dict]:
     """sim.recorder.events as core/v1 Events (names `<object>.<index in hex>`, like the apiserver's suffixes)."""
     events = []
-    namespaces: dict[tuple[str, str], str] = {}
+    involved: dict[tuple[str, str], tuple[str, str | None]] = {}
     for index, event in enumerate(sim.recorder.events):
         key = (event["kind"], event["name"])
-        if key not in namespaces:
-            namespaces[key] = _namespace_of(sim, *key)
+        if key not in involved:
+            involved[key] = _involved(sim, *key)
+        namespace, uid = involved[key]
+        reference = {"kind": event["kind"], "name": event["name"], "namespace": namespace}
+        if uid is not None:
+            reference["uid"] = uid
         stamp = format_time(sim_to_datetime(sim.store.epoch, event["t"]))
         events.append(
             {
@@ -54,12 +59,12 @@ def _events(sim) -> list[dict]:
                 "kind": "Event",
                 "metadata": {
                     "name": f"{event['name']}.{index:x}",
-                    "namespace": namespaces[key],
+                    "namespace": namespace,
                     "uid": f"event-{index}",
                     "resourceVersion": str(sim.store.resource_version),
                     "creationTimestamp": stamp,
                 },
-                "involvedObject": {"kind": event["kind"], "name": event["name"], "namespace": namespaces[key]},
+                "involvedObject": reference,
                 "reason": event["reason"],
                 "message": event["message"],
                 "type": event["type"],

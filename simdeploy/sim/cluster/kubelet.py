@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.sim.behaviour import ContainerRun, VersionBehaviour
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.cluster.container import Container, container_status, next_change, pre_stop_seconds
+from simdeploy.sim.cluster.container import Container, next_change, pre_stop_seconds
+from simdeploy.sim.cluster.pod_status import finished_phase, write_pod_status
 from simdeploy.sim.cluster.probes import INF, Probe
 from simdeploy.sim.cluster.store import DELETED, MODIFIED, Store
 from simdeploy.sim.recorder import Recorder
@@ -45,6 +46,12 @@ class PodRuntime:
     ready: bool = False
     running: bool = False
     serving: bool = False
+    init: list[Container] = field(default_factory=list)  # init containers, run one after the other
+    initialized: bool = True  # every init container has completed
+    phase: str | None = None  # Succeeded or Failed once the pod's containers have stopped for good
+
+    def container(self, name: str) -> Container | None:
+        return next((c for c in (*self.init, *self.containers) if c.name == name), None)
 
 
 @dataclass
@@ -80,6 +87,9 @@ class Kubelet:
         self._next_ip = 0
         self.serving_listeners: list[Callable[[dict, bool], None]] = []
         self._pre_stops: dict[int, tuple[dict, float]] = {}
+        # Called with (pod, container) each time a container starts: what decides, outside the kubelet, when a
+        # container's work is done (a schema migration) and ends it with end_container().
+        self.container_listeners: list[Callable[[dict, Container], None]] = []
         store.watch("Pod", self._on_pod)
 
     # -- watch -----------------------------------------------------------------
@@ -109,7 +119,10 @@ class Kubelet:
     def _admit(self, pod: dict, node_name: str) -> None:
         node = self.node(node_name)
         containers = [self._container(spec) for spec in pod["spec"]["containers"]]
-        runtime = PodRuntime(pod, node_name, containers)
+        init = [self._container(spec, init=True) for spec in pod["spec"].get("initContainers") or ()]
+        runtime = PodRuntime(pod, node_name, containers, init=init, initialized=not init)
+        for container in containers if init else ():
+            container.waiting_reason = "PodInitializing"
         self.pods[pod["metadata"]["uid"]] = runtime
         if not node.alive:
             return
@@ -118,19 +131,20 @@ class Kubelet:
         status["hostIP"] = _node_ip(node_name)
         status["podIP"] = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
         status["startTime"] = self.store.timestamp()
-        missing = [c for c in containers if c.behaviour is None]
+        missing = [c for c in (*init, *containers) if c.behaviour is None]
         if missing:
             for container in missing:
                 self._pull_missing(runtime, container, BACKOFF_BASE)
             return  # the pod stays Pending: its containers can never start
         ready_at = self.clock.now
-        for container in containers:
+        for container in (*init, *containers):
             ready_at = max(ready_at, self._pull(runtime, node, container))
         epoch = runtime.epoch
         self.clock.call_at(ready_at + self.container_start, lambda: self._start_all(runtime, epoch))
 
-    def _container(self, spec: dict) -> Container:
+    def _container(self, spec: dict, init: bool = False) -> Container:
         return Container(
+            init=init,
             name=spec["name"],
             image=spec["image"],
             behaviour=self.behaviours.get(spec["image"]),  # None: an image no registry has
@@ -225,7 +239,8 @@ class Kubelet:
         if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
             return
         runtime.running = True
-        for container in runtime.containers:
+        waiting = next((c for c in runtime.init if c.state != "terminated"), None)
+        for container in [waiting] if waiting is not None else runtime.containers:
             self._start(runtime, container)
         self._write_status(runtime)
 
@@ -243,6 +258,8 @@ class Kubelet:
         self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
         self.recorder.event("Pod", name, "Started", f"Started container {container.name}")
         self._plan(runtime, container)
+        for listener in self.container_listeners:
+            listener(runtime.pod, container)
 
     # -- probes ----------------------------------------------------------------
 
@@ -286,7 +303,8 @@ class Kubelet:
                 warning=True,
             )
         elif what == "exit":
-            self._exited(runtime, c, c.behaviour.exit_code, "Error")
+            code = c.behaviour.exit_code
+            self._exited(runtime, c, code, "Completed" if code == 0 else "Error")
             return
         else:
             probe_name = "Startup" if what == "startup-failed" else "Liveness"
@@ -337,19 +355,34 @@ class Kubelet:
         if runtime.epoch == epoch and c.run is run and c.state == "stopping":
             self._exited(runtime, c, exit_code, "Error")
 
+    def end_container(self, pod_uid: str, name: str, exit_code: int) -> bool:
+        """End a running container now with `exit_code`, as if its process had exited (what a migration's
+        runner does when its work is done); False when there is no such running container."""
+        runtime = self.pods.get(pod_uid)
+        c = runtime.container(name) if runtime is not None and not runtime.terminating else None
+        if c is None or c.state != "running":
+            return False
+        self._exited(runtime, c, exit_code, "Completed" if exit_code == 0 else "Error")
+        return True
+
     def _exited(self, runtime: PodRuntime, c: Container, exit_code: int, reason: str) -> None:
         now = self.clock.now
         ran = now - c.run.started
+        c.prior_exit = c.last_exit
         c.last_exit = {
             "exitCode": exit_code,
             "reason": reason,
             "startedAt": self._stamp(c.run.started),
             "finishedAt": self.store.timestamp(),
         }
-        c.state = "waiting"
         c.ready = False
         c.serving = False
         c.started = False
+        policy = runtime.pod["spec"].get("restartPolicy", "Always")
+        if (c.init and exit_code == 0) or policy == "Never" or (policy == "OnFailure" and exit_code == 0):
+            self._stopped_for_good(runtime, c, exit_code)
+            return
+        c.state = "waiting"
         if ran > BACKOFF_RESET_AFTER + 1e-6:  # (the margin absorbs float rounding of simulated time)
             c.next_backoff = 0.0
         delay = c.next_backoff
@@ -365,6 +398,23 @@ class Kubelet:
             )
         epoch = runtime.epoch
         self.clock.call_later(delay, lambda: self._restart(runtime, c, epoch))
+        self._update_serving(runtime)
+        self._write_status(runtime)
+
+    def _stopped_for_good(self, runtime: PodRuntime, c: Container, exit_code: int) -> None:
+        """A container that is not restarted: the next init container or the app's start, or the pod's end."""
+        c.state = "terminated"
+        if c.init and exit_code == 0:
+            if all(i.state == "terminated" for i in runtime.init):
+                runtime.initialized = True
+            epoch = runtime.epoch
+            self.clock.call_later(0.0, lambda: self._start_all(runtime, epoch))
+        elif c.init:
+            runtime.phase = "Failed"  # restartPolicy Never: a failed init container fails the pod
+        else:
+            runtime.phase = finished_phase(runtime.containers)
+        if runtime.phase is not None:
+            runtime.running = False
         self._update_serving(runtime)
         self._write_status(runtime)
 
@@ -388,7 +438,7 @@ class Kubelet:
         grace = float(pod["metadata"].get("deletionGracePeriodSeconds", DEFAULT_GRACE))
         gone = now
         epoch = runtime.epoch
-        for c in runtime.containers:
+        for c in (*runtime.init, *runtime.containers):
             if c.state == "stopping":  # already being killed for a failed probe
                 gone = max(gone, c.stops_at)
             if c.state != "running":
@@ -422,7 +472,7 @@ class Kubelet:
             if runtime.node == name:
                 runtime.epoch += 1
                 runtime.running = False
-                for c in runtime.containers:
+                for c in (*runtime.init, *runtime.containers):
                     c.state = "terminated"
                     c.ready = False
                     c.serving = False
@@ -467,42 +517,20 @@ class Kubelet:
         pod = runtime.pod
         if self.store.find("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"]) is not pod:
             return
-        status = pod["status"]
-        now_stamp = self.store.timestamp()
-        ready = all(c.ready for c in runtime.containers)
-        running = any(c.state in ("running", "stopping") for c in runtime.containers)
-        status["phase"] = "Running" if running else status.get("phase", "Pending")
-        status["containerStatuses"] = [container_status(c, self._stamp) for c in runtime.containers]
-        conditions = {c["type"]: c for c in status.get("conditions", [])}
-        _set_condition(conditions, "Initialized", True, now_stamp)
-        _set_condition(conditions, "ContainersReady", ready, now_stamp)
-        _set_condition(conditions, "Ready", ready, now_stamp)
-        order = (
-            "PodReadyToStartContainers",
-            "Initialized",
-            "Ready",
-            "ContainersReady",
-            "PodScheduled",
+        ready = write_pod_status(
+            pod["status"],
+            runtime.init,
+            runtime.containers,
+            runtime.initialized,
+            runtime.phase,
+            self._stamp,
+            self.store.timestamp(),
         )
-        status["conditions"] = [conditions[t] for t in order if t in conditions]
         if ready != runtime.ready:
             runtime.ready = ready
             message = "Pod is ready: all containers passed readiness" if ready else "Pod is not ready"
             self.recorder.event("Pod", pod["metadata"]["name"], "Ready" if ready else "NotReady", message)
         self.store.update(pod)
-
-
-def _set_condition(conditions: dict, kind: str, value: bool, stamp: str) -> None:
-    text = "True" if value else "False"
-    current = conditions.get(kind)
-    if current is not None and current["status"] == text:
-        return
-    conditions[kind] = {
-        "type": kind,
-        "status": text,
-        "lastProbeTime": None,
-        "lastTransitionTime": stamp,
-    }
 
 
 def _node_ip(name: str) -> str:
