@@ -19,6 +19,7 @@ from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.scenario.references import PATCH_KINDS
+from simdeploy.scenario.schema_build import attach_schema, schema_action
 from simdeploy.sim.cluster.kubectl import KubectlError
 from simdeploy.sim.metrics.alerts import AlertEvaluator, first_change
 from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
@@ -48,7 +49,7 @@ def build(
             action.at,
             index,
             describe(action),
-            _action(action, scenario.action_manifests.get(index, []), namespace),
+            _action(action, scenario.action_manifests.get(index, []), namespace, spec),
         )
         for index, action in enumerate(spec.timeline)
     ]
@@ -69,6 +70,8 @@ def build(
         simulation.rollouts = RolloutController(simulation)
     if scenario.flag_state is not None:
         attach_flags(simulation, spec, scenario.flag_state, scenario.manifests)
+    if spec.databases:
+        attach_schema(simulation, spec)
     for route in spec.routes:
         simulation.traffic.set_route(Route(route.namespace or namespace, route.name, dict(route.weights)))
     for traffic in spec.traffic:
@@ -136,7 +139,7 @@ def describe(action: schema.ActionBase) -> str:
     target = next(
         (
             getattr(action, f, None)
-            for f in ("deployment", "rollout", "node", "image", "flag", "target", "route")
+            for f in ("deployment", "rollout", "node", "image", "flag", "target", "route", "app", "table", "database")
             if getattr(action, f, None)
         ),
         None,
@@ -168,7 +171,9 @@ def _checked_scale(action: schema.ScaleAction, namespace: str) -> Callable[[Simu
     return run
 
 
-def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
+def _action(
+    action: schema.ActionBase, manifests: list[dict], default_ns: str, spec: schema.ScenarioSpec | None = None
+) -> Callable[[Simulation], str]:
     ns = action.namespace or default_ns
     match action:
         case schema.ApplyAction():
@@ -206,6 +211,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
             return lambda sim: sim.kubectl.patch(_kind(kind), "" if _kind(kind) == "Node" else ns, name, action.patch)
         case schema.FlagAction() | schema.SetRolloutAction():
             return flag_action(action)
+        case schema.SyncAction() | schema.MigrateAction() | schema.LongTransactionAction() if spec is not None:
+            return schema_action(action, manifests, spec, ns)
     raise ValueError(f"unsupported action {action.action}")
 
 

@@ -23,6 +23,14 @@ from simdeploy.scenario.fields import (
     Timestamp,
     Weight,
 )
+from simdeploy.scenario.schema_databases import (
+    DatabaseSpec,
+    LongTransactionAction,
+    MigrateAction,
+    MigrationSpec,
+    SyncAction,
+    VersionSchemaSpec,
+)
 
 # -- distributions ---------------------------------------------------------------
 
@@ -131,6 +139,7 @@ class VersionSpec(Strict):
     latency: LatencySpec | None = None
     capacity: float | None = Field(default=None, gt=0, le=MAX_RATE)  # requests per second one pod serves
     concurrency: int | None = Field(default=None, ge=1, le=10000)  # requests one pod works on at once
+    schema_needs: VersionSchemaSpec | None = Field(default=None, alias="schema")  # see schema_databases.py
 
 
 # -- cluster -------------------------------------------------------------------------
@@ -421,7 +430,10 @@ Action = Annotated[
     | RolloutAction
     | PatchAction
     | FlagAction
-    | SetRolloutAction,
+    | SetRolloutAction
+    | SyncAction
+    | MigrateAction
+    | LongTransactionAction,
     Field(discriminator="action"),
 ]
 # Every action name, read off the union above so that the list cannot fall behind it.
@@ -502,3 +514,5 @@ class ScenarioSpec(Strict):
     alerts: list[AlertsRef] = Field(default_factory=list)
     flags: FlagsSpec | None = None
     expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py
+    databases: list[DatabaseSpec] = Field(default_factory=list)  # see schema_databases.py
+    migrations: list[MigrationSpec] = Field(default_factory=list)

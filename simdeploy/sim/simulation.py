@@ -129,6 +129,8 @@ class Simulation:
         )
         self.rollouts = None  # the Argo Rollouts controller, when the scenario has Rollouts (delivery layer)
         self.flags = None  # the feature flags' runtime, when the scenario has flags (delivery layer)
+        self.schema = None  # the databases and their migrations, when the scenario has some (delivery layer)
+        self.applications = None  # Argo CD Applications by name, once a `sync` ran (delivery layer)
         self.result_hooks: list[Callable[[Result], None]] = []  # add to the result document (expectations...)
         self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
         self.endpoints = Endpoints(self.clock, self.store, self.kubelet, self.cluster.endpoint_propagation_delay)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import yaml
 
+from simdeploy.delivery.gitops.sync import apply_manifest_set
 from simdeploy.delivery.runbook.conditions import deadline_exceeded, deployment_condition, rolled_out
 from simdeploy.k8s import patch as patches
 from simdeploy.k8s.duration import parse_duration
@@ -325,4 +326,4 @@ def shift_traffic(sim: Simulation, spec: dict, namespace: str) -> Outcome:
 
 def sync_manifests(sim: Simulation, objects: list[dict]) -> str:
     """What a GitOps controller's sync does: apply every object of the desired manifest set."""
-    return "\n".join(sim.kubectl.apply(obj) for obj in objects)
+    return apply_manifest_set(sim, objects)
