@@ -213,6 +213,8 @@ class TrafficModel:
                     self._tally_all(timed_out, timed_out)
                     failed += timed_out
                     share -= timed_out
+                    if share <= 1e-12:
+                        continue
                 if overlay != NO_OVERLAY:
                     behaviour = self._overlaid(behaviour, overlay)
             if self._mix:
