@@ -56,7 +56,7 @@ def check_schema(scenario: Scenario, problems: list[Problem]) -> None:
         for number, op in enumerate(migration.operations):
             path = f"{where}.operations[{number}]"
             tables = columns[name]
-            if op.table not in tables and not op.add_columns:
+            if op.table not in tables:
                 problems.append(Problem(f"{path}.table", f"unknown table {op.table!r} in database {name}"))
                 continue
             table = tables.setdefault(op.table, set())
@@ -209,6 +209,13 @@ def _migrate_targets(objects: list[dict], migrators: dict) -> list[tuple[str, st
 
 
 def _app_image_in_production(scenario: Scenario, image: str) -> bool:
+    from simdeploy.scenario.references import default_namespace
+    from simdeploy.scenario.schema import SetImageAction
+
+    for action in scenario.spec.timeline:
+        namespace = action.namespace or default_namespace(scenario)
+        if isinstance(action, SetImageAction) and action.image == image and "prod" in namespace:
+            return True
     objects = list(scenario.manifests) + [o for objs in scenario.action_manifests.values() for o in objs]
     for obj in objects:
         if obj.get("kind") not in ("Deployment", "Rollout", "ReplicaSet"):
