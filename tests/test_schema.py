@@ -367,3 +367,29 @@ def test_validate_exits_2_on_a_bad_migration(tmp_path):
     outcome = CliRunner().invoke(app, ["validate", str(path)])
     assert outcome.exit_code == 2
     assert "migrations[0].operations[0].table" in outcome.output and "Traceback" not in outcome.output
+
+
+def test_a_runbook_forward_fix_migrates_and_the_errors_stop():
+    data = scenario(
+        duration="8m",
+        timeline=[{"at": "1m", "action": "set-image", "deployment": "shop", "container": "app", "image": NEW}],
+    )
+    drill = {
+        "metadata": {"name": "forward-fix"},
+        "scenario": data,
+        "runbook": {
+            "name": "schema forward fix",
+            "trigger": {"at": "2m"},
+            "responders": {"acknowledge": "30s", "step": "10s"},
+            "steps": [{"name": "apply the missing expand", "migrate": {"to": "2"}}],
+        },
+    }
+    result = simdeploy.build_drill(simdeploy.load_drill(drill)).run()
+    step = result["drill"]["steps"][0]
+    assert step["action"] == "migrate" and step["outcome"] == "done"
+    assert step["output"] == "Schema shop is up to date at version 2"
+    assert step["finished_s"] == pytest.approx(2 * 60 + 30 + 10 + 1, abs=1.01)  # ack, step time, the 1 s ALTER
+    rows = result["summary"]["databases"]["shop"]["incompatible"]
+    assert rows[0]["to_s"] == pytest.approx(step["finished_s"], abs=1.0)
+    late = [r for r in result["traffic"] if r["t"] > step["finished_s"] + 15 and r["requests"]]
+    assert late and all(r["errors"] == 0 for r in late)

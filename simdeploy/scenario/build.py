@@ -49,7 +49,7 @@ def build(
             action.at,
             index,
             describe(action),
-            _action(action, scenario.action_manifests.get(index, []), namespace, spec),
+            _action(action, scenario.action_manifests.get(index, []), namespace),
         )
         for index, action in enumerate(spec.timeline)
     ]
@@ -151,6 +151,10 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     """A timeline action to run now, by hand (the facilitator's `simdeploy ctl do`); `apply` needs manifests."""
     if isinstance(action, schema.ApplyAction):
         raise ValueError("apply: use `kubectl apply -f` against the served cluster")
+    if isinstance(action, schema.SyncAction):
+        raise ValueError(
+            "sync: a sync applies a manifest set from git; use `kubectl apply -f` against the served cluster"
+        )
     if isinstance(action, schema.ScaleAction):
         run = _checked_scale(action, action.namespace or default_ns)
     else:
@@ -171,9 +175,7 @@ def _checked_scale(action: schema.ScaleAction, namespace: str) -> Callable[[Simu
     return run
 
 
-def _action(
-    action: schema.ActionBase, manifests: list[dict], default_ns: str, spec: schema.ScenarioSpec | None = None
-) -> Callable[[Simulation], str]:
+def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
     ns = action.namespace or default_ns
     match action:
         case schema.ApplyAction():
@@ -211,8 +213,8 @@ def _action(
             return lambda sim: sim.kubectl.patch(_kind(kind), "" if _kind(kind) == "Node" else ns, name, action.patch)
         case schema.FlagAction() | schema.SetRolloutAction():
             return flag_action(action)
-        case schema.SyncAction() | schema.MigrateAction() | schema.LongTransactionAction() if spec is not None:
-            return schema_action(action, manifests, spec, ns)
+        case schema.SyncAction() | schema.MigrateAction() | schema.LongTransactionAction():
+            return schema_action(action, manifests, ns)
     raise ValueError(f"unsupported action {action.action}")
 
 

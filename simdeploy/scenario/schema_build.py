@@ -106,7 +106,7 @@ def applications(simulation: Simulation) -> dict[str, Application]:
 
 
 def schema_action(
-    action: SyncAction | MigrateAction | LongTransactionAction, manifests: list[dict], spec: ScenarioSpec, ns: str
+    action: SyncAction | MigrateAction | LongTransactionAction, manifests: list[dict], ns: str
 ) -> Callable[[Simulation], str]:
     if isinstance(action, SyncAction):
 
@@ -116,10 +116,9 @@ def schema_action(
             return app.sync(manifests, action.timeout)
 
         return sync
-    name = database_of(spec, action.database)
     if isinstance(action, LongTransactionAction):
-        return lambda sim: _runtime(sim).hold(name, action.table, action.duration)
-    return lambda sim: migrate(sim, name, action.to, action.window)
+        return lambda sim: _runtime(sim).hold(_database(sim, action.database), action.table, action.duration)
+    return lambda sim: migrate(sim, _database(sim, action.database), action.to, action.window)
 
 
 def migrate(sim: Simulation, database: str, to: str | None, window: float | None, who: str = "dba") -> str:
@@ -137,9 +136,19 @@ def migrate(sim: Simulation, database: str, to: str | None, window: float | None
                 warning=True,
             )
 
-    _runtime(sim).run(database, to, who, done)
+    _runtime(sim).run(_database(sim, database), to, who, done)
     target = f" to V{to}" if to else ""
     return f"flyway migrate{target} started on {database}" + (f" (window {format_duration(window)})" if window else "")
+
+
+def _database(sim: Simulation, name: str | None) -> str:
+    """The database an action names, or the only one; a KubectlError (an action's error) otherwise."""
+    names = sorted(_runtime(sim).states)
+    if name is None and len(names) == 1:
+        return names[0]
+    if name not in names:
+        raise KubectlError(f"databases: {name or 'name one'}: the scenario has {', '.join(names)}")
+    return name
 
 
 def _runtime(sim: Simulation) -> SchemaRuntime:

@@ -316,7 +316,7 @@ class StepExpectation(TypedDict):
 
 class DrillStep(TypedDict):
     name: str
-    action: Literal["kubectl", "flag", "gitopsRevert", "trafficShift", "wait"]
+    action: Literal["kubectl", "flag", "gitopsRevert", "trafficShift", "migrate", "wait"]
     text: str  # the action in one line (the kubectl line as written)
     started_s: float | None  # the responder reached it
     ran_s: float | None  # its action ran, after the responder's manual time

@@ -270,6 +270,8 @@ class Operator(Protocol):
 
     def sync(self, objects: list[dict]) -> str: ...
 
+    def migrate(self, spec: dict) -> Outcome: ...
+
 
 class SimulatedOperator:
     """The steps done on the simulated cluster, through the write path `simdeploy serve` uses."""
@@ -289,6 +291,9 @@ class SimulatedOperator:
 
     def sync(self, objects: list[dict]) -> str:
         return sync_manifests(self.sim, objects)
+
+    def migrate(self, spec: dict) -> Outcome:
+        return forward_fix(self.sim, spec)
 
 
 # -- the other step actions ---------------------------------------------------------------------------------
@@ -322,6 +327,26 @@ def shift_traffic(sim: Simulation, spec: dict, namespace: str) -> Outcome:
     except NotFound:
         return Outcome(f'Error from server (NotFound): services "{spec["service"]}" not found', failed=True)
     return Outcome(f"service/{spec['service']} patched: selector {json.dumps(spec['selector'], sort_keys=True)}")
+
+
+def forward_fix(sim: Simulation, spec: dict) -> Outcome:
+    """Run the pending migrations up to `to` by hand (Flyway migrate), waited for as the terminal waits for it."""
+    runtime = sim.schema
+    names = sorted(runtime.states) if runtime is not None else []
+    database = spec.get("database") or (names[0] if len(names) == 1 else None)
+    if database not in names:
+        return Outcome(f"error: no database {database or '(name one)'} in the scenario", failed=True)
+    state = {"done": False, "ok": False, "message": ""}
+
+    def done(ok: bool, message: str) -> None:
+        state.update(done=True, ok=ok, message=message)
+
+    runtime.run(database, spec.get("to"), "runbook", done)
+
+    def finished(sim: Simulation) -> tuple[bool, bool, str]:
+        return state["done"], not state["ok"], state["message"]
+
+    return Outcome(f"flyway migrate on {database}", until=finished)
 
 
 def sync_manifests(sim: Simulation, objects: list[dict]) -> str:
