@@ -128,9 +128,9 @@ def test_lock_timeout_gives_up_and_the_queue_drains():
     assert outcome == ["timeout"]
     assert [(s.start, s.end) for s in locks.spans if s.queries == "read"] == [(0.0, 2.0)]
     # requests sent over [0, 4): those of the first 2 s waited until 2 s (mean 1 s), none past a 5 s timeout
-    assert locks.blocked_wait("orders", "read", 0, 4, 5.0) == pytest.approx((0.0, 0.5))
+    assert locks.blocked_wait("orders", "read", 0, 4, 5.0) == pytest.approx((0.0, 0.5, 2.0))
     # with a 1.5 s timeout, those sent in the first 0.5 s time out; the others waited 1.5 s down to 0
-    assert locks.blocked_wait("orders", "read", 0, 2, 1.5) == pytest.approx((0.25, 0.75))
+    assert locks.blocked_wait("orders", "read", 0, 2, 1.5) == pytest.approx((0.25, 0.75, 1.5))
 
 
 def test_share_blocks_writers_but_not_readers():

@@ -150,13 +150,16 @@ class LockQueue:
                 if blocking:
                     span.expected_end = max(lock.until for lock in blocking)
 
-    def blocked_wait(self, table: str, queries: str, start: float, end: float, timeout: float) -> tuple[float, float]:
+    def blocked_wait(
+        self, table: str, queries: str, start: float, end: float, timeout: float
+    ) -> tuple[float, float, float]:
         """For requests sent evenly over [start, end) that query `table`: (the share that waits longer than
-        `timeout`, the mean wait of the others), from the spans that blocked those queries."""
+        `timeout`, the mean wait of the others, the longest wait of the others), from the spans that blocked
+        those queries."""
         length = end - start
         if length <= 0:
-            return 0.0, 0.0
-        timed_out = waited = 0.0
+            return 0.0, 0.0, 0.0
+        timed_out = waited = longest = 0.0
         for span in reversed(self.spans):
             if span.end is not None and span.end <= start:
                 if span.start < start - 3600:
@@ -172,5 +175,8 @@ class LockQueue:
             timed_out += cut - low
             # arrivals in [cut, high) wait release - t: the mean over that stretch
             waited += (high - cut) * (release - (cut + high) / 2)
+            if high > cut:
+                longest = max(longest, release - cut)
         served_blocked = length - timed_out
-        return min(1.0, timed_out / length), (waited / served_blocked if served_blocked > 0 else 0.0)
+        mean = waited / served_blocked if served_blocked > 0 else 0.0
+        return min(1.0, timed_out / length), mean, longest

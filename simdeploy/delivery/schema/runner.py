@@ -113,6 +113,7 @@ class Runner:
 
     def _race(self, migration: Migration, other: str) -> None:
         """Another session is applying the same version right now: our DDL queues behind its lock."""
+        started = self.clock.now
         self._event("MigrationLockWait", f"{self.name} runs V{migration.version} too; it waits behind {other}'s lock")
 
         def settled(committed: bool) -> None:
@@ -125,7 +126,7 @@ class Runner:
                 message = f'ERROR: column "{column}" of relation "{table}" already exists'
             else:
                 message = 'ERROR: duplicate key value violates unique constraint "flyway_schema_history_pk"'
-            self._record(migration, self.clock.now, False, message)
+            self._record(migration, started, False, message)
             self._finish(False, f"Migration V{migration.version} failed: {message}")
 
         self.state.waiting_on.setdefault(migration.version, []).append(settled)

@@ -129,16 +129,21 @@ class SchemaRuntime:
     def _waits(self, needs: SchemaNeeds, image: str, start: float, end: float) -> Overlay:
         state = self.states[needs.database]
         timeout = state.database.query_timeout
-        timed_out, wait = 0.0, 0.0
+        timed_out = wait = longest = 0.0
         for queries, tables in (("read", needs.tables(False)), ("write", needs.tables(True))):
             for table in tables:
-                share, mean = state.locks.blocked_wait(table, queries, start, end, timeout)
-                timed_out, wait = max(timed_out, share), max(wait, mean)
+                share, mean, most = state.locks.blocked_wait(table, queries, start, end, timeout)
+                timed_out, wait, longest = max(timed_out, share), max(wait, mean), max(longest, most)
         if not timed_out and not wait:
             return NO_OVERLAY
         behaviour = self.sim.behaviours.get(image)
-        mean_latency = behaviour.latency.mean() if behaviour is not None else 0.05
-        return Overlay(timeout_rate=needs.share * timed_out, latency_factor=1.0 + needs.share * wait / mean_latency)
+        if behaviour is None:
+            return Overlay(timeout_rate=needs.share * timed_out, timeout_after=timeout)
+        # The traffic model stretches latency by a factor: the one that adds the mean wait, but no more than
+        # the one that makes the p99 the idle p99 plus the longest wait (nobody waited longer).
+        p99 = behaviour.latency.quantile(0.99)
+        factor = min(1.0 + needs.share * wait / behaviour.latency.mean(), (p99 + longest) / p99)
+        return Overlay(timeout_rate=needs.share * timed_out, timeout_after=timeout, latency_factor=max(1.0, factor))
 
     def _track(self, image: str, reason: str | None) -> None:
         row = self.incompatible.get(image)

@@ -93,6 +93,7 @@ class Overlay:
 
     error_rate: float = 0.0  # share of served requests failing with 500, added to the version's own
     timeout_rate: float = 0.0  # share of requests that wait past the client's timeout (counted as 504)
+    timeout_after: float = 0.0  # how long those waited before giving up (their latency)
     latency_factor: float = 1.0  # stretches the latency of the requests served
 
 
@@ -209,7 +210,8 @@ class TrafficModel:
                 overlay = self.overlay_source.overlay(image, self.clock.now - self.tick, self.clock.now)
                 if overlay.timeout_rate > 0:
                     timed_out = share * overlay.timeout_rate
-                    self._count(namespace, service, version, "504", timed_out, None, 1.0)
+                    self.requests[(namespace, service, version, "504")] += timed_out
+                    self._observe_fixed((namespace, service, version), timed_out, overlay.timeout_after)
                     self._tally_all(timed_out, timed_out)
                     failed += timed_out
                     share -= timed_out
@@ -319,6 +321,18 @@ class TrafficModel:
             return
         self.requests[(namespace, service, version, code)] += requests
         self._observe((namespace, service, version), requests, behaviour, factor)
+
+    def _observe_fixed(self, key: tuple[str, str, str], requests: float, latency: float) -> None:
+        """Add requests that all took `latency` seconds to the histogram (cumulative buckets, as Prometheus)."""
+        histogram = self.latency.get(key)
+        if histogram is None:
+            histogram = self.latency[key] = Totals()
+        histogram.sent += requests
+        self.latency_sum[key] += latency * requests
+        for index, bound in enumerate((*DEFAULT_BUCKETS, float("inf"))):
+            if bound >= latency:
+                histogram.buckets[index] += requests
+                self.total.buckets[index] += requests
 
     def _observe(
         self, key: tuple[str, str, str], requests: float, behaviour: VersionBehaviour | None, factor: float
