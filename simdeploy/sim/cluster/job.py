@@ -12,6 +12,7 @@ stay counted after they are deleted (upstream tracks them with the batch.kuberne
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from simdeploy.k8s import job_util as ju
@@ -88,6 +89,7 @@ class JobController:
         if job is None or ju.is_finished(job):
             return
         spec, status = job["spec"], job.setdefault("status", {})
+        before = copy.deepcopy(status)
         record = self.records.setdefault(job["metadata"]["uid"], JobRecord())
         pods = self.store.owned_by("Pod", job["metadata"]["uid"])
         for pod in pods:
@@ -147,6 +149,8 @@ class JobController:
                 del status[empty]
         if not conditions:
             del status["conditions"]
+        if status == before:
+            return  # a write that changes nothing would only wake this controller again
         self.store.update(job)
         if ju.is_finished(job):
             self._plan_ttl(job, record)

@@ -15,21 +15,16 @@ from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.sim.behaviour import ContainerRun, VersionBehaviour
 from simdeploy.sim.clock import Clock
 from simdeploy.sim.cluster.container import Container, next_change, pre_stop_seconds
+from simdeploy.sim.cluster.images import BACKOFF_BASE, BACKOFF_CAP, ImagePulls, NodeRuntime
 from simdeploy.sim.cluster.pod_status import finished_phase, write_pod_status
 from simdeploy.sim.cluster.probes import INF, Probe
 from simdeploy.sim.cluster.store import DELETED, MODIFIED, Store
 from simdeploy.sim.recorder import Recorder
 
-# pkg/kubelet/kubelet.go and kubelet config defaults: CrashLoopBackOff 10 s doubling to 300 s, reset
+# CrashLoopBackOff: BACKOFF_BASE doubling to BACKOFF_CAP (images.py), reset
 # once a container ran more than 2 x 300 s (client-go util/flowcontrol backoff.go hasExpired).
-BACKOFF_BASE = 10.0
-BACKOFF_CAP = 300.0
 BACKOFF_RESET_AFTER = 600.0
 DEFAULT_GRACE = 30.0  # terminationGracePeriodSeconds
-# An image the registry does not have (no behaviour in the scenario): the pull fails after about a second and
-# is retried with the kubelet's image back-off, 10 s doubling to 300 s (pkg/kubelet/images/image_manager.go,
-# the backOff the kubelet builds with backOffPeriod and MaxContainerBackOff).
-PULL_NOT_FOUND = 1.0
 # The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
 MIN_STOP_TIMEOUT = 2.0
 
@@ -54,17 +49,7 @@ class PodRuntime:
         return next((c for c in (*self.init, *self.containers) if c.name == name), None)
 
 
-@dataclass
-class NodeRuntime:
-    """A node's kubelet: its image cache and its serialised image-pull queue."""
-
-    name: str
-    images: dict[str, float] = field(default_factory=dict)  # image -> time it is present
-    pull_free_at: float = 0.0
-    alive: bool = True
-
-
-class Kubelet:
+class Kubelet(ImagePulls):
     """All kubelets of the cluster; reacts to pods bound to nodes and to graceful deletions."""
 
     def __init__(
@@ -160,80 +145,6 @@ class Kubelet:
         if cached is None or cached[0] is not spec:
             cached = self._pre_stops[id(spec)] = (spec, pre_stop_seconds(spec))
         return cached[1]
-
-    def _pull(self, runtime: PodRuntime, node: NodeRuntime, container: Container) -> float:
-        """Queue the image pull on the node (serialised, as serializeImagePulls) and say when done."""
-        name = runtime.pod["metadata"]["name"]
-        present_at = node.images.get(container.image)
-        now = self.clock.now
-        if present_at is not None:
-            if present_at <= now:
-                self.recorder.event(
-                    "Pod",
-                    name,
-                    "Pulled",
-                    f'Container image "{container.image}" already present on machine',
-                )
-            return present_at
-        took = container.behaviour.pull.sample(self.rng)
-        if took <= 0:  # the image was already on the node (pre-pulled, or kind-loaded)
-            node.images[container.image] = now
-            return self._pull(runtime, node, container)
-        start = max(now, node.pull_free_at)
-        done = start + took
-        node.pull_free_at = done
-        node.images[container.image] = done
-        epoch = runtime.epoch
-        self.clock.call_at(
-            start,
-            lambda: self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{container.image}"'),
-        )
-        self.clock.call_at(
-            done,
-            lambda: self._pod_event(
-                runtime,
-                epoch,
-                "Pulled",
-                f'Successfully pulled image "{container.image}" in {took:.3g}s',
-            ),
-        )
-        return done
-
-    def _pull_missing(self, runtime: PodRuntime, container: Container, backoff: float) -> None:
-        """Pull an image that does not exist: ErrImagePull, then ImagePullBackOff until the next try."""
-        image, name, epoch = container.image, runtime.pod["metadata"]["name"], runtime.epoch
-
-        def failed() -> None:
-            if runtime.epoch != epoch:
-                return
-            container.waiting_reason = "ErrImagePull"
-            self.recorder.event(
-                "Pod",
-                name,
-                "Failed",
-                f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image '
-                f'"{image}": not found',
-                warning=True,
-            )
-            self._write_status(runtime)
-            self.clock.call_later(0.0, backing_off)
-
-        def backing_off() -> None:
-            if runtime.epoch != epoch:
-                return
-            container.waiting_reason = "ImagePullBackOff"
-            self.recorder.event("Pod", name, "BackOff", f'Back-off pulling image "{image}"')
-            self._write_status(runtime)
-            self.clock.call_later(
-                backoff, lambda: self._pull_missing(runtime, container, min(2 * backoff, BACKOFF_CAP))
-            )
-
-        self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{image}"')
-        self.clock.call_later(PULL_NOT_FOUND, failed)
-
-    def _pod_event(self, runtime: PodRuntime, epoch: int, reason: str, message: str) -> None:
-        if runtime.epoch == epoch:
-            self.recorder.event("Pod", runtime.pod["metadata"]["name"], reason, message)
 
     def _start_all(self, runtime: PodRuntime, epoch: int) -> None:
         if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
