@@ -393,3 +393,24 @@ def test_a_runbook_forward_fix_migrates_and_the_errors_stop():
     assert rows[0]["to_s"] == pytest.approx(step["finished_s"], abs=1.0)
     late = [r for r in result["traffic"] if r["t"] > step["finished_s"] + 15 and r["requests"]]
     assert late and all(r["errors"] == 0 for r in late)
+
+
+def test_a_migration_job_past_its_deadline_is_killed_and_its_transaction_rolls_back():
+    migrations = scenario()["migrations"]
+    migrations[0]["operations"][0]["duration"] = "10m"
+    job = hook_job("migrate-v2", policy="HookFailed")
+    job["spec"]["activeDeadlineSeconds"] = 60
+    timeline = [
+        {"at": "1m", "action": "sync", "app": "shop", "manifests": [{"inline": job}, {"inline": deployment(NEW)}]}
+    ]
+    sim = simdeploy.load(scenario(migrations=migrations, timeline=timeline, duration="5m"))
+    result = sim.run()
+    db = result["summary"]["databases"]["shop"]
+    assert db["version"] == "1" and db["tables"]["orders"] == ["id", "total"]
+    [row] = db["history"]
+    assert not row["success"] and row["message"].startswith("FATAL: terminating connection (pod/migrate-v2-")
+    assert row["finished_s"] == pytest.approx(60 + 60, abs=1.5)  # the Job's deadline, counted from its start
+    sync = result["summary"]["syncs"][0]
+    assert sync["phase"] == "Failed" and sync["hooks"][0]["phase"] == "Failed"
+    assert sim.store.find("Job", "shop", "migrate-v2") is None  # HookFailed: deleted once it failed
+    assert db["blocked"][-1]["to_s"] is not None  # its lock went with it

@@ -61,6 +61,15 @@ class Runner:
         self.rng = rng
         self.done = done
         self.finished = False
+        self.attempt: Attempt | None = None  # the migration being applied now
+
+    def abort(self, why: str) -> None:
+        """The session ended under it (its pod was deleted): the open transaction rolls back."""
+        if self.finished:
+            return
+        if self.attempt is not None and not self.attempt.over:
+            self.attempt._end(False, f"FATAL: terminating connection ({why}); changes rolled back")
+        self._finish(False, f"the session ended: {why}")
 
     # -- the run ---------------------------------------------------------------
 
@@ -75,6 +84,8 @@ class Runner:
         return f" (target {self.target})" if self.target is not None else ""
 
     def _try_advisory(self, tries: int) -> None:
+        if self.finished:
+            return
         state = self.state
         if state.advisory_holder is None:
             state.advisory_holder = self.name
@@ -99,6 +110,8 @@ class Runner:
         return None
 
     def _next(self) -> None:
+        if self.finished:
+            return
         migration = self._pending()
         if migration is None:
             self._finish(
@@ -117,6 +130,8 @@ class Runner:
         self._event("MigrationLockWait", f"{self.name} runs V{migration.version} too; it waits behind {other}'s lock")
 
         def settled(committed: bool) -> None:
+            if self.finished:
+                return
             if not committed:
                 self._next()  # it rolled back: the version is pending again
                 return
@@ -178,6 +193,9 @@ class Attempt:
         self.worked = 0.0  # statement time done so far
 
     def begin(self) -> None:
+        if self.runner.finished:
+            return
+        self.runner.attempt = self
         state = self.runner.state
         state.in_flight[self.migration.version] = self.runner.name
         retry = f" (retry {self.attempt})" if self.attempt else ""

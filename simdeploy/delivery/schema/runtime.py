@@ -15,6 +15,7 @@ import random
 from simdeploy.delivery.schema.database import Database, MigrateSpec, Migration, SchemaNeeds, version_key
 from simdeploy.delivery.schema.locks import ACCESS_SHARE, LockQueue
 from simdeploy.delivery.schema.runner import DatabaseState, Done, Runner
+from simdeploy.sim.cluster.store import DELETED
 from simdeploy.sim.result import optional_seconds, seconds
 from simdeploy.sim.simulation import Simulation
 from simdeploy.sim.traffic.model import NO_OVERLAY, Overlay
@@ -48,7 +49,9 @@ class SchemaRuntime:
         self.incompatible_rows: list[dict] = []
         self._cache: dict[tuple[str, float], Overlay] = {}
         self._transactions = 0
+        self._sessions: dict[str, list[Runner]] = {}  # pod uid -> the runs its containers started
         sim.kubelet.container_listeners.append(self._on_container)
+        sim.store.watch("Pod", self._on_pod)
         sim.traffic.overlay_source = self
         sim.result_hooks.append(lambda result: result["summary"].update(databases=self.summary()))
 
@@ -67,7 +70,16 @@ class SchemaRuntime:
                 return  # the app migrated at startup and goes on serving
             self.sim.kubelet.end_container(uid, name, 0 if ok else 1)
 
-        self.run(spec.database, spec.to, who, done, spec.advisory_lock, spec.lock_retries)
+        runner = self.run(spec.database, spec.to, who, done, spec.advisory_lock, spec.lock_retries)
+        if not runner.finished:
+            self._sessions.setdefault(uid, []).append(runner)
+
+    def _on_pod(self, event_type: str, pod: dict) -> None:
+        """A pod deleted (or being deleted) takes its database sessions with it: their transactions roll back."""
+        uid = pod["metadata"]["uid"]
+        if uid in self._sessions and (event_type == DELETED or pod["metadata"].get("deletionTimestamp")):
+            for runner in self._sessions.pop(uid):
+                runner.abort(f"pod/{pod['metadata']['name']} deleted")
 
     def run(
         self,
