@@ -218,6 +218,8 @@ class Request(TypedDict):
     code: int
     user_agent: str
     user: str | None  # who sent it; null when no token was accepted
+    command: str | None  # kubectl's Kubectl-Command header (`kubectl rollout undo`); null from other clients
+    session: str | None  # kubectl's Kubectl-Session header: one id per kubectl invocation
 
 
 class Requests(TypedDict):
