@@ -105,15 +105,16 @@ def missed(rows: list[dict]) -> list[str]:
 
 
 def _command_matches(command: dict, look_for: dict, since: float) -> bool:
-    if command["at_s"] < since or command["role"] != "player" or command["refused"] and not command["wrote"]:
+    if command["at_s"] < since or command["role"] != "player":
         return False
+    if look_for["write"] and not command["wrote"]:
+        return False  # a step that changes something is done by a write the server accepted
     if look_for["command"] is not None and command["session"] is not None:
         if command["command"] != look_for["command"]:
             return False
         return not look_for["objects"] or _touches(command, look_for["objects"])
-    # a client that names no command: a write for a step that writes, a read for one that looks
-    if not (command["wrote"] if look_for["write"] else set(command["verbs"]) & set(_READS)):
-        return False
+    if not look_for["write"] and not set(command["verbs"]) & set(_READS):
+        return False  # a client that names no command: a read for a step that looks
     return bool(look_for["objects"]) and _touches(command, look_for["objects"])
 
 
