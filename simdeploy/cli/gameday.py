@@ -148,8 +148,7 @@ def _play(session, reveal: bool, last: int) -> bool:
 
     server, gameday = session.server, session.gameday
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         _say(
             f"game day {gameday.name}: serving {gameday.world.name} at {server.url} ({server.clock.speed:g}x) "
@@ -183,6 +182,8 @@ def _play(session, reveal: bool, last: int) -> bool:
                     break
     finally:
         session.stop()
+        for signum, handler in previous.items():  # a second Ctrl-C, while the report is made, stops at once
+            signal.signal(signum, handler)
     return stop.is_set()
 
 

@@ -146,7 +146,7 @@ def board(snapshot: dict, reveal: bool = False, last: int = LAST_COMMANDS) -> Pa
         parts.append(Text("\n".join(plan_lines(snapshot)), style="dim"))
     commands = Table(show_header=True, header_style="bold", expand=True, box=None)
     commands.add_column("who", no_wrap=True)
-    commands.add_column("last commands")
+    commands.add_column("last commands", ratio=1)  # the names keep their width; the commands take the rest
     for person, role in people(snapshot):
         mine = commands_of(snapshot, person)[-last:]
         text = Text("\n".join(command_line(c) for c in mine) or "no commands yet")
