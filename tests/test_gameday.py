@@ -96,8 +96,8 @@ class GameDayProcess:
             assert time.monotonic() < deadline, f"the clock never reached {moment}"
             time.sleep(0.1)
 
-    def clock(self, paused: bool) -> None:
-        ControlClient(self.kubeconfigs["ctl"]).set_clock(paused=paused)  # what `simdeploy ctl pause` does
+    def clock(self, paused: bool, speed: float | None = None) -> None:
+        ControlClient(self.kubeconfigs["ctl"]).set_clock(speed, paused)  # what `simdeploy ctl pause|speed` do
 
 
 @needs_kubectl
@@ -106,7 +106,8 @@ def test_a_scripted_team_plays_a_game_day_and_the_report_attributes_every_comman
     fault = load_gameday(path).faults[0].at  # the facilitator's plan, drawn from the seed
     assert 120 <= fault <= 180
     report, document_path = tmp_path / "after.html", tmp_path / "after.json"
-    game = GameDayProcess(path, tmp_path, "--report", str(report), "--json", str(document_path))
+    # Slowly at first (the facilitator speeds it up with `simdeploy ctl speed` once the team has looked around).
+    game = GameDayProcess(path, tmp_path, "--report", str(report), "--json", str(document_path), "--speed", "5")
     try:
         # Before the fault (the clock held while the team looks around): no trace of it anywhere a player can look.
         game.clock(paused=True)
@@ -122,7 +123,7 @@ def test_a_scripted_team_plays_a_game_day_and_the_report_attributes_every_comman
             text = config.read_text()
             assert "2.9.0" not in text and "quiet" not in text and "new-checkout-flow" not in text
             assert stat.S_IMODE(config.stat().st_mode) == 0o600
-        game.clock(paused=False)
+        game.clock(paused=False, speed=40)
         # After the fault: the cluster's reaction shows; the facilitator's narration of it only to the facilitator.
         game.wait_until(fault + 30)
         game.kubectl("alice", "get", "pods", "-n", "production")
@@ -170,7 +171,9 @@ def test_a_scripted_team_plays_a_game_day_and_the_report_attributes_every_comman
     # The incident: detected after the fault, acknowledged by the first player at work, mitigated after the undo.
     incident = gameday["incident"]
     assert incident["fault_s"] == fault < incident["trigger_s"] < fault + 150
-    assert gameday["acknowledged_by"]["user"] == "alice" and incident["acknowledged_s"] == incident["trigger_s"]
+    first = next(c for c in gameday["commands"] if c["user"] == "alice" and c["at_s"] >= fault)
+    assert gameday["acknowledged_by"] == {"user": "alice", "command": "kubectl get", "at_s": incident["acknowledged_s"]}
+    assert incident["acknowledged_s"] == max(first["at_s"], incident["trigger_s"])  # never before the page
     assert undo["at_s"] < incident["mitigated_s"] <= incident["recovered_s"]
     assert incident["errors"] > 0 and incident["error_budget_burned"] > 0
     predicted = gameday["predicted"]
