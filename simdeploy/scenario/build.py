@@ -155,6 +155,11 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     return lambda sim: sim.act(describe(action), run)  # kept in the result's `actions`, like the timeline's
 
 
+def scheduled_action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
+    """A timeline action as the scenario's timeline runs it (an `apply` with its objects): a game day's hidden fault."""
+    return _action(action, manifests, default_ns)
+
+
 def _checked_scale(action: schema.ScaleAction, namespace: str) -> Callable[[Simulation], str]:
     """A scale the scenario's limits were not there to check: refuse what the nodes could never hold."""
 
