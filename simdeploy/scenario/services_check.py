@@ -65,15 +65,20 @@ def check_services(scenario: Scenario, problems: list[Problem]) -> None:
             name = getattr(edge, field)
             if name not in defined:
                 problems.append(
-                    Problem(f"{where}.{field}", f"no Service {shown(name)} in namespace {shown(namespace)} in the "
-                            "scenario's manifests")
-                )  # fmt: skip
+                    Problem(
+                        f"{where}.{field}",
+                        f"no Service {shown(name)} in namespace {shown(namespace)} in the scenario's manifests",
+                    )
+                )
                 known = False
             elif name not in backed:
                 problems.append(
-                    Problem(f"{where}.{field}", f"Service {shown(name)} selects the pods of no Deployment or Rollout "
-                            "in the scenario's manifests")
-                )  # fmt: skip
+                    Problem(
+                        f"{where}.{field}",
+                        f"Service {shown(name)} selects the pods of no Deployment or Rollout "
+                        "in the scenario's manifests",
+                    )
+                )
                 known = False
         pair = (edge.caller, edge.callee)
         if pair in seen:
@@ -92,14 +97,19 @@ def check_services(scenario: Scenario, problems: list[Problem]) -> None:
         for position, name in enumerate(effect.skip_calls):
             if name not in callees:
                 problems.append(
-                    Problem(f"flags.effects[{index}].skipCalls[{position}]", f"no edge calls {shown(name)} under "
-                            "services.edges")
-                )  # fmt: skip
+                    Problem(
+                        f"flags.effects[{index}].skipCalls[{position}]",
+                        f"no edge calls {shown(name)} under services.edges",
+                    )
+                )
         if effect.skip_calls and effect.version is not None:
             problems.append(
-                Problem(f"flags.effects[{index}].version", "skipCalls cuts a call for every version of the caller: "
-                        "leave version out, or give the call's cut its own effect")
-            )  # fmt: skip
+                Problem(
+                    f"flags.effects[{index}].version",
+                    "skipCalls cuts a call for every version of the caller: "
+                    "leave version out, or give the call's cut its own effect",
+                )
+            )
 
 
 def _namespace(obj: dict) -> str:

@@ -82,9 +82,14 @@ def blast_radius(
         candidates = [service, *sorted(nx.ancestors(directed, service))]
         felt = [f for f in (_felt(mesh.intervals, name, started, ended) for name in candidates) if f is not None]
         rows.append(
-            {"service": service, "workload": workload, "started_s": seconds(started), "ended_s": seconds(ended),
-             "felt_by": felt}
-        )  # fmt: skip
+            {
+                "service": service,
+                "workload": workload,
+                "started_s": seconds(started),
+                "ended_s": seconds(ended),
+                "felt_by": felt,
+            }
+        )
     return sorted(rows, key=lambda row: (row["started_s"], row["service"]))
 
 
