@@ -87,7 +87,9 @@ def check_services(scenario: Scenario, problems: list[Problem]) -> None:
         seen[pair] = index
         if not known:
             continue
-        if edge.caller == edge.callee or (edge.callee in graph and nx.has_path(graph, edge.callee, edge.caller)):
+        if edge.caller == edge.callee or (
+            edge.callee in graph and edge.caller in graph and nx.has_path(graph, edge.callee, edge.caller)
+        ):
             path = [edge.callee] if edge.caller == edge.callee else nx.shortest_path(graph, edge.callee, edge.caller)
             problems.append(Problem(where, f"cycle {' -> '.join([*path, edge.callee])}"))
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 from simdeploy.sim.latency import HistogramLatency, Latency, LogNormalLatency
@@ -30,22 +31,24 @@ class Fitted:
 
 
 @dataclass(frozen=True, slots=True)
-class Shifted:
-    """A latency stretched by `factor` then delayed by `shift` seconds (the time a request's calls add)."""
+class Spread:
+    """A latency stretched by `factor`, then delayed by the time a request's calls add: (weight, seconds) atoms."""
 
     latency: Latency
     factor: float
-    shift: float
+    shifts: tuple[tuple[float, float], ...]
 
     def cdf(self, seconds: float, factor: float = 1.0) -> float:
-        return self.latency.cdf(seconds / factor - self.shift, self.factor) if seconds / factor > self.shift else 0.0
+        x = seconds / factor
+        return sum(w * self.latency.cdf(x - shift, self.factor) for w, shift in self.shifts if x > shift)
 
     def mean(self, factor: float = 1.0) -> float:
-        return (self.latency.mean(self.factor) + self.shift) * factor
+        return (self.latency.mean(self.factor) + sum(w * shift for w, shift in self.shifts)) * factor
 
 
 Distribution = Latency | Fitted
 BANDS = (0.0, 0.5, 0.9, 0.99, 1.0)  # the atoms of the time calls add: the mean of each band of its fit
+_BAND_EDGES = (-math.inf, *(_NORMAL.inv_cdf(q) for q in BANDS[1:-1]), math.inf)
 
 
 def atoms(mean: float, variance: float, bound: float = math.inf) -> tuple[tuple[float, float], ...]:
@@ -54,23 +57,22 @@ def atoms(mean: float, variance: float, bound: float = math.inf) -> tuple[tuple[
         return ((1.0, 0.0),)
     fitted = fit(mean, variance)
     if fitted.sigma <= 1e-9:
-        return ((1.0, min(mean, bound)),)
+        return ((1.0, rounded(min(mean, bound))),)
     scale = math.exp(fitted.mu + fitted.sigma * fitted.sigma / 2)
-    edges = [-math.inf, *(_NORMAL.inv_cdf(q) for q in BANDS[1:-1]), math.inf]
     found = []
-    for low, high, q_low, q_high in zip(edges, edges[1:], BANDS, BANDS[1:], strict=False):
+    for low, high, q_low, q_high in zip(_BAND_EDGES, _BAND_EDGES[1:], BANDS, BANDS[1:], strict=False):
         inside = _phi(high - fitted.sigma) - _phi(low - fitted.sigma)
-        found.append((q_high - q_low, min(scale * inside / (q_high - q_low), bound)))
+        found.append((q_high - q_low, rounded(min(scale * inside / (q_high - q_low), bound))))
     return tuple(found)
 
 
 def shifted_cut(latency: Distribution, factor: float, shift: float, limit: float) -> tuple[float, float, float]:
     """(P(Y > limit), E[min(Y, limit)], E[min(Y, limit)^2]) for Y = the latency stretched, plus `shift`."""
     if shift <= 0:
-        return cut(latency, factor, limit)
+        return _cut(latency, factor, limit)
     if shift >= limit:
         return 1.0, limit, limit * limit
-    late, first, second = cut(latency, factor, limit - shift)
+    late, first, second = _cut(latency, factor, limit - shift)
     return late, shift + first, shift * shift + 2 * shift * first + second
 
 
@@ -98,6 +100,12 @@ def moments(latency: Distribution, factor: float = 1.0) -> tuple[float, float]:
     """E[X] and E[X^2] of the latency stretched by `factor`."""
     _, first, second = cut(latency, factor, math.inf)
     return first, second
+
+
+@lru_cache(maxsize=65536)
+def _cut(latency: Distribution, factor: float, limit: float) -> tuple[float, float, float]:
+    """`cut`, remembered: steady ticks ask the same questions."""
+    return cut(latency, factor, limit)
 
 
 def cut(latency: Distribution, factor: float, limit: float) -> tuple[float, float, float]:

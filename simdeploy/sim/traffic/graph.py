@@ -30,7 +30,7 @@ from functools import lru_cache
 import networkx as nx
 
 from simdeploy.sim.latency import Latency
-from simdeploy.sim.traffic.composition import Shifted, as_latency, atoms, fit, rounded, shifted_cut
+from simdeploy.sim.traffic.composition import Spread, as_latency, atoms, fit, rounded, shifted_cut
 from simdeploy.sim.traffic.model import FAST, TrafficModel
 
 FAIL, DEGRADE, FALLBACK = "fail", "degrade", "fallback"
@@ -92,6 +92,7 @@ class ServiceTotals:
 class Edge:
     call: Call
     totals: EdgeTotals = field(default_factory=EdgeTotals)
+    longest: float = 0.0  # the longest a call can take (inf without a timeout)
     failing: float = 0.0  # share of attempts that failed in the last tick: how many retries the next one sends
     # this tick
     made: float = 0.0
@@ -110,6 +111,18 @@ class Answer:
     pieces: tuple[tuple[float, Latency, float, float], ...] = ()  # (share of served, latency, factor, shift)
     extra: float = 0.0  # mean time (s) its own calls add to each request
     codes: dict[str, float] = field(default_factory=dict)  # share of its requests answered with each code
+    _cuts: dict[float, tuple[float, float, float]] = field(default_factory=dict)
+
+    def cut(self, limit: float) -> tuple[float, float, float]:
+        """Over the served: P(answer later than `limit`), E[min(latency, limit)], E[min(latency, limit)^2]."""
+        found = self._cuts.get(limit)
+        if found is None:
+            late = first = second = 0.0
+            for weight, latency, factor, shift in self.pieces:
+                over, m1, m2 = shifted_cut(latency, factor, shift, limit)
+                late, first, second = late + weight * over, first + weight * m1, second + weight * m2
+            found = self._cuts[limit] = (late, first, second)
+        return found
 
 
 @dataclass
@@ -154,7 +167,7 @@ class ServiceGraph:
         self.edges: list[Edge] = []
         for call in calls:
             graph.add_edge(call.caller, call.callee)
-            self.edges.append(Edge(call))
+            self.edges.append(Edge(call, longest=rounded(_longest(call))))
         self.order: list[str] = list(nx.lexicographical_topological_sort(graph))  # raises on a cycle
         self.out: dict[str, list[Edge]] = {name: [] for name in self.order}
         for edge in self.edges:
@@ -249,7 +262,7 @@ class ServiceGraph:
             mean, variance, call_failing = self._settle(edge, answers[edge.call.callee])
             skipped = skip.get(edge.call.callee, 0.0)
             calls = edge.call.calls
-            bound += math.ceil(calls) * _longest(edge.call)
+            bound += math.ceil(calls) * edge.longest
             extra_mean += (1 - skipped) * calls * mean
             extra_variance += (1 - skipped) * calls * variance + skipped * (1 - skipped) * (calls * mean) ** 2
             ok[edge.call.on_failure] *= 1.0 - (1 - skipped) * (1.0 - _all_succeed(calls, call_failing))
@@ -276,10 +289,7 @@ class ServiceGraph:
         call, totals = edge.call, edge.totals
         attempts = edge.made + edge.retries
         limit = call.timeout if call.timeout is not None else math.inf
-        late = first = second = 0.0
-        for weight, latency, factor, shift in answer.pieces:
-            over, m1, m2 = shifted_cut(latency, factor, shift, limit)
-            late, first, second = late + weight * over, first + weight * m1, second + weight * m2
+        late, first, second = answer.cut(limit)
         timed_out = answer.served * late
         failing = answer.fast + timed_out + (answer.served - timed_out) * answer.failing
         failing = min(1.0, failing)
@@ -328,8 +338,10 @@ class ServiceGraph:
             totals.destination_codes[code] = totals.destination_codes.get(code, 0.0) + attempts * share
         totals.latency_sum += edge.made * mean
         fitted = as_latency(fit(mean, variance))
-        for index, fraction in enumerate(_mesh_fractions(fitted, rounded(_longest(edge.call)))):
-            totals.buckets[index] += edge.made * fraction
+        made = edge.made
+        totals.buckets = [
+            b + made * f for b, f in zip(totals.buckets, _mesh_fractions(fitted, edge.longest), strict=True)
+        ]
 
     def _count(
         self,
@@ -350,11 +362,10 @@ class ServiceGraph:
                 model._add(namespace, name, version, code, n)
         for version, n, latency, factor in own.pieces:
             key = (namespace, name, version)
-            for weight, shift in shifts:
-                if shift > 0:
-                    model.observe_latency(key, n * weight, Shifted(latency, rounded(factor), rounded(shift)), 1.0)
-                else:
-                    model.observe_latency(key, n * weight, latency, factor)
+            if shifts[0][1] > 0:
+                model.observe_latency(key, n, Spread(latency, rounded(factor), shifts), 1.0)
+            else:
+                model.observe_latency(key, n, latency, factor)
         for version, n in own.fast_by_version.items():
             model.observe_latency((namespace, name, version), n, None, 1.0)
         if external_share > 0:
@@ -367,7 +378,7 @@ class ServiceGraph:
             return Answer(extra=extra)
         served = own.served
         pieces = tuple(
-            (n / served * weight, latency, factor, shift)
+            (n / served * weight, latency, rounded(factor), shift)
             for _, n, latency, factor in own.pieces
             for weight, shift in shifts
         )
