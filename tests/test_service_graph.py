@@ -335,3 +335,18 @@ def test_the_report_draws_the_graph_with_failing_edges_and_the_timeline_a_panel_
     assert outcome.exit_code == 0, outcome.output
     html = page.read_text()
     assert "<h2>Service graph</h2>" in html and "payments-api &#8594; ledger" in html and 'class="warning"' in html
+
+
+def test_a_graph_makes_each_tick_count_more_against_the_work_limits():
+    from simdeploy.scenario.limits import GRAPH_EDGE_COST, GRAPH_SERVICE_COST, TICK_COST, expected_work
+    from simdeploy.scenario.loader import load_scenario
+
+    plain = expected_work(load_scenario(SCENARIOS / "payments-rolling-update.yaml"))
+    graph = expected_work(load_scenario(SCENARIOS / "payments-ledger-retry-storm.yaml"))
+    assert plain.tick_cost == TICK_COST and graph.tick_cost == TICK_COST + 2 * GRAPH_SERVICE_COST + GRAPH_EDGE_COST
+    document = scenario([{"caller": "api", "callee": "db"}], duration="1000h")
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(document)
+    assert "a traffic tick counting 10" in str(raised.value)  # 1 + 2 Services and an edge at 3 each
+    del document["services"]
+    assert load_scenario(document).warnings  # without the graph the same run is long, not refused

@@ -5,7 +5,9 @@ pod of that version was sent counts, connection failures included):
 `http_requests_total{namespace,service,app,version,code}` and the histogram
 `http_request_duration_seconds{namespace,service,app,version}`. Object metrics follow
 kube-state-metrics. Between scrapes the scraper also keeps one `traffic` row per service and
-version: requests, errors and p99 latency over the interval, for plots and the summary.
+version: requests, errors and p99 latency over the interval, for plots and the summary; the run's worst
+p99 is that of the Services traffic sources send to (with a service graph, not of those only other
+Services call). `hooks` scrape more at each scrape (the service graph's series, sim/metrics/mesh.py).
 """
 
 from __future__ import annotations
