@@ -116,7 +116,7 @@ class Scraper:
 
     def _internal(self, namespace: str, service: str) -> bool:
         """A Service of the service graph that only other Services call: its users are not the run's users."""
-        graph = self.traffic.graph
+        graph = getattr(self.traffic, "graph", None)  # a drill's probe counts have no graph
         return graph is not None and graph.internal(namespace, service)
 
     # -- objects (kube-state-metrics) ----------------------------------------------
