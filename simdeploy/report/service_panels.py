@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from simdeploy.sim.result import Result
@@ -35,28 +33,28 @@ def service_panel(ax, result: Result, name: str, colours: dict[str, str]) -> Non
         if row["p99_s"] is not None and row["version"] != "none":
             p99[row["version"]][row["t"]] = 1000 * row["p99_s"]
     edges = [times[0] - step, *times] if times else []
-    ax.step(edges, _values(sent, times), where="pre", color=REQUESTS_COLOUR, linewidth=1.4)
-    ax.fill_between(edges, _values(failed, times), step="pre", color=FAILED_COLOUR, alpha=0.45, linewidth=0)
-    top = max([*sent.values(), 1.0])
-    ax.set_ylim(0, top * 1.25)
+    (requests,) = ax.step(edges, _values(sent, times), where="pre", color=REQUESTS_COLOUR, linewidth=1.4)
+    requests.set_label("requests/s")
+    failures = ax.fill_between(edges, _values(failed, times), step="pre", color=FAILED_COLOUR, alpha=0.45, lw=0)
+    failures.set_label("failed/s")
+    ax.set_ylim(0, max([*sent.values(), 1.0]) * 1.25)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     latency = ax.twinx()
-    handles = [
-        Line2D([], [], color=REQUESTS_COLOUR, linewidth=1.4, label="requests/s"),
-        Patch(color=FAILED_COLOUR, alpha=0.45, label="failed/s"),
-    ]
-    highest = 1.0
+    lines, highest = [], 1.0
     for version, values in sorted(p99.items()):
         colour = colours.get(version, "#1f77b4")
-        latency.step(edges, _values(values, times), where="pre", color=colour, linewidth=1.2, linestyle=(0, (4, 2)))
-        handles.append(Line2D([], [], color=colour, linewidth=1.2, linestyle=(0, (4, 2)), label=f"p99 {version}"))
+        (line,) = latency.step(edges, _values(values, times), where="pre", color=colour, lw=1.2, ls=(0, (4, 2)))
+        line.set_label(f"p99 {version}")
+        lines.append(line)
         highest = max(highest, *values.values())
     latency.set_ylim(0, highest * 1.25)
     latency.yaxis.set_major_locator(MaxNLocator(nbins=4))
     latency.tick_params(labelsize=8.5, colors="#555")
     latency.set_ylabel("p99 ms", fontsize=9, color="#555")
     latency.spines[["top"]].set_visible(False)
+    if lines:
+        latency.legend(handles=lines, loc="upper left", bbox_to_anchor=(1.06, 0.5), fontsize=8, frameon=False)
     figures = (result["summary"].get("services") or {}).get(name) or {}
     who = (
         "users and callers"
@@ -69,7 +67,7 @@ def service_panel(ax, result: Result, name: str, colours: dict[str, str]) -> Non
     ax.tick_params(labelsize=8.5)
     ax.set_title(f"Service {name}  ({who})", loc="left", fontsize=10, fontweight="bold")
     ax.set_ylabel("per second", fontsize=9)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.06, 1), fontsize=8, frameon=False, borderaxespad=0)
+    ax.legend(handles=[requests, failures], loc="upper left", bbox_to_anchor=(1.06, 1), fontsize=8, frameon=False)
 
 
 def _values(values: dict[float, float], times: list[float]) -> list[float]:

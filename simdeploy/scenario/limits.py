@@ -345,8 +345,12 @@ def _capacity(nodes: list[tuple[int, float, float, int]], fit: int, slots: int, 
     return text
 
 
-def _argo_duration(text: str) -> float:
-    """An AnalysisTemplate's duration (loaded only for scenarios that have one: keeps `validate` fast)."""
-    from simdeploy.delivery.argo.analysis_template import parse_duration_argo
+def _argo_duration(text: object) -> float | None:
+    """An AnalysisTemplate's duration (loaded only for scenarios that have one: keeps `validate` fast); None when it
+    is not one (the template's own checks name it)."""
+    from simdeploy.delivery.argo.analysis_template import AnalysisError, parse_duration_argo
 
-    return parse_duration_argo(text)
+    try:
+        return parse_duration_argo(text)
+    except AnalysisError:
+        return None
