@@ -19,6 +19,7 @@ from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.scenario.references import PATCH_KINDS
+from simdeploy.scenario.services_build import attach_graph
 from simdeploy.sim.cluster.kubectl import KubectlError
 from simdeploy.sim.metrics.alerts import AlertEvaluator, first_change
 from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
@@ -63,8 +64,6 @@ def build(
         record_pod_events=record_pod_events,
         record_metrics=record_metrics or bool(scenario.rule_groups),
     )
-    if scenario.expect.model_fields_set:
-        simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
     if any(obj.get("kind") == "Rollout" for obj in scenario.manifests):
         simulation.rollouts = RolloutController(simulation)
     if scenario.flag_state is not None:
@@ -84,6 +83,10 @@ def build(
             scenario.rule_groups,
             spec.cluster.evaluation_interval,
         )
+    if spec.services is not None:
+        attach_graph(simulation, scenario)
+    if scenario.expect.model_fields_set:  # last: expectations judge every other part of the summary
+        simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
     return simulation
 
 
@@ -278,7 +281,9 @@ def attach_flags(simulation: Simulation, spec: schema.ScenarioSpec, state: dict,
     actions = [a.flag for a in spec.timeline if isinstance(a, schema.FlagAction | schema.SetRolloutAction)]
     tracked = list(dict.fromkeys([e.flag for e in flags.effects] + actions))
     effects = [
-        FlagEffect(e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor))
+        FlagEffect(
+            e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor, tuple(e.skip_calls))
+        )
         for e in flags.effects
     ]
     context = {"environment": "production", "appName": _app_name(spec, manifests), **flags.context}

@@ -190,6 +190,55 @@ class FlagState(TypedDict):
     users_enabled: float | None
 
 
+class ServiceFigures(TypedDict):
+    """A Service of the service graph over the run: its users' requests and its callers' calls alike."""
+
+    workload: str  # the Deployment or Rollout behind it
+    requests: float
+    errors: float
+    availability: float | None
+    user_requests: float  # sent by traffic sources
+    user_errors: float
+    degraded: float  # served without a failed callee's part (onFailure: degrade)
+    fallbacks: float  # served by the fallback: a failed call (onFailure: fallback) or one a kill switch cut
+    p99_latency_max_s: float | None  # worst scrape interval, its calls' time included
+
+
+class EdgeFigures(TypedDict):
+    """An edge of the service graph over the run."""
+
+    caller: str
+    callee: str
+    calls: float  # made: first attempts
+    skipped: float  # cut by a kill switch
+    failed: float  # after retries
+    attempts: float  # calls and retries, as the callee counted them
+    retries: float
+    retries_denied: float  # over the retry budget
+    timeouts: float  # attempts past the timeout
+    mean_latency_s: float | None  # of a call, retries and backoff included
+
+
+class Felt(TypedDict):
+    """A Service whose requests got worse while a rollout ran (error ratio, worst p99), against before it."""
+
+    service: str
+    error_ratio: float
+    error_ratio_before: float
+    p99_s: float | None
+    p99_before_s: float | None
+
+
+class BlastRadius(TypedDict):
+    """A rollout of a Service's workload, and the Services (it and its callers, transitively) that felt it."""
+
+    service: str
+    workload: str
+    started_s: float
+    ended_s: float
+    felt_by: list[Felt]
+
+
 class Summary(DeploymentSummary):
     """The first Deployment's figures at the top level (cluster-wide for `peak_pods*`), then the rest."""
 
@@ -204,6 +253,9 @@ class Summary(DeploymentSummary):
     argo_rollouts: NotRequired[dict[str, ArgoRollout]]  # with Argo Rollouts
     flags: NotRequired[list[FlagRow]]  # with feature flags
     flag_states: NotRequired[list[FlagState]]
+    services: NotRequired[dict[str, ServiceFigures]]  # with a service graph
+    edges: NotRequired[list[EdgeFigures]]
+    blast_radius: NotRequired[list[BlastRadius]]
 
 
 # -- serve ------------------------------------------------------------------------------------------------
