@@ -147,21 +147,22 @@ class TrafficModel:
         # The cohorts of the middle of the tick: exact when their shares change linearly (SDK polling).
         self._mix = self.cohort_source.at(now - self.tick / 2) if self.cohort_source is not None else ()
         self.load.clear()
-        arriving: dict[tuple[str, str], float] = {}  # with a graph: each Service's requests, served together
+        # Each Service's requests from every source are served together: its pods have one capacity.
+        arriving: dict[tuple[str, str], float] = {}
         for source in self.sources:
             if now - self.tick < source.start:
                 continue
             requests = source.profile.at(now - self.tick) * self.tick
             for service, share in self._destinations(source):
-                if self.graph is not None:
-                    key = (source.namespace, service)
-                    arriving[key] = arriving.get(key, 0.0) + requests * share
-                    continue
-                s, f = self._serve(source.namespace, service, requests * share)
-                sent += s
-                failed += f
+                key = (source.namespace, service)
+                arriving[key] = arriving.get(key, 0.0) + requests * share
         if self.graph is not None:
             sent, failed = self.graph.tick(self, arriving)
+        else:
+            for (namespace, service), requests in arriving.items():
+                s, f = self._serve(namespace, service, requests)
+                sent += s
+                failed += f
         self.total.sent += sent
         self.total.failed += failed
         for listener in self.listeners:
