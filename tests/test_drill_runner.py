@@ -249,3 +249,20 @@ def test_the_cli_refuses_a_context_that_is_not_allow_listed_and_prints_a_dry_run
     assert dry.exit_code == 0, dry.output
     assert "chaos: timeline[2] set-image payments-api" in dry.output and "delete namespace sd-" in dry.output
     assert runner.invoke(app, ["drill", str(path), "--context", "x", "--probe-rate", "0"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [[12.31, 12.32, 12.34], [5.0, 5.0, 5.0, 5.0], [3.0, 4.0, 9.0, 20.0], [7.5]],
+)
+def test_a_calibrated_start_up_is_a_distribution_the_scenario_accepts(seconds):
+    # Close timings can print as the same 3 digits: the fit must still be one the scenario format takes.
+    from simdeploy.drill.calibrate import _fit
+    from simdeploy.scenario.schema import DistributionSpec
+
+    fitted = _fit(seconds)
+    spec = DistributionSpec.model_validate(fitted)
+    if "lognormal" in fitted:
+        assert float(fitted["lognormal"]["p95"][:-1]) > float(fitted["lognormal"]["median"][:-1])
+    else:
+        assert spec.fixed is not None

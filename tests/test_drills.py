@@ -14,7 +14,7 @@ from simdeploy.scenario.drill_build import build_drill
 from simdeploy.scenario.drill_loader import load_drill
 
 ROOT = Path(__file__).resolve().parent.parent
-DRILLS = sorted((ROOT / "drills").glob("*.yaml"))
+DRILLS = sorted(p for p in (ROOT / "drills").glob("*.yaml") if yaml.safe_load(p.read_text()).get("kind") == "Drill")
 runner = CliRunner()
 
 

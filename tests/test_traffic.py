@@ -112,6 +112,15 @@ def test_overload_rejects_what_capacity_cannot_serve_and_stretches_latency():
     assert summary["p99_latency_max_s"] > 0.1 * 5  # saturated: the queueing curve's wall
 
 
+def test_two_sources_to_one_service_share_its_capacity():
+    manifests = [deployment(replicas=2), service()]
+    versions = {"web:1": {"startup": "2s", "pull": "0s", "capacity": 100}}
+    sources = [{"service": "web", "rate": 150, "start": "1m"}, {"service": "web", "rate": 150, "start": "1m"}]
+    result = simdeploy.load(scenario(manifests, sources, versions, duration="3m")).run()
+    # 2 x 150 rps on 200 rps of capacity, as one source of 300 rps: a third rejected for 2 minutes.
+    assert result["summary"]["errors_total"] == pytest.approx(100 * 120, rel=1e-6)
+
+
 def test_queueing_curve_is_mm_c():
     assert stretch(0.0) == 1.0
     assert stretch(0.5, workers=1) == pytest.approx(2.0)  # M/M/1: 1 / (1 - rho)

@@ -6,6 +6,8 @@ Actions use the scenario timeline's own syntax without `at` (`{"action": "delete
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from pydantic import TypeAdapter, ValidationError
 
 from simdeploy.apiserver.bodies import decode_body
@@ -22,8 +24,9 @@ PREFIX = ("simdeploy", "v1")
 _ACTION = TypeAdapter(schema.Action)
 
 
-def handle(api, method: str, parts: list[str], body: bytes) -> tuple[int, dict]:
-    """Answer /simdeploy/v1/<what>; `parts` is the path after the prefix."""
+def handle(api, method: str, parts: list[str], body: bytes, hidden: Collection[int] = ()) -> tuple[int, dict]:
+    """Answer /simdeploy/v1/<what>; `parts` is the path after the prefix; `hidden`: timeline events the caller
+    is not shown (a game day's hidden faults)."""
     match parts, method:
         case ["clock"], "GET":
             return 200, clock_status(api)
@@ -33,7 +36,8 @@ def handle(api, method: str, parts: list[str], body: bytes) -> tuple[int, dict]:
             return 201, run_action(api, decode_body(body))
         case ["timeline"], "GET":
             with api.lock:
-                return 200, {"now_s": round(api.sim.now, 3), "events": list(api.sim.recorder.events)}
+                events = [e for n, e in enumerate(api.sim.recorder.events) if n not in hidden]
+                return 200, {"now_s": round(api.sim.now, 3), "events": events}
         case ["clock" | "actions" | "timeline"], _:
             raise method_not_allowed(method)
     raise no_route()

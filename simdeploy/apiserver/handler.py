@@ -58,7 +58,17 @@ class ApiHandler(BaseHTTPRequestHandler):
         self._answering = True
         if isinstance(code, int) and self.command:
             user = self._user.name if self._user is not None else None
-            self.server.api.record_request(self.command, self.path, code, self.headers.get("User-Agent", ""), user)
+            # kubectl names the command typed and the invocation in every request (KEP-859, cli-runtime
+            # genericclioptions/command_headers.go): what lets a game day's requests be read as commands.
+            self.server.api.record_request(
+                self.command,
+                self.path,
+                code,
+                self.headers.get("User-Agent", ""),
+                user,
+                self.headers.get("Kubectl-Command"),
+                self.headers.get("Kubectl-Session"),
+            )
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -154,7 +164,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         if self._route_meta(method, parts):
             return
         if tuple(parts[:2]) == control.PREFIX:
-            code, document = control.handle(self.server.api, method, parts[2:], body)
+            code, document = control.handle(self.server.api, method, parts[2:], body, self._hidden())
             self._send(code, json.dumps(document).encode())
             return
         if len(parts) >= 2 and parts[0] == "api":
@@ -269,6 +279,10 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     # -- reads -----------------------------------------------------------------
 
+    def _hidden(self) -> set[int]:
+        """The timeline events this request's user is not shown: a game day's hidden faults, to all but the admin."""
+        return self.server.api.hidden_events(self._user)
+
     def _now(self):
         sim = self.server.api.sim
         return sim_to_datetime(sim.store.epoch, sim.now)
@@ -276,7 +290,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _get(self, resource: Resource, namespace: str | None, name: str, subresource: str | None) -> None:
         api = self.server.api
         with api.lock:
-            obj = views.get_object(api.sim, resource, namespace, name)
+            obj = views.get_object(api.sim, resource, namespace, name, self._hidden())
             if obj is None:
                 raise not_found(resource.qualified, name)
             if wants_table(self._accept) and subresource is None:
@@ -292,7 +306,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         # `limit` and `continue` are ignored: "Servers may choose not to support the limit argument and will
         # return all of the available results" (k8s.io/apimachinery/pkg/apis/meta/v1/types.go ListOptions).
         with api.lock:
-            objects = [o for o in views.list_objects(api.sim, resource, namespace) if selectors.matches(o)]
+            listed = views.list_objects(api.sim, resource, namespace, self._hidden())
+            objects = [o for o in listed if selectors.matches(o)]
             rv = str(api.sim.store.resource_version)
             if wants_table(self._accept):
                 document, content_type = table(resource.kind, objects, self._now(), rv), TABLE_TYPE

@@ -7,6 +7,7 @@ from collections import Counter, deque
 from urllib.parse import urlsplit
 
 KEEP = 10_000  # requests kept in full; older ones survive only in the counts
+HEADER_CHARS = 200  # a client's own words (kubectl's command headers) are kept this long at most
 
 
 class RequestLog:
@@ -28,8 +29,14 @@ class RequestLog:
         code: int,
         user_agent: str,
         user: str | None = None,
+        command: str | None = None,
+        session: str | None = None,
     ) -> None:
-        """One answered request; `user` is who sent it (None when the token was refused or never read)."""
+        """One answered request; `user` is who sent it (None when the token was refused or never read).
+
+        `command` and `session` are kubectl's `Kubectl-Command` and `Kubectl-Session` headers: what was typed
+        (`kubectl rollout undo`, without its arguments) and a random id shared by the requests of one invocation.
+        """
         url = urlsplit(path)
         entry = {
             "at_s": round(sim_time, 3),
@@ -40,6 +47,8 @@ class RequestLog:
             "code": code,
             "user_agent": user_agent,
             "user": user,
+            "command": command[:HEADER_CHARS] if command else None,
+            "session": session[:HEADER_CHARS] if session else None,
         }
         with self._lock:
             self._entries.append(entry)

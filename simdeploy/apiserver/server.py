@@ -20,7 +20,7 @@ from simdeploy.apiserver.kubeconfig import kubeconfig, write_kubeconfig
 from simdeploy.apiserver.requests_log import RequestLog
 from simdeploy.apiserver.resources import store_kinds
 from simdeploy.apiserver.tls import Certificates, make_certificates, server_context
-from simdeploy.apiserver.users import Users
+from simdeploy.apiserver.users import ADMIN, User, Users
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,11 @@ class ApiServer:
         self.clock = ClockDriver(sim, self.lock, speed, sim.duration if duration_limit else None)
         self.history: WatchHistory | None = None
         self.requests = RequestLog()
+        # What of sim.recorder.events only the admin is shown: the narration of a game day's hidden faults
+        # (`BehaviourChanged`, `NodeFailure`...), which a real cluster would never show its users, by index, and
+        # what is said later of the (kind, name) subjects they changed that are no Kubernetes object (a flag).
+        self.private_events: set[int] = set()
+        self.private_subjects: set[tuple[str, str]] = set()
         self._started_wall: float | None = None
         self._stopped_wall: float | None = None
         self._workdir: Path | None = None
@@ -193,9 +198,27 @@ class ApiServer:
         httpd.api = self
         return httpd
 
-    def record_request(self, method: str, path: str, code: int, user_agent: str, user: str | None = None) -> None:
+    def record_request(
+        self,
+        method: str,
+        path: str,
+        code: int,
+        user_agent: str,
+        user: str | None = None,
+        command: str | None = None,
+        session: str | None = None,
+    ) -> None:
         wall = time.monotonic() - (self._started_wall or time.monotonic())
-        self.requests.add(self.sim.now, wall, method, path, code, user_agent, user)
+        self.requests.add(self.sim.now, wall, method, path, code, user_agent, user, command, session)
+
+    def hidden_events(self, user: User | None) -> set[int]:
+        """Indices of the timeline's events `user` is not shown: the private ones, to everyone but the admin."""
+        if (user is not None and user.role == ADMIN) or not (self.private_events or self.private_subjects):
+            return set()
+        with self.lock:
+            events = self.sim.recorder.events
+            said = {n for n, e in enumerate(events) if (e["kind"], e["name"]) in self.private_subjects}
+            return self.private_events | said
 
     def result(self) -> dict:
         """The session's result document: `simdeploy run --json`'s, plus how it was served and what was asked."""

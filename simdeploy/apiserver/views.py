@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from simdeploy.apiserver import namespaces
 from simdeploy.apiserver.namespaces import namespaces_in_use
 from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 
 
-def list_objects(sim, resource: Resource, namespace: str | None) -> list[dict]:
-    """Every object of a resource (in one namespace if given), sorted like the apiserver: namespace, name."""
+def list_objects(sim, resource: Resource, namespace: str | None, hidden: Collection[int] = ()) -> list[dict]:
+    """Every object of a resource (in one namespace if given), sorted like the apiserver: namespace, name.
+
+    `hidden`: indices of the recorder's events this reader is not shown (a game day's hidden faults).
+    """
     if resource.kind == "Namespace":
         objects = namespaces.listed(sim)
     elif resource.source == STORE:
         objects = sim.store.list(resource.kind, namespace if resource.namespaced else None)
+    elif resource.source == "events":
+        objects = _events(sim, hidden)
     else:
         objects = _RENDERERS[resource.source](sim)
         if namespace is not None and resource.namespaced:
@@ -21,12 +28,12 @@ def list_objects(sim, resource: Resource, namespace: str | None) -> list[dict]:
     return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
 
 
-def get_object(sim, resource: Resource, namespace: str | None, name: str) -> dict | None:
+def get_object(sim, resource: Resource, namespace: str | None, name: str, hidden: Collection[int] = ()) -> dict | None:
     if resource.kind == "Namespace":
         return namespaces.find(sim, name)
     if resource.source == STORE:
         return sim.store.find(resource.kind, namespace if resource.namespaced else "", name)
-    return next((o for o in list_objects(sim, resource, namespace) if o["metadata"]["name"] == name), None)
+    return next((o for o in list_objects(sim, resource, namespace, hidden) if o["metadata"]["name"] == name), None)
 
 
 def _involved(sim, kind: str, name: str) -> tuple[str, str | None]:
@@ -40,11 +47,16 @@ def _involved(sim, kind: str, name: str) -> tuple[str, str | None]:
     return (used[0] if len(used) == 1 else "default"), None
 
 
-def _events(sim) -> list[dict]:
-    """sim.recorder.events as core/v1 Events (names `<object>.<index in hex>`, like the apiserver's suffixes)."""
+def _events(sim, hidden: Collection[int] = ()) -> list[dict]:
+    """sim.recorder.events as core/v1 Events (names `<object>.<index in hex>`, like the apiserver's suffixes).
+
+    The `hidden` ones are left out and the others numbered without them, so that no gap in the names tells a
+    reader that something was kept from them.
+    """
     events = []
     involved: dict[tuple[str, str], tuple[str, str | None]] = {}
-    for index, event in enumerate(sim.recorder.events):
+    shown = (event for number, event in enumerate(sim.recorder.events) if number not in hidden)
+    for index, event in enumerate(shown):
         key = (event["kind"], event["name"])
         if key not in involved:
             involved[key] = _involved(sim, *key)
@@ -121,4 +133,4 @@ def _endpoints(sim) -> list[dict]:
     return result
 
 
-_RENDERERS = {"events": _events, "endpoints": _endpoints}
+_RENDERERS = {"endpoints": _endpoints}

@@ -144,15 +144,19 @@ def _load_result(path: Path):
 
 
 @app.command()
-def validate(scenario: Path = typer.Argument(..., help="Scenario or drill file (YAML).")) -> None:
-    """Check a scenario (or a drill) and list what it holds: objects, versions and actions (or steps)."""
+def validate(scenario: Path = typer.Argument(..., help="Scenario, drill or game-day file (YAML).")) -> None:
+    """Check a scenario (a drill, a game day) and list what it holds: objects, versions and actions (steps, faults)."""
     from rich.markup import escape
 
     from simdeploy.cli.drill import is_drill_file, validate_drill
+    from simdeploy.cli.gameday import is_gameday_file, validate_gameday
     from simdeploy.k8s.duration import format_duration
 
     if is_drill_file(scenario):
         validate_drill(scenario)
+        return
+    if is_gameday_file(scenario):
+        validate_gameday(scenario)
         return
     loaded = load(scenario)
     spec = loaded.spec

@@ -91,6 +91,7 @@ def render_report(result: Result) -> str:
         _rollouts(result),
         _argo(summary.get("argo_rollouts") or {}),
         _flags(summary.get("flags") or []),
+        _service_graph(result),
         _actions(result["actions"]),
         _figure(result),
         _events(result["events"]),
@@ -334,6 +335,50 @@ def _flags(rows: list[FlagRow]) -> str:
         for r in rows
     ]
     return _section("Feature flags", _table(["flag", "cohort", "requests / failed (ratio)"], cells))
+
+
+def _service_graph(result: Result) -> str:
+    """The service graph drawn (failing edges in red), each Service's and edge's figures, rollouts' blast radius."""
+    summary = result["summary"]
+    if not summary.get("services"):
+        return ""
+    from simdeploy.report.graph_figure import failing, graph_png
+
+    data = base64.b64encode(graph_png(result)).decode("ascii")
+    html = f'<div class="figure"><img alt="Service graph" src="data:image/png;base64,{data}"></div>'
+    rows = [
+        f'<tr><td>{_e(name)}</td><td>{_e(s["workload"])}</td><td class="num">{_count(s["requests"])}</td>'
+        f'<td class="num">{_count(s["errors"])}</td>'
+        f"<td>{'—' if s['availability'] is None else _percent(s['availability'])}</td>"
+        f"<td>{_ms(s['p99_latency_max_s'])}</td>"
+        f'<td class="num">{_count(s["fallbacks"])}</td><td class="num">{_count(s["degraded"])}</td></tr>'
+        for name, s in summary["services"].items()
+    ]
+    header = ["service", "workload", "requests", "errors", "availability", "worst p99", "fallbacks", "degraded"]
+    html += "\n<h3>Services</h3>\n" + _table(header, rows)
+    rows = [
+        f'<tr class="{"warning" if failing(e) else ""}"><td>{_e(e["caller"])} → {_e(e["callee"])}</td>'
+        + "".join(
+            f'<td class="num">{_count(e[k])}</td>'
+            for k in ("calls", "failed", "attempts", "retries", "retries_denied", "timeouts", "skipped")
+        )
+        + f"<td>{_ms(e['mean_latency_s'])}</td></tr>"
+        for e in summary.get("edges") or []
+    ]
+    header = ["call", "calls", "failed", "attempts", "retries", "denied", "timeouts", "skipped", "mean"]
+    html += "\n<h3>Calls</h3>\n" + _table(header, rows, "events")
+    rows = [
+        f"<tr><td>{_e(b['service'])} ({_e(b['workload'])})</td><td>{_clock(b['started_s'])}–{_clock(b['ended_s'])}</td>"
+        f"<td>{_e(', '.join(f['service'] for f in b['felt_by']) or 'nobody')}</td></tr>"
+        for b in summary.get("blast_radius") or []
+    ]
+    if rows:
+        html += "\n<h3>Blast radius of each rollout</h3>\n" + _table(["rolled out", "while", "felt by"], rows)
+    return _section("Service graph", html)
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
 def _actions(actions: list[Action]) -> str:

@@ -1,4 +1,5 @@
-"""The timeline figure of a run: pods per ReplicaSet, traffic share, error ratio and p99 latency on one time axis."""
+"""The timeline figure of a run: pods per ReplicaSet, traffic share, error ratio and p99 latency on one time axis
+(and with a service graph, a panel per Service)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, MultipleLo
 
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.report.marks import ACTION, FIRING, KINDS, Marker, image_tag, markers, version_name
+from simdeploy.report.service_panels import PANEL_HEIGHT_IN as SERVICE_PANEL_IN
+from simdeploy.report.service_panels import service_names, service_panel
 from simdeploy.sim.result import Result
 
 WIDTH_IN, DPI = 12.0, 110
@@ -113,8 +116,10 @@ def timeline_figure(result: Result) -> Figure:
     FigureCanvasAgg(figure)
     levels = _place_labels(figure, marks, duration)
     panels = ["pods", "share", "errors", "p99"] if traffic else ["pods"]
+    services = service_names(result) if traffic else []  # with a service graph, a panel per Service
+    panels += [f"service:{name}" for name in services]
     heights = [(max((lv for lv, _ in levels), default=-1) + 1) * LABEL_ROW_IN + 0.1]
-    heights += [PANEL_HEIGHTS_IN[p] for p in panels]
+    heights += [PANEL_HEIGHTS_IN.get(p, SERVICE_PANEL_IN) for p in panels]
     top_in, bottom_in, gap_in = 0.5, 0.55, 0.42
     total = top_in + bottom_in + sum(heights) + gap_in * len(panels)
     figure.set_size_inches(WIDTH_IN, total)
@@ -128,6 +133,8 @@ def timeline_figure(result: Result) -> Figure:
         _share_panel(axes["share"], traffic, colours)
         _errors_panel(axes["errors"], traffic, colours, limits.get("error_ratio"))
         _latency_panel(axes["p99"], traffic, colours, limits.get("p99_s"))
+    for name in services:
+        service_panel(axes[f"service:{name}"], result, name, colours)
     _draw_markers(labels_ax, list(axes.values()), marks, levels)
     hours = duration >= 3600
     step = next((s for s in TICK_STEPS if duration / s <= 12), TICK_STEPS[-1])

@@ -20,6 +20,7 @@ from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.scenario.references import PATCH_KINDS
 from simdeploy.scenario.schema_build import attach_schema, schema_action
+from simdeploy.scenario.services_build import attach_graph
 from simdeploy.sim.cluster.kubectl import KubectlError
 from simdeploy.sim.metrics.alerts import AlertEvaluator, first_change
 from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
@@ -64,8 +65,6 @@ def build(
         record_pod_events=record_pod_events,
         record_metrics=record_metrics or bool(scenario.rule_groups),
     )
-    if scenario.expect.model_fields_set:
-        simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
     if any(obj.get("kind") == "Rollout" for obj in scenario.manifests):
         simulation.rollouts = RolloutController(simulation)
     if scenario.flag_state is not None:
@@ -87,6 +86,10 @@ def build(
             scenario.rule_groups,
             spec.cluster.evaluation_interval,
         )
+    if spec.services is not None:
+        attach_graph(simulation, scenario)
+    if scenario.expect.model_fields_set:  # last: expectations judge every other part of the summary
+        simulation.result_hooks.append(lambda result: _add_expectations(scenario.expect, result))
     return simulation
 
 
@@ -160,6 +163,11 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     else:
         run = _action(action, [], default_ns)
     return lambda sim: sim.act(describe(action), run)  # kept in the result's `actions`, like the timeline's
+
+
+def scheduled_action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
+    """A timeline action as the scenario's timeline runs it (an `apply` with its objects): a game day's hidden fault."""
+    return _action(action, manifests, default_ns)
 
 
 def _checked_scale(action: schema.ScaleAction, namespace: str) -> Callable[[Simulation], str]:
@@ -282,7 +290,9 @@ def attach_flags(simulation: Simulation, spec: schema.ScenarioSpec, state: dict,
     actions = [a.flag for a in spec.timeline if isinstance(a, schema.FlagAction | schema.SetRolloutAction)]
     tracked = list(dict.fromkeys([e.flag for e in flags.effects] + actions))
     effects = [
-        FlagEffect(e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor))
+        FlagEffect(
+            e.flag, e.when, Effect(e.version, e.error_rate, e.latency_factor, e.capacity_factor, tuple(e.skip_calls))
+        )
         for e in flags.effects
     ]
     context = {"environment": "production", "appName": _app_name(spec, manifests), **flags.context}

@@ -96,6 +96,13 @@ def _scenario(spec: DrillSpec, directory: Path, problems: list[Problem]) -> Scen
         return None
 
 
+def check_runbook(drill: Drill) -> list[Problem]:
+    """What the runbook's trigger and steps name that the drill's scenario lacks (a runbook moved to another world)."""
+    problems: list[Problem] = []
+    _check_steps(drill, problems)
+    return problems
+
+
 # -- references -----------------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ The simulation's cost grows with periodic work (traffic ticks, scrapes, rule eva
 the number of pods; both are known before the run starts. The figures below come from
 bench/bench_core.py and timing runs on a 2-core machine: a traffic tick costs about 8 µs, a scrape
 about 80 µs and 4 KB of samples kept for the run, an alerting rule about 200 µs per evaluation; a
-pod about 0.3 ms over its life and 20 KB. A work unit is one traffic tick.
+pod about 0.3 ms over its life and 20 KB. A work unit is one traffic tick. With a service graph, a tick
+also costs about 20 µs per Service of the graph and 25 µs per edge (bench/bench_graph.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 MIN_INTERVAL = 0.01  # s: ticks, scrapes and evaluations finer than 10 ms resolve nothing a rollout shows
 
 TICK_COST, SCRAPE_COST, RULE_EVALUATION_COST = 1, 50, 20  # work units; a scrape also weighs its memory
+GRAPH_SERVICE_COST, GRAPH_EDGE_COST = 3, 3  # work units a tick adds per Service and per edge of a service graph
 MAX_WORK = 20_000_000  # units: minutes of wall time and gigabytes of samples; refused beyond
 WARN_WORK = 1_000_000  # units: about 10 s
 WARN_DURATION = 24 * 3600.0  # s of simulated time
@@ -52,7 +54,7 @@ def check_limits(scenario: Scenario, namespace: str, problems: list[Problem]) ->
             Problem(
                 "duration",
                 f"{format_duration(spec.duration)} simulated is {work} ({work.units:,} work units; at most "
-                f"{MAX_WORK:,} finish in reasonable time, a traffic tick counting {TICK_COST}, a scrape "
+                f"{MAX_WORK:,} finish in reasonable time, a traffic tick counting {work.tick_cost}, a scrape "
                 f"{SCRAPE_COST}, a rule evaluation {RULE_EVALUATION_COST}): shorten the duration or lengthen "
                 f"{work.heaviest_field()}",
             )
@@ -84,14 +86,15 @@ class Work:
     ticks: int  # traffic ticks (only with traffic)
     scrapes: int
     evaluations: int  # one alerting rule evaluated once
+    tick_cost: int = TICK_COST  # work units of one tick (more with a service graph)
 
     @property
     def units(self) -> int:
-        return self.ticks * TICK_COST + self.scrapes * SCRAPE_COST + self.evaluations * RULE_EVALUATION_COST
+        return self.ticks * self.tick_cost + self.scrapes * SCRAPE_COST + self.evaluations * RULE_EVALUATION_COST
 
     def heaviest_field(self) -> str:
         costs = {
-            "cluster.tick": self.ticks * TICK_COST,
+            "cluster.tick": self.ticks * self.tick_cost,
             "cluster.scrapeInterval": self.scrapes * SCRAPE_COST,
             "cluster.evaluationInterval": self.evaluations * RULE_EVALUATION_COST,
         }
@@ -115,7 +118,11 @@ def expected_work(scenario: Scenario) -> Work:
         (int(duration / (group.interval or cluster.evaluation_interval)) + 1) * len(group.rules)
         for group in scenario.rule_groups
     )
-    return Work(ticks, scrapes, evaluations)
+    tick_cost = TICK_COST
+    if spec.services is not None:
+        services = {name for edge in spec.services.edges for name in (edge.caller, edge.callee)}
+        tick_cost += GRAPH_SERVICE_COST * len(services) + GRAPH_EDGE_COST * len(spec.services.edges)
+    return Work(ticks, scrapes, evaluations, tick_cost)
 
 
 def _interval_problems(scenario: Scenario) -> list[Problem]:
@@ -338,8 +345,12 @@ def _capacity(nodes: list[tuple[int, float, float, int]], fit: int, slots: int, 
     return text
 
 
-def _argo_duration(text: str) -> float:
-    """An AnalysisTemplate's duration (loaded only for scenarios that have one: keeps `validate` fast)."""
-    from simdeploy.delivery.argo.analysis_template import parse_duration_argo
+def _argo_duration(text: object) -> float | None:
+    """An AnalysisTemplate's duration (loaded only for scenarios that have one: keeps `validate` fast); None when it
+    is not one (the template's own checks name it)."""
+    from simdeploy.delivery.argo.analysis_template import AnalysisError, parse_duration_argo
 
-    return parse_duration_argo(text)
+    try:
+        return parse_duration_argo(text)
+    except AnalysisError:
+        return None

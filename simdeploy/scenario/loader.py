@@ -30,6 +30,7 @@ from simdeploy.scenario.schema import (
 )
 from simdeploy.scenario.schema_checks import check_schema, schema_warnings
 from simdeploy.scenario.schema_databases import SyncAction
+from simdeploy.scenario.services_check import check_services
 from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, read_yaml
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
     if not problems:
         check_references(scenario, problems)
         check_flags(spec, scenario.flag_state, problems)
+        check_services(scenario, problems)
         check_limits(scenario, default_namespace(scenario), problems)
         check_schema(scenario, problems)
     if problems:

@@ -31,6 +31,7 @@ from simdeploy.scenario.schema_databases import (
     SyncAction,
     VersionSchemaSpec,
 )
+from simdeploy.scenario.services import ServicesSpec
 
 # -- distributions ---------------------------------------------------------------
 
@@ -454,6 +455,7 @@ class FlagEffectSpec(Strict):
     error_rate: float = Field(default=0.0, ge=0, le=1, alias="errorRate")
     latency_factor: Factor = Field(default=1.0, alias="latencyFactor")
     capacity_factor: Factor = Field(default=1.0, alias="capacityFactor")
+    skip_calls: list[str] = Field(default_factory=list, alias="skipCalls")  # callees these users' requests skip
 
 
 class FlagsSpec(Strict):
@@ -513,6 +515,7 @@ class ScenarioSpec(Strict):
     timeline: list[Action] = Field(default_factory=list)
     alerts: list[AlertsRef] = Field(default_factory=list)
     flags: FlagsSpec | None = None
+    services: ServicesSpec | None = None  # the service dependency graph (scenario/services.py)
     expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py
     databases: list[DatabaseSpec] = Field(default_factory=list)  # see schema_databases.py
     migrations: list[MigrationSpec] = Field(default_factory=list)

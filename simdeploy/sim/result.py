@@ -249,6 +249,55 @@ class SyncRow(TypedDict):
     hooks: list[SyncHook]
 
 
+class ServiceFigures(TypedDict):
+    """A Service of the service graph over the run: its users' requests and its callers' calls alike."""
+
+    workload: str  # the Deployment or Rollout behind it
+    requests: float
+    errors: float
+    availability: float | None
+    user_requests: float  # sent by traffic sources
+    user_errors: float
+    degraded: float  # served without a failed callee's part (onFailure: degrade)
+    fallbacks: float  # served by the fallback: a failed call (onFailure: fallback) or one a kill switch cut
+    p99_latency_max_s: float | None  # worst scrape interval, its calls' time included
+
+
+class EdgeFigures(TypedDict):
+    """An edge of the service graph over the run."""
+
+    caller: str
+    callee: str
+    calls: float  # made: first attempts
+    skipped: float  # cut by a kill switch
+    failed: float  # after retries
+    attempts: float  # calls and retries, as the callee counted them
+    retries: float
+    retries_denied: float  # over the retry budget
+    timeouts: float  # attempts past the timeout
+    mean_latency_s: float | None  # of a call, retries and backoff included
+
+
+class Felt(TypedDict):
+    """A Service whose requests got worse while a rollout ran (error ratio, worst p99), against before it."""
+
+    service: str
+    error_ratio: float
+    error_ratio_before: float
+    p99_s: float | None
+    p99_before_s: float | None
+
+
+class BlastRadius(TypedDict):
+    """A rollout of a Service's workload, and the Services (it and its callers, transitively) that felt it."""
+
+    service: str
+    workload: str
+    started_s: float
+    ended_s: float
+    felt_by: list[Felt]
+
+
 class Summary(DeploymentSummary):
     """The first Deployment's figures at the top level (cluster-wide for `peak_pods*`), then the rest."""
 
@@ -265,6 +314,9 @@ class Summary(DeploymentSummary):
     flag_states: NotRequired[list[FlagState]]
     databases: NotRequired[dict[str, DatabaseSummary]]  # with `databases`
     syncs: NotRequired[list[SyncRow]]  # once a `sync` action ran
+    services: NotRequired[dict[str, ServiceFigures]]  # with a service graph
+    edges: NotRequired[list[EdgeFigures]]
+    blast_radius: NotRequired[list[BlastRadius]]
 
 
 # -- serve ------------------------------------------------------------------------------------------------
@@ -279,6 +331,8 @@ class Request(TypedDict):
     code: int
     user_agent: str
     user: str | None  # who sent it; null when no token was accepted
+    command: str | None  # kubectl's Kubectl-Command header (`kubectl rollout undo`); null from other clients
+    session: str | None  # kubectl's Kubectl-Session header: one id per kubectl invocation
 
 
 class Requests(TypedDict):
@@ -365,6 +419,88 @@ class Drill(TypedDict):
     reasons: list[str]
 
 
+# -- a game day (`simdeploy gameday`) ---------------------------------------------------------------------------
+
+
+class FaultWindow(TypedDict):
+    from_s: float
+    to_s: float
+
+
+class GameDayFault(TypedDict):
+    name: str
+    actions: list[str]  # each action's name and what it names (`set-image payments-api`)
+    at_s: float  # its moment: fixed, or drawn within `window`
+    window: FaultWindow | None
+    fired_s: float | None  # null when the game day ended before it
+    failed: bool  # an action of it failed (its error is in `messages`)
+    messages: list[str]  # what each action answered
+
+
+class Command(TypedDict):
+    user: str
+    role: Literal["player", "observer"]
+    command: str  # `kubectl rollout undo` (Kubectl-Command), or the client, verb and resource of other clients
+    session: str | None  # kubectl's Kubectl-Session: one invocation
+    at_s: float  # its first request
+    until_s: float  # its last request
+    wall_s: float
+    requests: int
+    verbs: list[str]  # get, list, watch, create, update, patch, delete, evict
+    targets: list[str]  # `deployments/payments-api`, `pods` (a list), `deployments/payments-api/scale`
+    namespaces: list[str]
+    wrote: bool  # a write was answered below 400
+    refused: bool  # a request was refused with 403
+    codes: dict[str, int]  # answers by status code
+
+
+class DoneBy(TypedDict):
+    user: str
+    command: str
+    at_s: float
+
+
+class StepMatch(TypedDict):
+    name: str
+    action: Literal["kubectl", "flag", "gitopsRevert", "trafficShift", "wait"]
+    text: str
+    when: str | None  # the step's condition, for a conditional step
+    status: Literal["done", "not done", "no action"]
+    done_by: DoneBy | None
+
+
+class FigureSpread(TypedDict):
+    p50: float | None
+    p90: float | None
+    never: int  # runs in which it never happened
+
+
+class Prediction(TypedDict):
+    seeds: int
+    first_seed: int
+    runs: int
+    passed: int  # runs whose drill verdict was pass
+    figures: dict[str, FigureSpread]  # the incident figures' names
+
+
+class GameDay(TypedDict):
+    name: str
+    status: Literal["completed", "interrupted"]
+    seed: int
+    players: list[str]
+    observers: list[str]
+    faults: list[GameDayFault]
+    slo: DrillSlo
+    runbook: str | None
+    paged_by: str | None
+    acknowledged_by: DoneBy | None
+    incident: Incident
+    predicted: Prediction | None
+    commands: list[Command]
+    steps: list[StepMatch]
+    missed: list[str]  # names of the steps nobody did
+
+
 # -- the document -------------------------------------------------------------------------------------------
 
 
@@ -381,6 +517,7 @@ class Result(TypedDict):
     traffic: list[TrafficRow]
     session: NotRequired[Session]  # `simdeploy serve --json`
     drill: NotRequired[Drill]  # `simdeploy drill --json`
+    gameday: NotRequired[GameDay]  # `simdeploy gameday --json`
 
 
 # -- checking a document read back ------------------------------------------------------------------------------

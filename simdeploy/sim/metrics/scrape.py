@@ -5,12 +5,15 @@ pod of that version was sent counts, connection failures included):
 `http_requests_total{namespace,service,app,version,code}` and the histogram
 `http_request_duration_seconds{namespace,service,app,version}`. Object metrics follow
 kube-state-metrics. Between scrapes the scraper also keeps one `traffic` row per service and
-version: requests, errors and p99 latency over the interval, for plots and the summary.
+version: requests, errors and p99 latency over the interval, for plots and the summary; the run's worst
+p99 is that of the Services traffic sources send to (with a service graph, not of those only other
+Services call). `hooks` scrape more at each scrape (the service graph's series, sim/metrics/mesh.py).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from simdeploy.sim.clock import LATE, Clock
 from simdeploy.sim.cluster.store import Store
@@ -38,6 +41,7 @@ class Scraper:
         self.interval = interval
         self.rows: list[TrafficRow] = []
         self.p99_max: float | None = None
+        self.hooks: list[Callable[[float], None]] = []  # more to scrape, called with the moment (the service graph)
         self._previous: dict[tuple, tuple[float, float, list[float]]] = {}
         # Scrapes run "late": after every tick and state change of the same moment, so they see it.
         clock.call_at(0.0, self._scrape, LATE)
@@ -45,6 +49,8 @@ class Scraper:
     def _scrape(self) -> None:
         now = self.clock.now
         self._request_metrics(now)
+        for hook in self.hooks:
+            hook(now)
         if self.series is not None:
             self._object_metrics(now)
         self.clock.call_later(self.interval, self._scrape, LATE)
@@ -101,11 +107,17 @@ class Scraper:
                         "p99_s": _round(bucket_quantile(0.99, list(zip(_BOUNDS, increase, strict=True)))),
                     }
                 )
-                interval_buckets = [a + b for a, b in zip(interval_buckets, increase, strict=True)]
+                if not self._internal(namespace, service):
+                    interval_buckets = [a + b for a, b in zip(interval_buckets, increase, strict=True)]
         if sum(interval_buckets[-1:]) > 0:
             p99 = bucket_quantile(0.99, list(zip(_BOUNDS, interval_buckets, strict=True)))
             if not math.isnan(p99):
                 self.p99_max = p99 if self.p99_max is None else max(self.p99_max, p99)
+
+    def _internal(self, namespace: str, service: str) -> bool:
+        """A Service of the service graph that only other Services call: its users are not the run's users."""
+        graph = getattr(self.traffic, "graph", None)  # a drill's probe counts have no graph
+        return graph is not None and graph.internal(namespace, service)
 
     # -- objects (kube-state-metrics) ----------------------------------------------
 

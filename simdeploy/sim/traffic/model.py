@@ -7,7 +7,10 @@ its share; a serving group fails its version's error rate, serves up to its capa
 the rest; queueing stretches latency by 1 / (1 - utilisation). Requests are conserved: every
 request sent is counted once, as succeeded or as failed, in the tick it was sent. With user cohorts
 (feature flags), each group's share is split over them by their share of the users, and a cohort's
-effects change how that version serves it.
+effects change how that version serves it. With a service graph (sim/traffic/graph.py), the graph serves
+each Service once per tick with its sources' requests and its callers' calls, and this model's serving
+code collects the outcome for it (`_sink`) instead of counting it, so that what callees answer can change
+what the callers' requests see before anything is counted.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from simdeploy.sim.traffic.endpoints import Endpoints, GroupKey
 from simdeploy.sim.traffic.rates import RateProfile
 
 NO_ENDPOINT = "none"  # version label of requests that found no endpoint at all
+FAST = 0.001  # s: how long a request failed at once (refused, rejected, no endpoint) takes
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Effect:
     error_rate: float = 0.0  # added to the version's own
     latency_factor: float = 1.0  # stretches the version's latency
     capacity_factor: float = 1.0  # a request costs 1 / capacity_factor of a plain one
+    skip_calls: tuple[str, ...] = ()  # Services whose calls these requests skip (a kill switch): fallback served
 
 
 @dataclass(frozen=True)
@@ -141,8 +146,10 @@ class TrafficModel:
         # (utilisation, share of its requests rejected). What a single request arriving now would meet.
         self.load: dict[tuple[str, str, GroupKey], tuple[float, float]] = {}
         self._mix: tuple[tuple[float, Cohort], ...] = ()
-        self._overlaid_cache: dict[tuple[VersionBehaviour, Overlay], VersionBehaviour] = {}
+        self._overlaid_cache: dict[tuple, VersionBehaviour] = {}
         self._started = False
+        self.graph = None  # the service graph (sim/traffic/graph.py), when Services call each other
+        self._sink: list | None = None  # while a list, serving outcomes are collected there, not counted
 
     def add_source(self, source: Source) -> None:
         self.sources.append(source)
@@ -161,12 +168,20 @@ class TrafficModel:
         # The cohorts of the middle of the tick: exact when their shares change linearly (SDK polling).
         self._mix = self.cohort_source.at(now - self.tick / 2) if self.cohort_source is not None else ()
         self.load.clear()
+        # Each Service's requests from every source are served together: its pods have one capacity.
+        arriving: dict[tuple[str, str], float] = {}
         for source in self.sources:
             if now - self.tick < source.start:
                 continue
             requests = source.profile.at(now - self.tick) * self.tick
             for service, share in self._destinations(source):
-                s, f = self._serve(source.namespace, service, requests * share)
+                key = (source.namespace, service)
+                arriving[key] = arriving.get(key, 0.0) + requests * share
+        if self.graph is not None:
+            sent, failed = self.graph.tick(self, arriving)
+        else:
+            for (namespace, service), requests in arriving.items():
+                s, f = self._serve(namespace, service, requests)
                 sent += s
                 failed += f
         self.total.sent += sent
@@ -210,8 +225,7 @@ class TrafficModel:
                 overlay = self.overlay_source.overlay(image, self.clock.now - self.tick, self.clock.now)
                 if overlay.timeout_rate > 0:
                     timed_out = share * overlay.timeout_rate
-                    self.requests[(namespace, service, version, "504")] += timed_out
-                    self._observe_fixed((namespace, service, version), timed_out, overlay.timeout_after)
+                    self._count(namespace, service, version, "504", timed_out, self._waited(overlay.timeout_after), 1.0)
                     self._tally_all(timed_out, timed_out)
                     failed += timed_out
                     share -= timed_out
@@ -236,6 +250,16 @@ class TrafficModel:
             self._count(namespace, service, version, self.overload_code, rejected, None, 1.0)
             failed += errors + rejected
         return requests, failed
+
+    def _waited(self, seconds: float) -> VersionBehaviour:
+        """A stand-in version whose every answer takes `seconds`: how requests that timed out are observed."""
+        key = (None, seconds)
+        waited = self._overlaid_cache.get(key)
+        if waited is None:
+            waited = self._overlaid_cache[key] = VersionBehaviour(
+                "timed-out", latency=LogNormalLatency(seconds, seconds)
+            )
+        return waited
 
     def _overlaid(self, behaviour: VersionBehaviour, overlay: Overlay) -> VersionBehaviour:
         """The version as it serves under an overlay: errors added, latency stretched (cached per pair)."""
@@ -278,7 +302,7 @@ class TrafficModel:
             served_by_factor[latency_factor] = served_by_factor.get(latency_factor, 0.0) + served
         for code, requests in (("200", succeeded), ("500", errors), (self.overload_code, rejected)):
             if requests > 0:
-                self.requests[(namespace, service, version, code)] += requests
+                self._add(namespace, service, version, code, requests)
         key = (namespace, service, version)
         for latency_factor, served in served_by_factor.items():
             if served > 0:
@@ -299,6 +323,9 @@ class TrafficModel:
             self._tally(cohort, sent * part, failed * part)
 
     def _tally(self, cohort: Cohort, sent: float, failed: float) -> None:
+        if self._sink is not None:
+            self._sink.append(("tally", cohort, sent, failed))
+            return
         for label in cohort.labels:
             totals = self.cohort_totals.get(label)
             if totals is None:
@@ -319,35 +346,40 @@ class TrafficModel:
         """Add to the request counter and the latency histogram (None: failed fast, in the first bucket)."""
         if requests <= 0:
             return
-        self.requests[(namespace, service, version, code)] += requests
+        self._add(namespace, service, version, code, requests)
         self._observe((namespace, service, version), requests, behaviour, factor)
 
-    def _observe_fixed(self, key: tuple[str, str, str], requests: float, latency: float) -> None:
-        """Add requests that all took `latency` seconds to the histogram (cumulative buckets, as Prometheus)."""
-        histogram = self.latency.get(key)
-        if histogram is None:
-            histogram = self.latency[key] = Totals()
-        histogram.sent += requests
-        self.latency_sum[key] += latency * requests
-        for index, bound in enumerate((*DEFAULT_BUCKETS, float("inf"))):
-            if bound >= latency:
-                histogram.buckets[index] += requests
-                self.total.buckets[index] += requests
+    def _add(self, namespace: str, service: str, version: str, code: str, requests: float) -> None:
+        """Add to the request counter."""
+        if self._sink is not None:
+            self._sink.append(("count", version, code, requests))
+            return
+        self.requests[(namespace, service, version, code)] += requests
 
     def _observe(
         self, key: tuple[str, str, str], requests: float, behaviour: VersionBehaviour | None, factor: float
     ) -> None:
         """Add requests to the latency histogram of (namespace, service, version)."""
+        latency = None if behaviour is None else behaviour.latency
+        if self._sink is not None:
+            self._sink.append(("observe", key[2], requests, latency, factor))
+            return
+        self.observe_latency(key, requests, latency, factor)
+
+    def observe_latency(
+        self, key: tuple[str, str, str], requests: float, latency: Latency | None, factor: float
+    ) -> None:
+        """Add requests answered in `latency` stretched by `factor` (None: failed fast, in the first bucket)."""
         histogram = self.latency.get(key)
         if histogram is None:
             histogram = self.latency[key] = Totals()
         histogram.sent += requests
-        if behaviour is None:
+        if latency is None:
             counts = [requests] * (len(DEFAULT_BUCKETS) + 1)
-            self.latency_sum[key] += 0.001 * requests
+            self.latency_sum[key] += FAST * requests
         else:
-            counts = bucket_counts(behaviour.latency, requests, factor)
-            self.latency_sum[key] += behaviour.latency.mean(factor) * requests
+            counts = bucket_counts(latency, requests, factor)
+            self.latency_sum[key] += latency.mean(factor) * requests
         for index, value in enumerate(counts):
             histogram.buckets[index] += value
             self.total.buckets[index] += value
