@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 
 _ALPHANUMERIC = r"[a-z0-9]+"
-_SEPARATOR = r"(?:[._]|__|[-]*)"
-_NAME_COMPONENT = rf"{_ALPHANUMERIC}(?:{_SEPARATOR}{_ALPHANUMERIC})*"
+# The grammar's separator is `[._]|__|[-]*`; its empty case only splits a run of letters and digits, which
+# matches the same names and, in a backtracking engine (Go's is not one), takes exponential time to fail.
+_SEPARATOR = r"(?:[._]|__|-+)"
+_NAME_COMPONENT = rf"(?>{_ALPHANUMERIC}(?:{_SEPARATOR}{_ALPHANUMERIC})*)"
 _DOMAIN_NAME_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = rf"(?:{_DOMAIN_NAME_COMPONENT}(?:\.{_DOMAIN_NAME_COMPONENT})*|\[(?:[a-fA-F0-9:]+)\])"
 _DOMAIN = rf"{_HOST}(?::[0-9]+)?"

@@ -138,10 +138,10 @@ def make_plan(
 
 
 def _profiles(plan: DoraPlan, environment: str) -> list[FailureSpec | None]:
-    profiles: list[FailureSpec | None] = [None] if plan.bad_rate < 1 else []
-    if plan.bad_rate > 0:
-        profiles += [f for f in plan.spec.failures if shows_in(f, environment)]
-    return profiles
+    """The profiles the stream can draw in an environment (None: a good change, or a failure that does not show)."""
+    showing = [f for f in plan.spec.failures if shows_in(f, environment)] if plan.bad_rate > 0 else []
+    good = plan.bad_rate < 1 or len(showing) < len(plan.spec.failures)
+    return ([None] if good else []) + showing
 
 
 def _cells(plan: DoraPlan, raw: dict) -> dict[str, Cell]:
