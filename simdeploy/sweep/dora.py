@@ -295,8 +295,8 @@ def stream(plan: DoraPlan, library: dict[str, list[dict]]) -> DoraResult:
             if not drawn["failed"]:
                 return Visit(live)
             recovered, errors = drawn["recovered_s"], drawn["errors"]
-            if recovered is None:  # still failing when the rehearsal ended: fixed forward
-                fix = forward_fix.sample(production_rng)
+            if recovered is None:  # still failing when the rehearsal ended: fixed forward, as long for any strategy
+                fix = forward_fix.sample(random.Random(f"dora-fix:{plan.seed}:{index}"))
                 recovered = drawn["window_s"] + fix
                 errors += drawn["errors_per_s_at_end"] * fix
             failures[index] = Failure(profile, recovered, errors, drawn["detected_s"], drawn["paged"])

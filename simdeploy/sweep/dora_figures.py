@@ -126,6 +126,7 @@ def figures(
         "errors_per_failed_deploy": _round(sum(f.errors for f in failures.values()) / len(failures))
         if failures
         else None,
+        "errors_per_failed_deploy_p50": _round(quantile([f.errors for f in failures.values()], 0.5)),
         "paged_share": _round(sum(f.paged for f in failures.values()) / len(failures)) if failures else None,
         "failures_by_profile": _by_profile(failures),
     }
@@ -138,11 +139,19 @@ def figures(
     return values
 
 
-def _by_profile(failures: dict[int, Failure]) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def _by_profile(failures: dict[int, Failure]) -> dict[str, dict]:
+    """Per failure profile: how many production deploys failed so, their recovery time and errors (p50)."""
+    grouped: dict[str, list[Failure]] = {}
     for failure in failures.values():
-        counts[failure.profile] = counts.get(failure.profile, 0) + 1
-    return dict(sorted(counts.items()))
+        grouped.setdefault(failure.profile, []).append(failure)
+    return {
+        profile: {
+            "failed": len(group),
+            "recovery_time_p50_s": _round(quantile([f.recovery_s for f in group], 0.5)),
+            "errors_p50": _round(quantile([f.errors for f in group], 0.5)),
+        }
+        for profile, group in sorted(grouped.items())
+    }
 
 
 def _round(value: float | None) -> float | None:

@@ -16,7 +16,9 @@ def dora_figure(result: DoraResult) -> Figure:
     figure = Figure(figsize=(8, 4.6), dpi=110)
     axes = figure.add_subplot()
     drawn = []
-    for name in result.plan.strategies:
+    # Strategies often share a tail (failures no rollback ends): dashes keep every line in sight.
+    styles = ["-", "--", ":", "-."]
+    for number, name in enumerate(result.plan.strategies):
         times = [max(t, 1.0) for t in result.recovery_times[name]]
         figures = result.figures[name]
         label = f"{name} ({figures['failed_deploys']} failed of {figures['production_deploys']} deploys)"
@@ -24,7 +26,8 @@ def dora_figure(result: DoraResult) -> Figure:
             axes.plot([], [], label=f"{name}: no failed deploys")
             continue
         shares = [(index + 1) / len(times) for index in range(len(times))]
-        axes.step([times[0], *times], [0.0, *shares], where="post", label=label, linewidth=1.8)
+        style = styles[number % len(styles)]
+        axes.step([times[0], *times], [0.0, *shares], where="post", label=label, linewidth=1.8, linestyle=style)
         drawn += times
     axes.set_xscale("log")
     low = min(drawn, default=60.0)
@@ -32,7 +35,7 @@ def dora_figure(result: DoraResult) -> Figure:
     axes.set_xlim(max(1.0, low / 1.5), max(high * 1.5, 2 * 86400.0))  # the one-day mark always in sight
     for moment, words in ((3600.0, "elite: < 1 h"), (86400.0, "high, medium: < 1 day")):
         axes.axvline(moment, color="grey", linestyle=":", linewidth=1)
-        axes.text(moment, 0.98, f"{words} ", color="grey", fontsize=8, rotation=90, va="top", ha="right")
+        axes.text(moment, 0.02, f"{words} ", color="grey", fontsize=8, rotation=90, va="bottom", ha="right")
     ticks = [t for t in _TICKS if axes.get_xlim()[0] <= t <= axes.get_xlim()[1]]
     axes.xaxis.set_major_locator(FixedLocator(ticks))
     axes.set_xticklabels([_TICKS[t] for t in ticks])
@@ -45,6 +48,6 @@ def dora_figure(result: DoraResult) -> Figure:
         f"{plan.scenario.name}: {plan.deploys:,} changes, {plan.bad_rate:.0%} bad (seed {plan.seed})", fontsize=10
     )
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="center right", fontsize=8)
     figure.tight_layout()
     return figure

@@ -58,7 +58,7 @@ def strategies_table(result: DoraResult) -> Table:
     rows.append(("lead time p50 (p90)", [_lead(f) for f in figures]))
     rows.append(("change failure rate", [_failure_rate(f) for f in figures]))
     rows.append(("recovery time p50 (p90)", [_recovery(f) for f in figures]))
-    rows.append(("errors per failed deploy", [_number(f["errors_per_failed_deploy"]) for f in figures]))
+    rows.append(("errors per failed deploy mean (p50)", [_errors(f) for f in figures]))
     rows.append(("failures that paged someone", [_share(f["paged_share"]) for f in figures]))
     for label, cells in rows:
         table.add_row(label, *cells)
@@ -89,8 +89,9 @@ def _recovery(figure: dict) -> Text:
     return _with_band(text, figure["bands"]["recovery_time"])
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+def _errors(figure: dict) -> str:
+    mean, median = figure["errors_per_failed_deploy"], figure["errors_per_failed_deploy_p50"]
+    return "-" if mean is None else f"{mean:,.0f} ({median:,.0f})"
 
 
 def _share(value: float | None) -> str:
