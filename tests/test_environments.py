@@ -77,6 +77,12 @@ def test_a_promotion_moves_the_digest_and_production_refuses_a_tag_and_an_unsign
     assert set(deployments) == {"payments-api", "staging/payments-api", "production/payments-api"}
     assert {name: d["final_image"] for name, d in deployments.items()} == dict.fromkeys(deployments, V290)
     assert [r["started_s"] for r in deployments["production/payments-api"]["rollouts"]] == [360.0]
+    owners = {rs["owner"] for rs in result["replicasets"]}  # the overlays keep the base's names: namespaced here
+    assert owners == {"payments-api", "staging/payments-api", "production/payments-api"}
+    assert {row["replicaset"].split("/")[0] for row in result["series"] if "/" in row["replicaset"]} == {
+        "staging",
+        "production",
+    }
 
 
 def scenario_copy(tmp_path: Path) -> dict:
