@@ -13,6 +13,7 @@ from serve_helpers import needs_kubectl
 from typer.testing import CliRunner
 
 from simdeploy.cli import app
+from simdeploy.scenario.loader import load_scenario
 from simdeploy.sweep.dora import DoraError, dora, make_plan
 from simdeploy.sweep.dora_figures import place, quantile
 from simdeploy.sweep.dora_outcome import outcome
@@ -302,3 +303,17 @@ def test_the_plan_rehearses_only_what_the_stream_can_draw():
     assert "production/canary/good" not in all_bad.cells and "dev/good" in all_bad.cells  # only crashes show in dev
     with pytest.raises(DoraError, match="--deploys"):
         make_plan(SCENARIO, 10**7, 0.1)
+
+
+@needs_kubectl
+def test_the_default_failures_break_the_schema_in_the_last_environment_whatever_its_name(tmp_path):
+    scenario = scenario_copy(tmp_path)
+    del scenario["dora"]["failures"]
+    scenario["environments"][2]["name"] = "live"
+    failures = load_scenario(write(tmp_path, scenario)).dora.failures
+    assert [(f.name, f.kind, f.environments) for f in failures] == [
+        ("crash", "crash", None),
+        ("error-ratio", "errorRatio", None),
+        ("latency", "latency", None),
+        ("schema-break", "schemaBreak", ["live"]),
+    ]

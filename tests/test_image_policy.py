@@ -190,3 +190,20 @@ def test_the_signed_digest_is_admitted_and_rolls_out(gated):
     gated.kubectl.scale("production", "payments-api", 3)
     gated.run_until(60)
     assert gated.store.get("Deployment", "production", "payments-api")["status"]["availableReplicas"] == 3
+
+
+def test_a_runbook_line_a_gate_refuses_reads_as_kubectl_prints_it(gated):
+    from simdeploy.delivery.runbook.actions import run_kubectl
+    from simdeploy.k8s.kubectl_cli import parse_kubectl
+
+    def line(image: str):
+        return run_kubectl(
+            gated, parse_kubectl(f"kubectl set image deployment/payments-api api={image}"), "production", []
+        )
+
+    tag = line("registry.example.com/payments-api:2.9.0")
+    assert tag.failed
+    assert tag.message.startswith('The deployments "payments-api" is invalid: : ValidatingAdmissionPolicy ')
+    unsigned = line(f"registry.example.com/payments-api@{OTHER}")
+    assert unsigned.failed
+    assert unsigned.message.startswith('Error from server (Forbidden): deployments.apps "payments-api" is forbidden: ')

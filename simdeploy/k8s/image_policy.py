@@ -42,6 +42,16 @@ class Denial:
     details: dict
 
 
+def kubectl_says(denial: Denial) -> str:
+    """What kubectl prints for the refusal: an Invalid Status with causes as `The <kind> "<name>" is invalid: <field>:
+    <message>` (the policy's cause has no field), any other as `Error from server (<reason>): <message>`."""
+    details = denial.details
+    if denial.reason == "Invalid" and details.get("causes"):
+        causes = ", ".join(f"{c.get('field', '')}: {c['message']}" for c in details["causes"])
+        return f'The {details["kind"]} "{details["name"]}" is invalid: {causes}'
+    return f"Error from server ({denial.reason}): {denial.message}"
+
+
 def images(obj: dict) -> Iterator[tuple[str, str]]:
     """(field path, image) of every container and init container of an object that runs pods."""
     where = _POD_SPECS.get(obj.get("kind"))

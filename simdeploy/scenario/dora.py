@@ -42,12 +42,13 @@ class FailureSpec(Strict):
     environments: list[str] | None = None  # where the failure shows (default: every environment)
 
 
-def _default_failures() -> list[FailureSpec]:
+def _default_failures(production: str = "production") -> list[FailureSpec]:
+    """A crash, an error ratio, a latency regression, and a schema break only production's data reveals."""
     return [
         FailureSpec(name="crash", kind="crash"),
         FailureSpec(name="error-ratio", kind="errorRatio", errorRate=0.05),
         FailureSpec(name="latency", kind="latency", factor=5.0),
-        FailureSpec(name="schema-break", kind="schemaBreak", errorRate=0.2, environments=["production"]),
+        FailureSpec(name="schema-break", kind="schemaBreak", errorRate=0.2, environments=[production]),
     ]
 
 
@@ -108,6 +109,10 @@ def read_dora(scenario: Scenario, problems: list[Problem]) -> DoraSpec | None:
         problems.append(Problem("dora", "needs an environments section: the pipeline the deploys go through"))
         return None
     names = [environment.name for environment in scenario.environments]
+    if (
+        "failures" not in scenario.spec.dora
+    ):  # the default schema break shows in the last environment, whatever its name
+        spec = spec.model_copy(update={"failures": _default_failures(names[-1])})
     for index, failure in enumerate(spec.failures):
         for env_index, name in enumerate(failure.environments or []):
             if name not in names:

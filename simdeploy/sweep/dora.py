@@ -5,9 +5,10 @@ Two stages. First the rehearsals: every (environment, failure profile) before pr
 failure profile) in production is simulated for `samples` seeds on the sweep executors (local processes or a
 Dask cluster); each run's seed derives from the stream's seed and the cell. Then the stream: changes go through
 the promotion pipeline (delivery/promotion.py), and in each environment a change draws one of its cell's
-rehearsals. Simulating every deploy would cost about 0.1 s per environment visit (20 simulated minutes of a
-dozen pods at 900 requests/s): 10,000 deploys through three environments for three strategies is an hour on two
-cores, the rehearsals a minute. The same seed gives the same figures on any executor.
+rehearsals. Simulating every visit instead would cost about 0.17 s each (22 simulated minutes of a dozen pods
+at 900 requests/s; bench/bench_dora.py): 10,000 changes through dev and staging, and production once per
+strategy, is some 70 minutes on two cores, the bundled scenario's 570 rehearsals under two. The same seed gives
+the same figures on any executor.
 """
 
 from __future__ import annotations
