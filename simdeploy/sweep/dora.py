@@ -32,6 +32,7 @@ from simdeploy.sweep.dora_cells import (
     cell_document,
     cell_key,
     drill_document,
+    load_cell,
     make_task,
     run_cell,
     shows_in,
@@ -147,8 +148,6 @@ def _profiles(plan: DoraPlan, environment: str) -> list[FailureSpec | None]:
 
 def _cells(plan: DoraPlan, raw: dict) -> dict[str, Cell]:
     """Every rehearsal the stream can draw, each loaded once here so that a mistake is reported before any run."""
-    from simdeploy.sweep.dora_cells import _loaded
-
     scenario = plan.scenario
     *before, production = scenario.environments
     cells: dict[str, Cell] = {}
@@ -171,7 +170,7 @@ def _cells(plan: DoraPlan, raw: dict) -> dict[str, Cell]:
     for cell in cells.values():
         task = make_task(cell, scenario.base_dir, plan.seed, 0, plan.spec)
         try:
-            _loaded(cell.kind, task[2], task[3])
+            load_cell(cell.kind, task[2], task[3])
         except ScenarioError as error:
             where = f"dora.strategies.{cell.key.split('/')[1]}" if cell.kind == "drill" else "environments"
             raise ScenarioError(

@@ -173,7 +173,7 @@ def drill_document(scenario_document: dict, strategy: StrategySpec, slo, name: s
 
 
 @lru_cache(maxsize=64)
-def _loaded(kind: str, document_json: str, base_dir: str):
+def load_cell(kind: str, document_json: str, base_dir: str):
     """Validated once per cell and process; the samples of one cell reuse it."""
     if kind == "drill":
         from simdeploy.scenario.drill_loader import load_drill
@@ -187,7 +187,7 @@ def _loaded(kind: str, document_json: str, base_dir: str):
 def run_cell(task: Task) -> dict:
     """Executor entry point: simulate one sample of a cell and reduce it to its outcome."""
     key, kind, document_json, base_dir, seed, release_at, availability, p99, hold, bad = task
-    loaded = _loaded(kind, document_json, base_dir)
+    loaded = load_cell(kind, document_json, base_dir)
     if kind == "drill":
         from simdeploy.scenario.drill_build import build_drill
 
