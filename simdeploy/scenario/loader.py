@@ -113,6 +113,7 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         check_references(scenario, problems)
         check_flags(spec, scenario.flag_state, problems)
         check_services(scenario, problems)
+    if not problems:  # the limits read manifests and templates as their own checks have passed them
         check_limits(scenario, default_namespace(scenario), problems)
     if problems:
         raise ScenarioError(name, problems)
