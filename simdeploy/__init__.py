@@ -20,6 +20,7 @@ _PUBLIC = {
     "VersionBehaviour": "simdeploy.sim.behaviour",
     "build": "simdeploy.scenario.build",
     "build_drill": "simdeploy.scenario.drill_build",
+    "dora_figure": "simdeploy.sweep.dora_plot",
     "latency_under_load": "simdeploy.sim.latency",
     "load": "simdeploy.scenario.build",
     "load_drill": "simdeploy.scenario.drill_loader",
@@ -42,6 +43,7 @@ __all__ = [
     "VersionBehaviour",
     "build",
     "build_drill",
+    "dora_figure",
     "latency_under_load",
     "load",
     "load_drill",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from simdeploy.sim.metrics.promql import PromQLError
     from simdeploy.sim.query import query, query_range
     from simdeploy.sim.simulation import Action, ClusterSettings, Simulation
+    from simdeploy.sweep.dora_plot import dora_figure
     from simdeploy.sweep.plot import sweep_figure
 
 

@@ -10,7 +10,7 @@ from simdeploy.apiserver.resources import STORE, Resource
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, not_found
 from simdeploy.k8s.validation import FieldError
 from simdeploy.scenario.limits import scale_problem
-from simdeploy.sim.cluster.api import EvictionRefused, Invalid
+from simdeploy.sim.cluster.api import Denied, EvictionRefused, Invalid
 from simdeploy.sim.cluster.store import AlreadyExists, Conflict, NotFound
 
 _SCALABLE = ("Deployment", "Rollout", "ReplicaSet")
@@ -29,6 +29,9 @@ def _stored(sim, resource: Resource, namespace: str | None, name: str) -> dict:
 
 
 def _invalid(error: Invalid, resource: Resource) -> ApiError:
+    if isinstance(error, Denied):  # an admission policy's refusal carries its own Status
+        denial = error.denial
+        return ApiError(denial.code, denial.reason, denial.message, denial.details)
     # With `field` set, kubectl prints "The Deployment "x" is invalid: spec.replicas: Invalid value: ...".
     causes = [{"reason": "FieldValueInvalid", "message": e.message, "field": e.path} for e in error.errors]
     return ApiError(422, "Invalid", str(error), {"name": error.name, "kind": resource.kind, "causes": causes})

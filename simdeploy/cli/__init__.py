@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simdeploy.cli import ctl, drill, gameday, kind, run, serve, sweep  # each registers its commands on `app`
+from simdeploy.cli import ctl, dora, drill, gameday, kind, run, serve, sweep  # each registers its commands on `app`
 from simdeploy.cli.app import app, main
 
-__all__ = ["app", "ctl", "drill", "gameday", "kind", "main", "run", "serve", "sweep"]
+__all__ = ["app", "ctl", "dora", "drill", "gameday", "kind", "main", "run", "serve", "sweep"]

@@ -65,6 +65,9 @@ def build(
         record_pod_events=record_pod_events,
         record_metrics=record_metrics or bool(scenario.rule_groups),
     )
+    # The environments' gates judge every write from now on; the manifests applied above passed them when the
+    # scenario loaded (scenario/environments.py), as they would have had to be admitted to exist.
+    simulation.api.policies = scenario.policies
     if any(obj.get("kind") == "Rollout" for obj in scenario.manifests):
         simulation.rollouts = RolloutController(simulation)
     if scenario.flag_state is not None:

@@ -34,6 +34,8 @@ from simdeploy.scenario.services_check import check_services
 from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, read_yaml
 
 if TYPE_CHECKING:
+    from simdeploy.scenario.dora import DoraSpec
+    from simdeploy.scenario.environments import Environment
     from simdeploy.sim.metrics.alerts import RuleGroup
 
 __all__ = ["Scenario", "default_namespace", "load_scenario"]
@@ -53,6 +55,13 @@ class Scenario:
     warnings: list[str] = field(default_factory=list)
     rule_groups: list[RuleGroup] = field(default_factory=list)  # alerting rules, from files and inline
     flag_state: dict | None = None  # the Unleash client API state of the `flags` section
+    environments: list[Environment] = field(default_factory=list)  # rendered overlays, in promotion order
+    dora: DoraSpec | None = None  # the `dora` section, checked
+
+    @property
+    def policies(self) -> list:
+        """The environments' admission gates, for the API server's write path."""
+        return [policy for environment in self.environments for policy in environment.policies]
 
     @property
     def name(self) -> str:
@@ -80,6 +89,11 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         problems += _problems(error.errors(), ("expect",))
     for index, ref in enumerate(spec.manifests):
         scenario.manifests += _read_manifests(ref, directory, f"manifests[{index}]", problems)
+    if spec.environments:
+        from simdeploy.scenario.environments import read_environments
+
+        scenario.environments = read_environments(scenario, problems)
+        scenario.manifests += [obj for environment in scenario.environments for obj in environment.objects]
     for index, action in enumerate(spec.timeline):
         if isinstance(action, ApplyAction):
             objects = _read_manifests(action.manifest, directory, f"timeline[{index}].manifest", problems)
@@ -95,10 +109,15 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         scenario.rule_groups += _read_rule_groups(ref, directory, f"alerts[{index}]", problems)
     if spec.flags is not None:
         scenario.flag_state = read_state(spec.flags, directory, problems)
+    if spec.dora is not None and not problems:
+        from simdeploy.scenario.dora import read_dora
+
+        scenario.dora = read_dora(scenario, problems)
     if not problems:
         check_references(scenario, problems)
         check_flags(spec, scenario.flag_state, problems)
         check_services(scenario, problems)
+    if not problems:  # the limits read manifests and templates as their own checks have passed them
         check_limits(scenario, default_namespace(scenario), problems)
         check_schema(scenario, problems)
     if problems:
@@ -191,6 +210,11 @@ def _read_manifests(ref: ManifestRef, directory: Path, where: str, problems: lis
         except InputError as error:
             problems.append(Problem(f"{where}.file", f"{ref.file}: {error}"))
             return []
+    return admitted(documents, origin, problems)
+
+
+def admitted(documents: list, origin: str, problems: list[Problem]) -> list[dict]:
+    """The documents that are objects the API server would admit (as written, nulls dropped); problems for others."""
     objects = []
     for number, document in enumerate(documents, start=1):
         label = origin if len(documents) == 1 else f"{origin} document {number}"

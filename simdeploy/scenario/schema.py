@@ -508,7 +508,7 @@ class ScenarioSpec(Strict):
     seed: int = Field(default=1, ge=INT64_MIN, le=INT64_MAX)
     duration: Duration = 600.0
     cluster: Cluster = Field(default_factory=Cluster)
-    manifests: list[ManifestRef] = Field(min_length=1)
+    manifests: list[ManifestRef] = Field(default_factory=list)  # at least one, unless environments bring them
     versions: dict[str, VersionSpec] = Field(default_factory=dict)
     traffic: list[TrafficSpec] = Field(default_factory=list)
     routes: list[RouteSpec] = Field(default_factory=list)
@@ -519,3 +519,11 @@ class ScenarioSpec(Strict):
     expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py
     databases: list[DatabaseSpec] = Field(default_factory=list)  # see schema_databases.py
     migrations: list[MigrationSpec] = Field(default_factory=list)
+    environments: list[dict[str, Any]] = Field(default_factory=list)  # checked by scenario/environments.py
+    dora: dict[str, Any] | None = None  # checked by scenario/dora.py
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> ScenarioSpec:
+        if not self.manifests and not self.environments:
+            raise ValueError("manifests: give at least one, or environments whose overlays render them")
+        return self

@@ -83,8 +83,14 @@ class Measurements:
         store.watch("ReplicaSet", self._on_replica_set)
         store.watch("Pod", self._on_pod)
 
+    def _name_of(self, meta: dict, name: str | None = None) -> str:
+        # Results name objects outside the first workload's namespace `namespace/name` (sim/recorder.py).
+        if self.recorder is None:
+            return meta["name"] if name is None else name
+        return self.recorder.name_of(meta, name)
+
     def _on_deployment(self, event_type: str, d: dict) -> None:
-        name = d["metadata"]["name"]
+        name = self._name_of(d["metadata"])
         measure = self.deployments.setdefault(name, DeploymentMeasure(name))
         if event_type == DELETED:
             return
@@ -105,7 +111,9 @@ class Measurements:
         timed_out = condition is not None and condition.get("reason") == du.TIMED_OUT_REASON
         if timed_out and not measure.timed_out and self.recorder is not None:
             # Not an API event upstream, but the moment `kubectl rollout status` gives up.
-            self.recorder.event("Deployment", name, du.TIMED_OUT_REASON, condition["message"], warning=True)
+            self.recorder.event(
+                "Deployment", d["metadata"]["name"], du.TIMED_OUT_REASON, condition["message"], warning=True
+            )
         measure.timed_out = timed_out
         measure.deadline_exceeded = measure.deadline_exceeded or timed_out
         current = measure.rollouts[-1] if measure.rollouts else None
@@ -133,7 +141,7 @@ class Measurements:
     def _deployment_named(self, rs: dict) -> str | None:
         for ref in rs["metadata"].get("ownerReferences") or ():
             if ref.get("controller") and ref["kind"] == "Deployment":
-                return ref["name"]
+                return self._name_of(rs["metadata"], ref["name"])
         return None
 
     def _on_pod(self, event_type: str, pod: dict) -> None:
@@ -164,6 +172,7 @@ class Measurements:
         if serving and self.recorder is not None:
             owner = _replica_set_of(pod)
             if owner is not None:
+                owner = self._name_of(pod["metadata"], owner)
                 self._serving[owner] = self._serving.get(owner, 0) + serving
                 self.recorder.serving(owner, self._serving[owner])
         self.peak_pods = max(self.peak_pods, self.active_pods)

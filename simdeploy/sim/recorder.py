@@ -25,6 +25,16 @@ class Recorder:
     record_pod_events: bool = True
     _last_row: dict[str, tuple[int, int, int, int, int]] = field(default_factory=dict)
     _serving: dict[str, int] = field(default_factory=dict)  # RS name -> pods Ready and really serving
+    home_namespace: str | None = None  # the first workload's: its objects keep their bare names in the results
+
+    def name_of(self, meta: dict, name: str | None = None) -> str:
+        """How results name a workload object: bare in the first namespace a workload was seen in, `namespace/name`
+        in any other (environments put same-named objects in several namespaces of one cluster)."""
+        namespace = meta.get("namespace", "")
+        if self.home_namespace is None:
+            self.home_namespace = namespace
+        name = meta["name"] if name is None else name
+        return name if namespace == self.home_namespace else f"{namespace}/{name}"
 
     def event(self, kind: str, name: str, reason: str, message: str, warning: bool = False) -> None:
         if kind == "Pod" and not self.record_pod_events:
@@ -50,9 +60,9 @@ class Recorder:
     def replica_set(self, rs: dict) -> None:
         """Add a series row when a ReplicaSet's spec, ready or available count changed."""
         status = rs.get("status", {})
-        name = rs["metadata"]["name"]
+        name = self.name_of(rs["metadata"])
         if name not in self._last_row:
-            self._first_seen(rs)
+            self._first_seen(rs, name)
         values = (
             _revision(rs),
             rs["spec"].get("replicas", 1),
@@ -86,14 +96,14 @@ class Recorder:
             }
         )
 
-    def _first_seen(self, rs: dict) -> None:
+    def _first_seen(self, rs: dict, name: str) -> None:
         owner = next((ref for ref in rs["metadata"].get("ownerReferences") or () if ref.get("controller")), None)
         containers = rs["spec"]["template"]["spec"].get("containers") or [{}]
         self.replica_sets.append(
             {
-                "name": rs["metadata"]["name"],
+                "name": name,
                 "owner_kind": owner["kind"] if owner else None,
-                "owner": owner["name"] if owner else None,
+                "owner": self.name_of(rs["metadata"], owner["name"]) if owner else None,
                 "image": containers[0].get("image", ""),
                 "created_s": seconds(self.now()),
             }

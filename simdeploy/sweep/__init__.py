@@ -11,6 +11,7 @@ import pandas as pd
 
 from simdeploy.sweep import analysis
 from simdeploy.sweep.checks import shown
+from simdeploy.sweep.dora import DoraError, DoraResult, dora
 from simdeploy.sweep.executors import default_workers, run_dask, run_local
 from simdeploy.sweep.identity import check_resume, sidecar_path, write_identity
 from simdeploy.sweep.parameters import Parameter, SweepError, parse_set
@@ -18,7 +19,7 @@ from simdeploy.sweep.plan import Plan, make_plan
 from simdeploy.sweep.runner import FIGURES, task_for
 from simdeploy.sweep.storage import RowWriter, done_runs, drop_torn_row, finish, has_rows, journal_path
 
-__all__ = ["Parameter", "SweepError", "SweepResult", "parse_set", "sweep"]
+__all__ = ["DoraError", "DoraResult", "Parameter", "SweepError", "SweepResult", "dora", "parse_set", "sweep"]
 
 
 @dataclass

@@ -18,9 +18,10 @@ from simdeploy.delivery.gitops.sync import apply_manifest_set
 from simdeploy.delivery.runbook.conditions import deadline_exceeded, deployment_condition, rolled_out
 from simdeploy.k8s import patch as patches
 from simdeploy.k8s.duration import parse_duration
+from simdeploy.k8s.image_policy import kubectl_says
 from simdeploy.k8s.kubectl_cli import KubectlCommand
 from simdeploy.k8s.labels import parse_selector
-from simdeploy.sim.cluster.api import Invalid
+from simdeploy.sim.cluster.api import Denied, Invalid
 from simdeploy.sim.cluster.kubectl import KubectlError
 from simdeploy.sim.cluster.store import NotFound
 from simdeploy.sim.simulation import Simulation
@@ -48,6 +49,8 @@ def run_kubectl(sim: Simulation, command: KubectlCommand, namespace: str, manife
         return _KUBECTL[command.command](sim, command, ns, manifests)
     except KubectlError as error:
         return Outcome(f"error: {error}", failed=True)
+    except Denied as error:  # an admission gate's refusal, worded as kubectl prints its Status
+        return Outcome(kubectl_says(error.denial), failed=True)
     except Invalid as error:
         return Outcome(f"The {error}", failed=True)
     except NotFound:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from simdeploy.k8s import patch as patches
 from simdeploy.k8s.admission import admit
+from simdeploy.k8s.image_policy import Denial
 from simdeploy.k8s.job_util import generate_selector
 from simdeploy.k8s.pdb_util import eviction_charged_pdb, eviction_decision
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
@@ -64,6 +66,17 @@ class Invalid(ValueError):
         super().__init__(f'{kind} "{name}" is invalid: {details}')
 
 
+class Denied(Invalid):
+    """An admission policy refused the write (k8s/image_policy.py): its Status is the policy's, not a 422 of fields."""
+
+    def __init__(self, kind: str, name: str, denial: Denial):
+        self.kind = kind
+        self.name = name
+        self.denial = denial
+        self.errors = [FieldError("", denial.message)]
+        ValueError.__init__(self, denial.message)
+
+
 class EvictionRefused(RuntimeError):
     """The eviction would violate a PodDisruptionBudget (HTTP 429) or is not allowed."""
 
@@ -78,6 +91,8 @@ class Api:
     def __init__(self, clock: Clock, store: Store):
         self.clock = clock
         self.store = store
+        # Validating admission after the built-in checks (policies, webhooks): each returns a Denial or None.
+        self.policies: list[Callable[[dict], Denial | None]] = []
 
     # -- writes ----------------------------------------------------------------
 
@@ -90,6 +105,7 @@ class Api:
                 errors = _prepare_namespace(obj)
             if errors:
                 raise Invalid(_kind_of(obj), _name_of(obj), errors)
+            self._police(obj)
         return self.store.create(obj, PREPARE_FOR_CREATE.get(obj["kind"]))
 
     def update(
@@ -131,6 +147,8 @@ class Api:
             raise Invalid(stored["kind"], meta["name"], errors)
         if changed == stored:  # equal once defaulted: nothing moves
             return stored
+        if subresource != "status":
+            self._police(changed)
         spec_changed = changed.get("spec") != stored.get("spec")
         stored.clear()  # in place: controllers and kubelets hold references to stored objects
         stored.update(changed)
@@ -145,6 +163,12 @@ class Api:
         """
         stored = self.store.get(kind, namespace, name)
         return self.update(stored, patches.apply_patch(stored, patch_type, patch), subresource)
+
+    def _police(self, obj: dict) -> None:
+        for policy in self.policies:
+            denial = policy(obj)
+            if denial is not None:
+                raise Denied(_kind_of(obj), _name_of(obj), denial)
 
     # -- deletion --------------------------------------------------------------
 
