@@ -129,6 +129,14 @@ def main() -> None:
             "seed canary (canary-success-rate.yaml: Argo Rollout, analysis)",
             ROOT / "scenarios" / "canary-success-rate.yaml",
         ),
+        (
+            "schema changes (schema-expand-backfill-contract.yaml: a database, 3 migration Jobs, 4 syncs)",
+            ROOT / "scenarios" / "schema-expand-backfill-contract.yaml",
+        ),
+        (
+            "lock queue (schema-lock-timeout-retry.yaml: 20 lock-timeout retries, latency overlays)",
+            ROOT / "scenarios" / "schema-lock-timeout-retry.yaml",
+        ),
     ):
         load, run, result = load_and_run(source, repeat=20)
         simulated = result["duration_s"]

@@ -69,6 +69,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "nodes", "Node", namespaced=False, short_names=("no",)),
     Resource("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",)),
+    Resource("batch", "v1", "jobs", "Job", categories=("all",)),
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",)),
     Resource("argoproj.io", "v1alpha1", "rollouts", "Rollout", short_names=("ro",)),
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, source=REVIEW),

@@ -11,7 +11,15 @@ from simdeploy.k8s.labels import parse_selector, selector_matches
 # one (pkg/apis/core/v1/conversion.go: "field label not supported"), refuse the rest rather than ignore them:
 # `rollout status` and `wait` select their object with metadata.name=, and an ignored selector answers for another.
 _COMMON_FIELDS = ("metadata.name", "metadata.namespace")
-_EXTRA_FIELDS = {"Pod": ("spec.nodeName", "status.phase"), "Event": ("involvedObject.name", "involvedObject.kind")}
+_EXTRA_FIELDS = {
+    "Pod": ("spec.nodeName", "status.phase"),
+    "Event": (
+        "involvedObject.name",
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.uid",
+    ),
+}
 
 
 def _field_value(obj: dict, path: str) -> str:

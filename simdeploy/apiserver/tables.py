@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from simdeploy.k8s.job_util import completions_text, job_status_text
 from simdeploy.k8s.labels import format_selector
 from simdeploy.k8s.timeutil import parse_time
 
@@ -52,10 +53,31 @@ def _containers(obj: dict) -> list[dict]:
     return obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
 
 
+def _init_status(pod: dict) -> str | None:
+    """printPod's init-container part: `Init:N/M` while they run, `Init:<reason>` when one fails or waits."""
+    statuses = pod.get("status", {}).get("initContainerStatuses") or []
+    total = len(pod.get("spec", {}).get("initContainers") or [])
+    for index, container in enumerate(statuses):
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        if terminated is not None and terminated.get("exitCode") == 0:
+            continue
+        if terminated is not None:
+            reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}"
+            return f"Init:{reason}"
+        if waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}"
+        return f"Init:{index}/{total}"
+    return None
+
+
 def _pod_status(pod: dict) -> str:
     """A simplified printPod: the phase, overridden by a waiting/terminated reason, then Terminating."""
     status = pod.get("status", {})
     reason = status.get("reason") or status.get("phase") or "Unknown"
+    initializing = _init_status(pod)
+    if initializing is not None:
+        return "Terminating" if pod["metadata"].get("deletionTimestamp") else initializing
     for container in reversed(status.get("containerStatuses") or []):
         state = container.get("state") or {}
         if (state.get("waiting") or {}).get("reason"):
@@ -107,6 +129,16 @@ def _replicaset_row(rs: dict, now: datetime) -> list:
     spec, status = rs.get("spec", {}), rs.get("status", {})
     row = [rs["metadata"]["name"], spec.get("replicas", 1), status.get("replicas", 0), status.get("readyReplicas", 0)]
     return [*row, _age(rs, now), *_workload_wide(rs)]
+
+
+def _job_row(job: dict, now: datetime) -> list:
+    status = job.get("status", {})
+    took = ""
+    if status.get("startTime"):
+        end = parse_time(status["completionTime"]) if status.get("completionTime") else now
+        took = human_duration((end - parse_time(status["startTime"])).total_seconds())
+    row = [job["metadata"]["name"], job_status_text(job), completions_text(job), took, _age(job, now)]
+    return [*row, *_workload_wide(job)]
 
 
 def _service_row(svc: dict, now: datetime) -> list:
@@ -184,6 +216,7 @@ _PRINTERS: dict[str, tuple[list[dict], Callable[[dict, datetime], list]]] = {
         _columns("Name", "Desired:integer", "Current:integer", "Ready:integer", "Age", *_WIDE_WORKLOAD),
         _replicaset_row,
     ),
+    "Job": (_columns("Name", "Status", "Completions", "Duration", "Age", *_WIDE_WORKLOAD), _job_row),
     "Service": (_columns("Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector+"), _service_row),
     "Node": (_columns("Name", "Status", "Roles", "Age", "Version"), _node_row),
     "Endpoints": (_columns("Name", "Endpoints", "Age"), _endpoints_row),

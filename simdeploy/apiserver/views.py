@@ -36,14 +36,15 @@ def get_object(sim, resource: Resource, namespace: str | None, name: str, hidden
     return next((o for o in list_objects(sim, resource, namespace, hidden) if o["metadata"]["name"] == name), None)
 
 
-def _namespace_of(sim, kind: str, name: str) -> str:
-    """The recorder's events carry no namespace: take it from the object they are about, if it exists."""
+def _involved(sim, kind: str, name: str) -> tuple[str, str | None]:
+    """The recorder's events carry no namespace or uid: take them from the object they are about, if it exists
+    (kubectl describe selects an object's events by involvedObject.uid)."""
     if kind in sim.store.kinds():
         for obj in sim.store.list(kind):
             if obj["metadata"]["name"] == name:
-                return obj["metadata"].get("namespace") or "default"
+                return obj["metadata"].get("namespace") or "default", obj["metadata"].get("uid")
     used = [n for n in namespaces_in_use(sim) if n not in namespaces.SYSTEM]
-    return used[0] if len(used) == 1 else "default"
+    return (used[0] if len(used) == 1 else "default"), None
 
 
 def _events(sim, hidden: Collection[int] = ()) -> list[dict]:
@@ -53,12 +54,16 @@ def _events(sim, hidden: Collection[int] = ()) -> list[dict]:
     reader that something was kept from them.
     """
     events = []
-    namespaces: dict[tuple[str, str], str] = {}
+    involved: dict[tuple[str, str], tuple[str, str | None]] = {}
     shown = (event for number, event in enumerate(sim.recorder.events) if number not in hidden)
     for index, event in enumerate(shown):
         key = (event["kind"], event["name"])
-        if key not in namespaces:
-            namespaces[key] = _namespace_of(sim, *key)
+        if key not in involved:
+            involved[key] = _involved(sim, *key)
+        namespace, uid = involved[key]
+        reference = {"kind": event["kind"], "name": event["name"], "namespace": namespace}
+        if uid is not None:
+            reference["uid"] = uid
         stamp = format_time(sim_to_datetime(sim.store.epoch, event["t"]))
         events.append(
             {
@@ -66,12 +71,12 @@ def _events(sim, hidden: Collection[int] = ()) -> list[dict]:
                 "kind": "Event",
                 "metadata": {
                     "name": f"{event['name']}.{index:x}",
-                    "namespace": namespaces[key],
+                    "namespace": namespace,
                     "uid": f"event-{index}",
                     "resourceVersion": str(sim.store.resource_version),
                     "creationTimestamp": stamp,
                 },
-                "involvedObject": {"kind": event["kind"], "name": event["name"], "namespace": namespaces[key]},
+                "involvedObject": reference,
                 "reason": event["reason"],
                 "message": event["message"],
                 "type": event["type"],

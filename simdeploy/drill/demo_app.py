@@ -28,6 +28,8 @@ def behaviour_env(spec: VersionSpec, image: str | None = None) -> dict[str, str]
     """The env vars that make the demo app behave as this `versions` entry (and name `image` in its log)."""
     entry: dict[str, Any] = {}
     for name, field in VersionSpec.model_fields.items():
+        if name == "schema_needs":
+            continue  # what the version needs from a database is the simulated database's to judge, not the app's
         value = getattr(spec, name)
         if value is None or (name in ("never_ready", "exit_code") and name not in spec.model_fields_set):
             continue  # left out: the app takes the simulator's defaults, as the scenario loader does

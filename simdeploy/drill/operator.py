@@ -124,6 +124,12 @@ class ClusterOperator:
         self.commands.append({"command": f"kubectl apply -f {path.name}", "exit": done.returncode, "output": ""})
         return (done.stdout + done.stderr).strip()
 
+    def migrate(self, spec: dict) -> Outcome:
+        """A forward fix: only a served cluster has the scenario's databases (its control endpoint runs it)."""
+        if not self.served:
+            return Outcome("error: this cluster's databases are not the drill's to migrate", failed=True)
+        return self._served({"action": "migrate", **spec})
+
     def _served(self, action: dict) -> Outcome:
         try:
             answer = self.client.request("POST", "/simdeploy/v1/actions", body=action)

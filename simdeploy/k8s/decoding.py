@@ -27,6 +27,7 @@ SUPPORTED_KINDS = {
     ("v1", "Namespace"),
     ("v1", "Node"),
     ("policy/v1", "PodDisruptionBudget"),
+    ("batch/v1", "Job"),
     ("argoproj.io/v1alpha1", "Rollout"),
     ("argoproj.io/v1alpha1", "AnalysisTemplate"),
 }
@@ -330,6 +331,25 @@ _SPECS: dict[str, object] = {
         "externalID": str,
     },
     "Rollout": _ROLLOUT_SPEC,
+    # staging/src/k8s.io/api/batch/v1/types.go JobSpec
+    "Job": {
+        "parallelism": INT32,
+        "completions": INT32,
+        "activeDeadlineSeconds": SECONDS,
+        "podFailurePolicy": _ANY,
+        "successPolicy": _ANY,
+        "backoffLimit": INT32,
+        "backoffLimitPerIndex": INT32,
+        "maxFailedIndexes": INT32,
+        "selector": _LABEL_SELECTOR,
+        "manualSelector": bool,
+        "template": _TEMPLATE,
+        "ttlSecondsAfterFinished": INT32,
+        "completionMode": str,
+        "suspend": bool,
+        "podReplacementPolicy": str,
+        "managedBy": str,
+    },
 }
 # Top-level fields beside metadata and spec that a kind's objects carry.
 _TOP_LEVEL: dict[str, dict] = {

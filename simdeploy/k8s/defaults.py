@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from simdeploy.k8s.job_util import default_job
+
 
 def apply_defaults(obj: dict) -> dict:
     """Fill in API defaults in place, for the kinds that have them; returns the object."""
@@ -51,6 +53,11 @@ def default_replica_set(rs: dict) -> None:
 def default_pod_template(template: dict) -> None:
     template.setdefault("metadata", {})
     default_pod_spec(template.setdefault("spec", {}))
+
+
+def default_batch_job(job: dict) -> None:
+    default_job(job)
+    default_pod_template(job["spec"]["template"])
 
 
 def default_pod(pod: dict) -> None:
@@ -127,4 +134,5 @@ _DEFAULTERS: dict[str, Callable[[dict], None]] = {
     "Rollout": default_rollout,
     "Pod": default_pod,
     "Service": default_service,
+    "Job": default_batch_job,
 }

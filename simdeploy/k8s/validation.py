@@ -11,6 +11,7 @@ import re
 from simdeploy.k8s.decoding import SUPPORTED_KINDS, FieldError, decode_errors
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.intstr import get_scaled_value_from_int_or_percent
+from simdeploy.k8s.job_validation import check_job
 from simdeploy.k8s.labels import selector_matches
 from simdeploy.k8s.pod_validation import (
     NEGATIVE,
@@ -312,4 +313,5 @@ _CHECKS = {
     "Service": _check_service,
     "PodDisruptionBudget": _check_pdb,
     "Node": _check_node,
+    "Job": check_job,
 }

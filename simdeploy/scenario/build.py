@@ -19,6 +19,7 @@ from simdeploy.scenario.expect import ExpectSpec, judge
 from simdeploy.scenario.limits import scale_problem
 from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario
 from simdeploy.scenario.references import PATCH_KINDS
+from simdeploy.scenario.schema_build import attach_schema, schema_action
 from simdeploy.scenario.services_build import attach_graph
 from simdeploy.sim.cluster.kubectl import KubectlError
 from simdeploy.sim.metrics.alerts import AlertEvaluator, first_change
@@ -71,6 +72,8 @@ def build(
         simulation.rollouts = RolloutController(simulation)
     if scenario.flag_state is not None:
         attach_flags(simulation, spec, scenario.flag_state, scenario.manifests)
+    if spec.databases:
+        attach_schema(simulation, spec)
     for route in spec.routes:
         simulation.traffic.set_route(Route(route.namespace or namespace, route.name, dict(route.weights)))
     for traffic in spec.traffic:
@@ -142,7 +145,7 @@ def describe(action: schema.ActionBase) -> str:
     target = next(
         (
             getattr(action, f, None)
-            for f in ("deployment", "rollout", "node", "image", "flag", "target", "route")
+            for f in ("deployment", "rollout", "node", "image", "flag", "target", "route", "app", "table", "database")
             if getattr(action, f, None)
         ),
         None,
@@ -154,6 +157,10 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
     """A timeline action to run now, by hand (the facilitator's `simdeploy ctl do`); `apply` needs manifests."""
     if isinstance(action, schema.ApplyAction):
         raise ValueError("apply: use `kubectl apply -f` against the served cluster")
+    if isinstance(action, schema.SyncAction):
+        raise ValueError(
+            "sync: a sync applies a manifest set from git; use `kubectl apply -f` against the served cluster"
+        )
     if isinstance(action, schema.ScaleAction):
         run = _checked_scale(action, action.namespace or default_ns)
     else:
@@ -217,6 +224,8 @@ def _action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -
             return lambda sim: sim.kubectl.patch(_kind(kind), "" if _kind(kind) == "Node" else ns, name, action.patch)
         case schema.FlagAction() | schema.SetRolloutAction():
             return flag_action(action)
+        case schema.SyncAction() | schema.MigrateAction() | schema.LongTransactionAction():
+            return schema_action(action, manifests, ns)
     raise ValueError(f"unsupported action {action.action}")
 
 

@@ -92,7 +92,14 @@ class TrafficShiftSpec(Strict):
         return self
 
 
-STEP_ACTIONS = ("kubectl", "flag", "gitops_revert", "traffic_shift", "wait")
+class MigrateStepSpec(Strict):
+    """A forward fix: run the pending migrations of a database up to a version (Flyway migrate, by hand)."""
+
+    database: str | None = None  # default: the scenario's only database
+    to: str | None = Field(default=None, pattern=r"^\d+(\.\d+)*$")
+
+
+STEP_ACTIONS = ("kubectl", "flag", "gitops_revert", "traffic_shift", "migrate", "wait")
 
 
 class StepSpec(Strict):
@@ -103,6 +110,7 @@ class StepSpec(Strict):
     flag: FlagStepSpec | None = None
     gitops_revert: GitOpsRevertSpec | None = Field(default=None, alias="gitopsRevert")
     traffic_shift: TrafficShiftSpec | None = Field(default=None, alias="trafficShift")
+    migrate: MigrateStepSpec | None = None
     wait: Duration | None = None
     when: ConditionSpec | None = None  # skip the step unless this holds when the responder reaches it
     expect: ExpectStep | None = None
@@ -121,7 +129,7 @@ class StepSpec(Strict):
     def _one_action(self) -> StepSpec:
         given = [n for n in STEP_ACTIONS if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one action: kubectl, flag, gitopsRevert, trafficShift or wait")
+            raise ValueError("give exactly one action: kubectl, flag, gitopsRevert, trafficShift, migrate or wait")
         return self
 
     @property

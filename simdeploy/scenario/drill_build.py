@@ -85,6 +85,8 @@ def _step(drill: Drill, index: int, spec: StepSpec, namespace: str, rename: dict
         step.flag = spec.flag.model_dump(by_alias=True, exclude_none=True)
     elif spec.traffic_shift is not None:
         step.traffic = spec.traffic_shift.model_dump(exclude_none=True)
+    elif spec.migrate is not None:
+        step.migrate = spec.migrate.model_dump(exclude_none=True)
     elif spec.gitops_revert is not None:
         delay = spec.gitops_revert.sync_delay
         step.sync_delay = distribution(delay) if delay is not None else DEFAULT_SYNC_DELAY
@@ -98,6 +100,7 @@ _ACTION_NAMES = {
     "flag": "flag",
     "gitops_revert": "gitopsRevert",
     "traffic_shift": "trafficShift",
+    "migrate": "migrate",
     "wait": "wait",
 }
 
@@ -118,6 +121,8 @@ def describe_step(spec: StepSpec) -> str:
         return f"traffic shift: service {shift.service} selector {json.dumps(shift.selector, sort_keys=True)}"
     if spec.gitops_revert is not None:
         return "git revert + GitOps sync"
+    if spec.migrate is not None:
+        return f"flyway migrate{' -target=' + spec.migrate.to if spec.migrate.to else ''} (forward fix)"
     return f"wait {format_duration(spec.wait)}"
 
 

@@ -28,6 +28,8 @@ from simdeploy.scenario.schema import (
     ManifestRef,
     ScenarioSpec,
 )
+from simdeploy.scenario.schema_checks import check_schema, schema_warnings
+from simdeploy.scenario.schema_databases import SyncAction
 from simdeploy.scenario.services_check import check_services
 from simdeploy.scenario.yamlfile import InputError, parse_yaml, read_text, read_yaml
 
@@ -96,6 +98,8 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         if isinstance(action, ApplyAction):
             objects = _read_manifests(action.manifest, directory, f"timeline[{index}].manifest", problems)
             scenario.action_manifests[index] = objects
+        elif isinstance(action, SyncAction):
+            scenario.action_manifests[index] = _read_manifest_set(action, directory, f"timeline[{index}]", problems)
     for index, traffic in enumerate(spec.traffic):
         if traffic.rate.csv is not None and traffic.rate.csv not in scenario.rate_files:
             rates = _read_rates(directory / traffic.rate.csv, f"traffic[{index}].rate.csv", problems)
@@ -115,11 +119,28 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         check_services(scenario, problems)
     if not problems:  # the limits read manifests and templates as their own checks have passed them
         check_limits(scenario, default_namespace(scenario), problems)
+        check_schema(scenario, problems)
     if problems:
         raise ScenarioError(name, problems)
     if scenario.flag_state is not None:
         scenario.warnings += flag_warnings(spec, scenario.flag_state)
+    scenario.warnings += schema_warnings(scenario)
     return scenario
+
+
+def _read_manifest_set(action: SyncAction, directory: Path, where: str, problems: list[Problem]) -> list[dict]:
+    """A sync's manifest set: each entry a {file} or {inline} reference, as the scenario's manifests."""
+    objects = []
+    for number, raw in enumerate(action.manifests):
+        try:
+            ref = ManifestRef.model_validate(raw)
+        except ValidationError as error:
+            problems += _problems(
+                error.errors(), (*where.replace("[", ".").replace("]", "").split("."), "manifests", number)
+            )
+            continue
+        objects += _read_manifests(ref, directory, f"{where}.manifests[{number}]", problems)
+    return objects
 
 
 def _read_yaml_mapping(path: Path) -> dict:

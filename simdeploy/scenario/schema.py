@@ -23,6 +23,14 @@ from simdeploy.scenario.fields import (
     Timestamp,
     Weight,
 )
+from simdeploy.scenario.schema_databases import (
+    DatabaseSpec,
+    LongTransactionAction,
+    MigrateAction,
+    MigrationSpec,
+    SyncAction,
+    VersionSchemaSpec,
+)
 from simdeploy.scenario.services import ServicesSpec
 
 # -- distributions ---------------------------------------------------------------
@@ -132,6 +140,7 @@ class VersionSpec(Strict):
     latency: LatencySpec | None = None
     capacity: float | None = Field(default=None, gt=0, le=MAX_RATE)  # requests per second one pod serves
     concurrency: int | None = Field(default=None, ge=1, le=10000)  # requests one pod works on at once
+    schema_needs: VersionSchemaSpec | None = Field(default=None, alias="schema")  # see schema_databases.py
 
 
 # -- cluster -------------------------------------------------------------------------
@@ -422,7 +431,10 @@ Action = Annotated[
     | RolloutAction
     | PatchAction
     | FlagAction
-    | SetRolloutAction,
+    | SetRolloutAction
+    | SyncAction
+    | MigrateAction
+    | LongTransactionAction,
     Field(discriminator="action"),
 ]
 # Every action name, read off the union above so that the list cannot fall behind it.
@@ -505,6 +517,8 @@ class ScenarioSpec(Strict):
     flags: FlagsSpec | None = None
     services: ServicesSpec | None = None  # the service dependency graph (scenario/services.py)
     expect: dict[str, Any] = Field(default_factory=dict)  # checked by scenario/expect.py
+    databases: list[DatabaseSpec] = Field(default_factory=list)  # see schema_databases.py
+    migrations: list[MigrationSpec] = Field(default_factory=list)
     environments: list[dict[str, Any]] = Field(default_factory=list)  # checked by scenario/environments.py
     dora: dict[str, Any] | None = None  # checked by scenario/dora.py
 

@@ -190,6 +190,65 @@ class FlagState(TypedDict):
     users_enabled: float | None
 
 
+class MigrationRow(TypedDict):
+    """One attempt at a migration (flyway_schema_history's successful rows, and the failed attempts)."""
+
+    version: str
+    description: str
+    kind: Literal["expand", "backfill", "contract"]
+    runner: str  # `pod/<name>` (with ` (<init container>)`), or `dba` for the `migrate` action
+    started_s: float
+    finished_s: float | None
+    success: bool
+    message: str
+
+
+class BlockedSpan(TypedDict):
+    """A stretch during which a table's lock queue blocked one kind of query."""
+
+    table: str
+    queries: Literal["read", "write"]
+    from_s: float
+    to_s: float | None  # null: still blocked at the end
+    cause: str
+
+
+class Incompatibility(TypedDict):
+    """An app version that cannot work against the schema as it stands, from the moment its requests met it."""
+
+    image: str
+    version: str
+    reason: str
+    from_s: float
+    to_s: float | None
+
+
+class DatabaseSummary(TypedDict):
+    version: str  # the schema version applied at the end
+    tables: dict[str, list[str]]  # table -> its columns at the end
+    history: list[MigrationRow]
+    blocked: list[BlockedSpan]
+    incompatible: list[Incompatibility]
+
+
+class SyncHook(TypedDict):
+    kind: str
+    name: str
+    phase: Literal["Pending", "Running", "Succeeded", "Failed"]
+
+
+class SyncRow(TypedDict):
+    """One Argo CD sync operation of a `sync` action."""
+
+    app: str
+    requested_s: float
+    started_s: float | None  # later than requested_s when it waited for another operation
+    finished_s: float | None
+    phase: Literal["Pending", "Running", "Succeeded", "Failed"]
+    message: str
+    hooks: list[SyncHook]
+
+
 class ServiceFigures(TypedDict):
     """A Service of the service graph over the run: its users' requests and its callers' calls alike."""
 
@@ -253,6 +312,8 @@ class Summary(DeploymentSummary):
     argo_rollouts: NotRequired[dict[str, ArgoRollout]]  # with Argo Rollouts
     flags: NotRequired[list[FlagRow]]  # with feature flags
     flag_states: NotRequired[list[FlagState]]
+    databases: NotRequired[dict[str, DatabaseSummary]]  # with `databases`
+    syncs: NotRequired[list[SyncRow]]  # once a `sync` action ran
     services: NotRequired[dict[str, ServiceFigures]]  # with a service graph
     edges: NotRequired[list[EdgeFigures]]
     blast_radius: NotRequired[list[BlastRadius]]
@@ -309,7 +370,7 @@ class StepExpectation(TypedDict):
 
 class DrillStep(TypedDict):
     name: str
-    action: Literal["kubectl", "flag", "gitopsRevert", "trafficShift", "wait"]
+    action: Literal["kubectl", "flag", "gitopsRevert", "trafficShift", "migrate", "wait"]
     text: str  # the action in one line (the kubectl line as written)
     started_s: float | None  # the responder reached it
     ran_s: float | None  # its action ran, after the responder's manual time

@@ -17,6 +17,7 @@ from simdeploy.sim.clock import Clock
 from simdeploy.sim.cluster.api import Api, Invalid
 from simdeploy.sim.cluster.deployment.controller import DeploymentController
 from simdeploy.sim.cluster.disruption import DisruptionController
+from simdeploy.sim.cluster.job import JobController
 from simdeploy.sim.cluster.kubectl import Kubectl, KubectlError
 from simdeploy.sim.cluster.kubelet import Kubelet
 from simdeploy.sim.cluster.namespace import NamespaceController
@@ -114,6 +115,7 @@ class Simulation:
         self.scheduler = Scheduler(self.clock, self.store, self.recorder, self.cluster.scheduling_latency)
         self.replica_sets = ReplicaSetController(self.clock, self.store, self.api, self.recorder, latency)
         self.deployments = DeploymentController(self.clock, self.store, self.api, self.recorder, latency)
+        self.jobs = JobController(self.clock, self.store, self.api, self.recorder, latency)
         self.disruption = DisruptionController(self.clock, self.store, latency)
         self.namespaces = NamespaceController(self.clock, self.store, self.api, latency)
         self.nodes = Nodes(
@@ -127,6 +129,8 @@ class Simulation:
         )
         self.rollouts = None  # the Argo Rollouts controller, when the scenario has Rollouts (delivery layer)
         self.flags = None  # the feature flags' runtime, when the scenario has flags (delivery layer)
+        self.schema = None  # the databases and their migrations, when the scenario has some (delivery layer)
+        self.applications = None  # Argo CD Applications by name, once a `sync` ran (delivery layer)
         self.result_hooks: list[Callable[[Result], None]] = []  # add to the result document (expectations...)
         self.kubectl = Kubectl(self.store, self.api, self.nodes, self.recorder, self.rng)
         self.endpoints = Endpoints(self.clock, self.store, self.kubelet, self.cluster.endpoint_propagation_delay)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import yaml
 
+from simdeploy.delivery.gitops.sync import apply_manifest_set
 from simdeploy.delivery.runbook.conditions import deadline_exceeded, deployment_condition, rolled_out
 from simdeploy.k8s import patch as patches
 from simdeploy.k8s.duration import parse_duration
@@ -272,6 +273,8 @@ class Operator(Protocol):
 
     def sync(self, objects: list[dict]) -> str: ...
 
+    def migrate(self, spec: dict) -> Outcome: ...
+
 
 class SimulatedOperator:
     """The steps done on the simulated cluster, through the write path `simdeploy serve` uses."""
@@ -291,6 +294,9 @@ class SimulatedOperator:
 
     def sync(self, objects: list[dict]) -> str:
         return sync_manifests(self.sim, objects)
+
+    def migrate(self, spec: dict) -> Outcome:
+        return forward_fix(self.sim, spec)
 
 
 # -- the other step actions ---------------------------------------------------------------------------------
@@ -326,6 +332,26 @@ def shift_traffic(sim: Simulation, spec: dict, namespace: str) -> Outcome:
     return Outcome(f"service/{spec['service']} patched: selector {json.dumps(spec['selector'], sort_keys=True)}")
 
 
+def forward_fix(sim: Simulation, spec: dict) -> Outcome:
+    """Run the pending migrations up to `to` by hand (Flyway migrate), waited for as the terminal waits for it."""
+    runtime = sim.schema
+    names = sorted(runtime.states) if runtime is not None else []
+    database = spec.get("database") or (names[0] if len(names) == 1 else None)
+    if database not in names:
+        return Outcome(f"error: no database {database or '(name one)'} in the scenario", failed=True)
+    state = {"done": False, "ok": False, "message": ""}
+
+    def done(ok: bool, message: str) -> None:
+        state.update(done=True, ok=ok, message=message)
+
+    runtime.run(database, spec.get("to"), "runbook", done)
+
+    def finished(sim: Simulation) -> tuple[bool, bool, str]:
+        return state["done"], not state["ok"], state["message"]
+
+    return Outcome(f"flyway migrate on {database}", until=finished)
+
+
 def sync_manifests(sim: Simulation, objects: list[dict]) -> str:
     """What a GitOps controller's sync does: apply every object of the desired manifest set."""
-    return "\n".join(sim.kubectl.apply(obj) for obj in objects)
+    return apply_manifest_set(sim, objects)

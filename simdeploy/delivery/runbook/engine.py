@@ -29,12 +29,13 @@ class Step:
     """One step, as the scenario layer built it from the drill file."""
 
     name: str
-    action: str  # kubectl, flag, gitopsRevert, trafficShift or wait
+    action: str  # kubectl, flag, gitopsRevert, trafficShift, migrate or wait
     text: str  # the action as written, for the timeline
     kubectl: KubectlCommand | None = None
     manifests: list[dict] = field(default_factory=list)  # the objects of `kubectl apply -f`
     flag: dict | None = None
     traffic: dict | None = None
+    migrate: dict | None = None  # {database, to}: a forward-fix migration
     sync_delay: Distribution | None = None
     wait: float | None = None
     when: Condition | None = None
@@ -154,6 +155,8 @@ class RunbookEngine:
             return self.operator.traffic_shift(step.traffic)
         if step.action == "gitopsRevert":
             return self._gitops_revert(step)
+        if step.action == "migrate":
+            return self.operator.migrate(step.migrate)
         end = self.sim.now + step.wait
         return Outcome(f"waiting {format_duration(step.wait)}", until=lambda s: (s.now >= end, False, ""))
 

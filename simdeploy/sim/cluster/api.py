@@ -18,6 +18,7 @@ from datetime import timedelta
 from simdeploy.k8s import patch as patches
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.image_policy import Denial
+from simdeploy.k8s.job_util import generate_selector
 from simdeploy.k8s.pdb_util import eviction_charged_pdb, eviction_decision
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.k8s.validation import FieldError
@@ -37,7 +38,19 @@ SERVER_OWNED = (
 )
 # Kinds with a status subresource: a write of the object keeps the stored status, a write of /status
 # keeps everything else.
-WITH_STATUS = {"Deployment", "ReplicaSet", "Pod", "Service", "Node", "Namespace", "PodDisruptionBudget", "Rollout"}
+WITH_STATUS = {
+    "Deployment",
+    "ReplicaSet",
+    "Pod",
+    "Service",
+    "Node",
+    "Namespace",
+    "PodDisruptionBudget",
+    "Rollout",
+    "Job",
+}
+# What the registry fills in once a new object has its uid (pkg/registry/batch/job/strategy.go PrepareForCreate).
+PREPARE_FOR_CREATE = {"Job": generate_selector}
 NAMESPACE_FINALIZER = "kubernetes"  # the namespace controller's: removed once the namespace is empty
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
@@ -93,7 +106,7 @@ class Api:
             if errors:
                 raise Invalid(_kind_of(obj), _name_of(obj), errors)
             self._police(obj)
-        return self.store.create(obj)
+        return self.store.create(obj, PREPARE_FOR_CREATE.get(obj["kind"]))
 
     def update(
         self, stored: dict, changed: dict, subresource: str | None = None, expect_version: str | None = None

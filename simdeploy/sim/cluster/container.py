@@ -36,6 +36,8 @@ class Container:
     last_exit: dict | None = None
     stops_at: float = 0.0  # when a container being killed has stopped
     reported_unready: bool = False  # this run's failing readiness is already on the timeline
+    init: bool = False  # an init container: runs to completion before the next one, and before the app's
+    prior_exit: dict | None = None  # the exit before last_exit, once a container has stopped for good
 
 
 def next_change(c: Container, now: float) -> tuple[float, str] | None:
@@ -98,10 +100,11 @@ def timeout_after(run: ContainerRun, probe: Probe, moment: float) -> float:
 
 def container_status(c: Container, stamp: Callable[[float], str]) -> dict:
     """The containerStatuses entry the kubelet reports for this container."""
+    last = c.last_exit
     if c.state in ("running", "stopping"):
         state = {"running": {"startedAt": stamp(c.run.started)}}
     elif c.state == "terminated" and c.last_exit:
-        state = {"terminated": c.last_exit}
+        state, last = {"terminated": c.last_exit}, c.prior_exit
     else:
         state = {"waiting": {"reason": c.waiting_reason}}
     status = {
@@ -113,8 +116,8 @@ def container_status(c: Container, stamp: Callable[[float], str]) -> dict:
         "restartCount": c.restart_count,
         "state": state,
     }
-    if c.last_exit:
-        status["lastState"] = {"terminated": c.last_exit}
+    if last:
+        status["lastState"] = {"terminated": last}
     return status
 
 

@@ -14,21 +14,17 @@ from dataclasses import dataclass, field, replace
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
 from simdeploy.sim.behaviour import ContainerRun, VersionBehaviour
 from simdeploy.sim.clock import Clock
-from simdeploy.sim.cluster.container import Container, container_status, next_change, pre_stop_seconds
+from simdeploy.sim.cluster.container import Container, next_change, pre_stop_seconds
+from simdeploy.sim.cluster.images import BACKOFF_BASE, BACKOFF_CAP, ImagePulls, NodeRuntime
+from simdeploy.sim.cluster.pod_status import finished_phase, write_pod_status
 from simdeploy.sim.cluster.probes import INF, Probe
 from simdeploy.sim.cluster.store import DELETED, MODIFIED, Store
 from simdeploy.sim.recorder import Recorder
 
-# pkg/kubelet/kubelet.go and kubelet config defaults: CrashLoopBackOff 10 s doubling to 300 s, reset
+# CrashLoopBackOff: BACKOFF_BASE doubling to BACKOFF_CAP (images.py), reset
 # once a container ran more than 2 x 300 s (client-go util/flowcontrol backoff.go hasExpired).
-BACKOFF_BASE = 10.0
-BACKOFF_CAP = 300.0
 BACKOFF_RESET_AFTER = 600.0
 DEFAULT_GRACE = 30.0  # terminationGracePeriodSeconds
-# An image the registry does not have (no behaviour in the scenario): the pull fails after about a second and
-# is retried with the kubelet's image back-off, 10 s doubling to 300 s (pkg/kubelet/images/image_manager.go,
-# the backOff the kubelet builds with backOffPeriod and MaxContainerBackOff).
-PULL_NOT_FOUND = 1.0
 # The runtime's stop timeout never drops below 2 s (the "one-off 2 second extension").
 MIN_STOP_TIMEOUT = 2.0
 
@@ -45,19 +41,15 @@ class PodRuntime:
     ready: bool = False
     running: bool = False
     serving: bool = False
+    init: list[Container] = field(default_factory=list)  # init containers, run one after the other
+    initialized: bool = True  # every init container has completed
+    phase: str | None = None  # Succeeded or Failed once the pod's containers have stopped for good
+
+    def container(self, name: str) -> Container | None:
+        return next((c for c in (*self.init, *self.containers) if c.name == name), None)
 
 
-@dataclass
-class NodeRuntime:
-    """A node's kubelet: its image cache and its serialised image-pull queue."""
-
-    name: str
-    images: dict[str, float] = field(default_factory=dict)  # image -> time it is present
-    pull_free_at: float = 0.0
-    alive: bool = True
-
-
-class Kubelet:
+class Kubelet(ImagePulls):
     """All kubelets of the cluster; reacts to pods bound to nodes and to graceful deletions."""
 
     def __init__(
@@ -80,6 +72,9 @@ class Kubelet:
         self._next_ip = 0
         self.serving_listeners: list[Callable[[dict, bool], None]] = []
         self._pre_stops: dict[int, tuple[dict, float]] = {}
+        # Called with (pod, container) each time a container starts: what decides, outside the kubelet, when a
+        # container's work is done (a schema migration) and ends it with end_container().
+        self.container_listeners: list[Callable[[dict, Container], None]] = []
         store.watch("Pod", self._on_pod)
 
     # -- watch -----------------------------------------------------------------
@@ -109,7 +104,10 @@ class Kubelet:
     def _admit(self, pod: dict, node_name: str) -> None:
         node = self.node(node_name)
         containers = [self._container(spec) for spec in pod["spec"]["containers"]]
-        runtime = PodRuntime(pod, node_name, containers)
+        init = [self._container(spec, init=True) for spec in pod["spec"].get("initContainers") or ()]
+        runtime = PodRuntime(pod, node_name, containers, init=init, initialized=not init)
+        for container in containers if init else ():
+            container.waiting_reason = "PodInitializing"
         self.pods[pod["metadata"]["uid"]] = runtime
         if not node.alive:
             return
@@ -118,19 +116,20 @@ class Kubelet:
         status["hostIP"] = _node_ip(node_name)
         status["podIP"] = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
         status["startTime"] = self.store.timestamp()
-        missing = [c for c in containers if c.behaviour is None]
+        missing = [c for c in (*init, *containers) if c.behaviour is None]
         if missing:
             for container in missing:
                 self._pull_missing(runtime, container, BACKOFF_BASE)
             return  # the pod stays Pending: its containers can never start
         ready_at = self.clock.now
-        for container in containers:
+        for container in (*init, *containers):
             ready_at = max(ready_at, self._pull(runtime, node, container))
         epoch = runtime.epoch
         self.clock.call_at(ready_at + self.container_start, lambda: self._start_all(runtime, epoch))
 
-    def _container(self, spec: dict) -> Container:
+    def _container(self, spec: dict, init: bool = False) -> Container:
         return Container(
+            init=init,
             name=spec["name"],
             image=spec["image"],
             behaviour=self.behaviours.get(spec["image"]),  # None: an image no registry has
@@ -147,85 +146,12 @@ class Kubelet:
             cached = self._pre_stops[id(spec)] = (spec, pre_stop_seconds(spec))
         return cached[1]
 
-    def _pull(self, runtime: PodRuntime, node: NodeRuntime, container: Container) -> float:
-        """Queue the image pull on the node (serialised, as serializeImagePulls) and say when done."""
-        name = runtime.pod["metadata"]["name"]
-        present_at = node.images.get(container.image)
-        now = self.clock.now
-        if present_at is not None:
-            if present_at <= now:
-                self.recorder.event(
-                    "Pod",
-                    name,
-                    "Pulled",
-                    f'Container image "{container.image}" already present on machine',
-                )
-            return present_at
-        took = container.behaviour.pull.sample(self.rng)
-        if took <= 0:  # the image was already on the node (pre-pulled, or kind-loaded)
-            node.images[container.image] = now
-            return self._pull(runtime, node, container)
-        start = max(now, node.pull_free_at)
-        done = start + took
-        node.pull_free_at = done
-        node.images[container.image] = done
-        epoch = runtime.epoch
-        self.clock.call_at(
-            start,
-            lambda: self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{container.image}"'),
-        )
-        self.clock.call_at(
-            done,
-            lambda: self._pod_event(
-                runtime,
-                epoch,
-                "Pulled",
-                f'Successfully pulled image "{container.image}" in {took:.3g}s',
-            ),
-        )
-        return done
-
-    def _pull_missing(self, runtime: PodRuntime, container: Container, backoff: float) -> None:
-        """Pull an image that does not exist: ErrImagePull, then ImagePullBackOff until the next try."""
-        image, name, epoch = container.image, runtime.pod["metadata"]["name"], runtime.epoch
-
-        def failed() -> None:
-            if runtime.epoch != epoch:
-                return
-            container.waiting_reason = "ErrImagePull"
-            self.recorder.event(
-                "Pod",
-                name,
-                "Failed",
-                f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image '
-                f'"{image}": not found',
-                warning=True,
-            )
-            self._write_status(runtime)
-            self.clock.call_later(0.0, backing_off)
-
-        def backing_off() -> None:
-            if runtime.epoch != epoch:
-                return
-            container.waiting_reason = "ImagePullBackOff"
-            self.recorder.event("Pod", name, "BackOff", f'Back-off pulling image "{image}"')
-            self._write_status(runtime)
-            self.clock.call_later(
-                backoff, lambda: self._pull_missing(runtime, container, min(2 * backoff, BACKOFF_CAP))
-            )
-
-        self._pod_event(runtime, epoch, "Pulling", f'Pulling image "{image}"')
-        self.clock.call_later(PULL_NOT_FOUND, failed)
-
-    def _pod_event(self, runtime: PodRuntime, epoch: int, reason: str, message: str) -> None:
-        if runtime.epoch == epoch:
-            self.recorder.event("Pod", runtime.pod["metadata"]["name"], reason, message)
-
     def _start_all(self, runtime: PodRuntime, epoch: int) -> None:
         if runtime.epoch != epoch or not self.nodes[runtime.node].alive:
             return
         runtime.running = True
-        for container in runtime.containers:
+        waiting = next((c for c in runtime.init if c.state != "terminated"), None)
+        for container in [waiting] if waiting is not None else runtime.containers:
             self._start(runtime, container)
         self._write_status(runtime)
 
@@ -243,6 +169,8 @@ class Kubelet:
         self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
         self.recorder.event("Pod", name, "Started", f"Started container {container.name}")
         self._plan(runtime, container)
+        for listener in self.container_listeners:
+            listener(runtime.pod, container)
 
     # -- probes ----------------------------------------------------------------
 
@@ -286,7 +214,8 @@ class Kubelet:
                 warning=True,
             )
         elif what == "exit":
-            self._exited(runtime, c, c.behaviour.exit_code, "Error")
+            code = c.behaviour.exit_code
+            self._exited(runtime, c, code, "Completed" if code == 0 else "Error")
             return
         else:
             probe_name = "Startup" if what == "startup-failed" else "Liveness"
@@ -337,19 +266,34 @@ class Kubelet:
         if runtime.epoch == epoch and c.run is run and c.state == "stopping":
             self._exited(runtime, c, exit_code, "Error")
 
+    def end_container(self, pod_uid: str, name: str, exit_code: int) -> bool:
+        """End a running container now with `exit_code`, as if its process had exited (what a migration's
+        runner does when its work is done); False when there is no such running container."""
+        runtime = self.pods.get(pod_uid)
+        c = runtime.container(name) if runtime is not None and not runtime.terminating else None
+        if c is None or c.state != "running":
+            return False
+        self._exited(runtime, c, exit_code, "Completed" if exit_code == 0 else "Error")
+        return True
+
     def _exited(self, runtime: PodRuntime, c: Container, exit_code: int, reason: str) -> None:
         now = self.clock.now
         ran = now - c.run.started
+        c.prior_exit = c.last_exit
         c.last_exit = {
             "exitCode": exit_code,
             "reason": reason,
             "startedAt": self._stamp(c.run.started),
             "finishedAt": self.store.timestamp(),
         }
-        c.state = "waiting"
         c.ready = False
         c.serving = False
         c.started = False
+        policy = runtime.pod["spec"].get("restartPolicy", "Always")
+        if (c.init and exit_code == 0) or policy == "Never" or (policy == "OnFailure" and exit_code == 0):
+            self._stopped_for_good(runtime, c, exit_code)
+            return
+        c.state = "waiting"
         if ran > BACKOFF_RESET_AFTER + 1e-6:  # (the margin absorbs float rounding of simulated time)
             c.next_backoff = 0.0
         delay = c.next_backoff
@@ -365,6 +309,23 @@ class Kubelet:
             )
         epoch = runtime.epoch
         self.clock.call_later(delay, lambda: self._restart(runtime, c, epoch))
+        self._update_serving(runtime)
+        self._write_status(runtime)
+
+    def _stopped_for_good(self, runtime: PodRuntime, c: Container, exit_code: int) -> None:
+        """A container that is not restarted: the next init container or the app's start, or the pod's end."""
+        c.state = "terminated"
+        if c.init and exit_code == 0:
+            if all(i.state == "terminated" for i in runtime.init):
+                runtime.initialized = True
+            epoch = runtime.epoch
+            self.clock.call_later(0.0, lambda: self._start_all(runtime, epoch))
+        elif c.init:
+            runtime.phase = "Failed"  # restartPolicy Never: a failed init container fails the pod
+        else:
+            runtime.phase = finished_phase(runtime.containers)
+        if runtime.phase is not None:
+            runtime.running = False
         self._update_serving(runtime)
         self._write_status(runtime)
 
@@ -388,7 +349,7 @@ class Kubelet:
         grace = float(pod["metadata"].get("deletionGracePeriodSeconds", DEFAULT_GRACE))
         gone = now
         epoch = runtime.epoch
-        for c in runtime.containers:
+        for c in (*runtime.init, *runtime.containers):
             if c.state == "stopping":  # already being killed for a failed probe
                 gone = max(gone, c.stops_at)
             if c.state != "running":
@@ -422,7 +383,7 @@ class Kubelet:
             if runtime.node == name:
                 runtime.epoch += 1
                 runtime.running = False
-                for c in runtime.containers:
+                for c in (*runtime.init, *runtime.containers):
                     c.state = "terminated"
                     c.ready = False
                     c.serving = False
@@ -467,42 +428,20 @@ class Kubelet:
         pod = runtime.pod
         if self.store.find("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"]) is not pod:
             return
-        status = pod["status"]
-        now_stamp = self.store.timestamp()
-        ready = all(c.ready for c in runtime.containers)
-        running = any(c.state in ("running", "stopping") for c in runtime.containers)
-        status["phase"] = "Running" if running else status.get("phase", "Pending")
-        status["containerStatuses"] = [container_status(c, self._stamp) for c in runtime.containers]
-        conditions = {c["type"]: c for c in status.get("conditions", [])}
-        _set_condition(conditions, "Initialized", True, now_stamp)
-        _set_condition(conditions, "ContainersReady", ready, now_stamp)
-        _set_condition(conditions, "Ready", ready, now_stamp)
-        order = (
-            "PodReadyToStartContainers",
-            "Initialized",
-            "Ready",
-            "ContainersReady",
-            "PodScheduled",
+        ready = write_pod_status(
+            pod["status"],
+            runtime.init,
+            runtime.containers,
+            runtime.initialized,
+            runtime.phase,
+            self._stamp,
+            self.store.timestamp(),
         )
-        status["conditions"] = [conditions[t] for t in order if t in conditions]
         if ready != runtime.ready:
             runtime.ready = ready
             message = "Pod is ready: all containers passed readiness" if ready else "Pod is not ready"
             self.recorder.event("Pod", pod["metadata"]["name"], "Ready" if ready else "NotReady", message)
         self.store.update(pod)
-
-
-def _set_condition(conditions: dict, kind: str, value: bool, stamp: str) -> None:
-    text = "True" if value else "False"
-    current = conditions.get(kind)
-    if current is not None and current["status"] == text:
-        return
-    conditions[kind] = {
-        "type": kind,
-        "status": text,
-        "lastProbeTime": None,
-        "lastTransitionTime": stamp,
-    }
 
 
 def _node_ip(name: str) -> str:

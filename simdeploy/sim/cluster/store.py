@@ -103,7 +103,9 @@ class Store:
             self._stamp = format_time(sim_to_datetime(self.epoch, second))
         return self._stamp
 
-    def create(self, obj: Obj) -> Obj:
+    def create(self, obj: Obj, prepare: Callable[[Obj], None] | None = None) -> Obj:
+        """Store a new object; `prepare` runs once it has its uid, before anyone hears of it (what the
+        registry's PrepareForCreate does after the system fields are filled in)."""
         meta = obj.setdefault("metadata", {})
         if "name" not in meta and "generateName" in meta:
             meta["name"] = self._generate_name(obj["kind"], meta)
@@ -116,6 +118,8 @@ class Store:
         meta["creationTimestamp"] = self.timestamp()
         if "spec" in obj:
             meta["generation"] = 1
+        if prepare is not None:
+            prepare(obj)
         bucket[key] = obj
         self._index_owner(obj, key)
         self._bump_and_notify(ADDED, obj)

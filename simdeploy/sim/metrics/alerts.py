@@ -235,6 +235,7 @@ _CHANGES = {
     ("FlagDisabled", "Flag"),
     ("FlagRolloutSet", "Flag"),
     ("BehaviourChanged", "Version"),
+    ("MigrationStarted", "Database"),  # a schema change (delivery/schema): what requests meet changes too
 }
 
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from simdeploy.sim.behaviour import VersionBehaviour
 from simdeploy.sim.clock import EARLY, Clock
-from simdeploy.sim.latency import DEFAULT_BUCKETS, Latency, bucket_counts, stretch
+from simdeploy.sim.latency import DEFAULT_BUCKETS, HistogramLatency, Latency, LogNormalLatency, bucket_counts, stretch
 from simdeploy.sim.traffic.endpoints import Endpoints, GroupKey
 from simdeploy.sim.traffic.rates import RateProfile
 
@@ -91,6 +91,25 @@ class Cohort:
         return combined
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """How the pods of one image serve differently for a while, as code outside the traffic model decides it
+    (a database's schema and locks): extra errors, requests timing out, and a latency factor."""
+
+    error_rate: float = 0.0  # share of served requests failing with 500, added to the version's own
+    timeout_rate: float = 0.0  # share of requests that wait past the client's timeout (counted as 504)
+    timeout_after: float = 0.0  # how long those waited before giving up (their latency)
+    latency_factor: float = 1.0  # stretches the latency of the requests served
+
+
+NO_OVERLAY = Overlay()
+
+
+class OverlaySource(Protocol):
+    def overlay(self, image: str, start: float, end: float) -> Overlay:
+        """How pods running `image` serve the requests sent between `start` and `end`."""
+
+
 class CohortSource(Protocol):
     def at(self, moment: float) -> tuple[tuple[float, Cohort], ...]:
         """The cohorts requests come from at `moment`, with their shares (summing to 1)."""
@@ -121,11 +140,13 @@ class TrafficModel:
         self.total = Totals()
         self.listeners: list = []  # called with (time, sent, failed) after every tick
         self.cohort_source: CohortSource | None = None  # user cohorts (feature flags), None: all users alike
+        self.overlay_source: OverlaySource | None = None  # per-image serving overlays (schema changes), or none
         self.cohort_totals: dict[tuple[str, str], list[float]] = {}  # (flag, cohort) -> [sent, failed]
         # How busy each group of pods with a capacity was in the last tick: (namespace, service, group) ->
         # (utilisation, share of its requests rejected). What a single request arriving now would meet.
         self.load: dict[tuple[str, str, GroupKey], tuple[float, float]] = {}
         self._mix: tuple[tuple[float, Cohort], ...] = ()
+        self._overlaid_cache: dict[tuple, VersionBehaviour] = {}
         self._started = False
         self.graph = None  # the service graph (sim/traffic/graph.py), when Services call each other
         self._sink: list | None = None  # while a list, serving outcomes are collected there, not counted
@@ -200,6 +221,18 @@ class TrafficModel:
                 self._tally_all(share, share)
                 failed += share
                 continue
+            if self.overlay_source is not None:
+                overlay = self.overlay_source.overlay(image, self.clock.now - self.tick, self.clock.now)
+                if overlay.timeout_rate > 0:
+                    timed_out = share * overlay.timeout_rate
+                    self._count(namespace, service, version, "504", timed_out, self._waited(overlay.timeout_after), 1.0)
+                    self._tally_all(timed_out, timed_out)
+                    failed += timed_out
+                    share -= timed_out
+                    if share <= 1e-12:
+                        continue
+                if overlay != NO_OVERLAY:
+                    behaviour = self._overlaid(behaviour, overlay)
             if self._mix:
                 failed += self._serve_cohorts(namespace, service, group, behaviour, count, share)
                 continue
@@ -217,6 +250,29 @@ class TrafficModel:
             self._count(namespace, service, version, self.overload_code, rejected, None, 1.0)
             failed += errors + rejected
         return requests, failed
+
+    def _waited(self, seconds: float) -> VersionBehaviour:
+        """A stand-in version whose every answer takes `seconds`: how requests that timed out are observed."""
+        key = (None, seconds)
+        waited = self._overlaid_cache.get(key)
+        if waited is None:
+            waited = self._overlaid_cache[key] = VersionBehaviour(
+                "timed-out", latency=LogNormalLatency(seconds, seconds)
+            )
+        return waited
+
+    def _overlaid(self, behaviour: VersionBehaviour, overlay: Overlay) -> VersionBehaviour:
+        """The version as it serves under an overlay: errors added, latency stretched (cached per pair)."""
+        key = (behaviour, overlay)
+        changed = self._overlaid_cache.get(key)
+        if changed is None:
+            error_rate = min(1.0, behaviour.error_rate + overlay.error_rate)
+            latency = _scaled(behaviour.latency, overlay.latency_factor) if overlay.latency_factor != 1 else None
+            changed = behaviour.with_changes(error_rate=error_rate, **({"latency": latency} if latency else {}))
+            if len(self._overlaid_cache) > 1000:
+                self._overlaid_cache.clear()
+            self._overlaid_cache[key] = changed
+        return changed
 
     def _serve_cohorts(
         self, namespace: str, service: str, group: GroupKey, behaviour: VersionBehaviour, count: int, share: float
@@ -327,3 +383,10 @@ class TrafficModel:
         for index, value in enumerate(counts):
             histogram.buckets[index] += value
             self.total.buckets[index] += value
+
+
+def _scaled(latency: Latency, factor: float) -> Latency:
+    """The same latency distribution with every latency multiplied by `factor`."""
+    if isinstance(latency, LogNormalLatency):
+        return LogNormalLatency(latency.p50 * factor, latency.p99 * factor)
+    return HistogramLatency(tuple(bound * factor for bound in latency.bounds), latency.fractions)

@@ -1,0 +1,1 @@
+"""GitOps syncs as Argo CD runs them: the manifest set applied, resource hooks first."""

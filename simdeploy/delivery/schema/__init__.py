@@ -1,0 +1,1 @@
+"""Databases, schema versions and migrations: Flyway-style history, the Postgres lock queue, execution models."""
