@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
@@ -142,14 +143,23 @@ def _check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH from the event stream, before libyaml's composer recurses into it
     (it would overflow the C stack)."""
     depth = 0
-    for event in yaml.parse(text, Loader=_BASE):
-        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1
-                raise yaml.YAMLError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep (at line {line})")
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=_BASE):
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    _too_deep(event.start_mark)
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as error:
+        # libyaml from 0.2.6 (PyYAML 6.0.4's wheels) stops flow nesting past 1000 levels while it scans ahead
+        if error.problem and "maximum nesting depth" in error.problem and error.problem_mark is not None:
+            _too_deep(error.problem_mark)
+        raise
+
+
+def _too_deep(mark: yaml.Mark) -> NoReturn:
+    raise yaml.YAMLError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep (at line {mark.line + 1})")
 
 
 def _check_size(root: Node) -> None:
