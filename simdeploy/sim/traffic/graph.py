@@ -188,7 +188,7 @@ class ServiceGraph:
         sent = failed = 0.0
         for (namespace, service), requests in arriving.items():
             if namespace != self.namespace or service not in self.services:
-                s, f = model._serve(namespace, service, requests)  # a Service outside the graph
+                s, f = model.serve(namespace, service, requests)  # a Service outside the graph
                 sent, failed = sent + s, failed + f
         skip = self._skip_shares(model)
         load = {name: arriving.get((self.namespace, name), 0.0) for name in self.order}
@@ -207,7 +207,7 @@ class ServiceGraph:
 
     def _skip_shares(self, model: TrafficModel) -> dict[str, float]:
         """Callee -> share of the requests whose cohort's kill switch skips calls to it."""
-        mix = model._mix
+        mix = model.cohort_mix
         if mix is not self._skip_mix:
             skip: dict[str, float] = {}
             for share, cohort in mix:
@@ -218,13 +218,7 @@ class ServiceGraph:
 
     def _serve_own(self, model: TrafficModel, name: str, load: float) -> Own:
         """The Service's pods serve `load` through the traffic model's serving code, outcome collected."""
-        records: list[tuple] = []
-        model._sink = records
-        try:
-            model._serve(self.namespace, name, load)
-        finally:
-            model._sink = None
-        return Own.of(load, records)
+        return Own.of(load, model.serve_collected(self.namespace, name, load))
 
     def _send(self, edge: Edge, served: float, skipped: float) -> None:
         """The calls the caller's working requests make on this edge, and the retries the last tick calls for."""
@@ -356,10 +350,10 @@ class ServiceGraph:
         namespace = self.namespace
         for (version, code), n in own.counts.items():
             if code == "200" and dependency_failed > 0:
-                model._add(namespace, name, version, "200", n * (1.0 - dependency_failed))
-                model._add(namespace, name, version, DEPENDENCY_FAILED, n * dependency_failed)
+                model.add_requests(namespace, name, version, "200", n * (1.0 - dependency_failed))
+                model.add_requests(namespace, name, version, DEPENDENCY_FAILED, n * dependency_failed)
             else:
-                model._add(namespace, name, version, code, n)
+                model.add_requests(namespace, name, version, code, n)
         for version, n, latency, factor in own.pieces:
             key = (namespace, name, version)
             if shifts[0][1] > 0:
@@ -371,7 +365,7 @@ class ServiceGraph:
         if external_share > 0:
             for cohort, sent, failed in own.tallies:
                 kept = (sent - failed) * (1.0 - dependency_failed)
-                model._tally(cohort, sent * external_share, (sent - kept) * external_share)
+                model.tally_cohort(cohort, sent * external_share, (sent - kept) * external_share)
 
     def _summarise(self, own: Own, kept: float, shifts: tuple[tuple[float, float], ...], extra: float) -> Answer:
         if own.load <= 0:

@@ -9,7 +9,7 @@ request sent is counted once, as succeeded or as failed, in the tick it was sent
 (feature flags), each group's share is split over them by their share of the users, and a cohort's
 effects change how that version serves it. With a service graph (sim/traffic/graph.py), the graph serves
 each Service once per tick with its sources' requests and its callers' calls, and this model's serving
-code collects the outcome for it (`_sink`) instead of counting it, so that what callees answer can change
+code collects the outcome for it (`serve_collected`) instead of counting it, so that what callees answer can change
 what the callers' requests see before anything is counted.
 """
 
@@ -181,7 +181,7 @@ class TrafficModel:
             sent, failed = self.graph.tick(self, arriving)
         else:
             for (namespace, service), requests in arriving.items():
-                s, f = self._serve(namespace, service, requests)
+                s, f = self.serve(namespace, service, requests)
                 sent += s
                 failed += f
         self.total.sent += sent
@@ -198,7 +198,7 @@ class TrafficModel:
         total = sum(weights.values())
         return [(name, w / total) for name, w in weights.items()] if total else []
 
-    def _serve(self, namespace: str, service: str, requests: float) -> tuple[float, float]:
+    def serve(self, namespace: str, service: str, requests: float) -> tuple[float, float]:
         """Serve `requests` on the Service's routed pods; returns (sent, failed)."""
         view = self.endpoints.view(namespace, service)
         groups = view.groups if view is not None else {}
@@ -251,6 +251,22 @@ class TrafficModel:
             failed += errors + rejected
         return requests, failed
 
+    def serve_collected(self, namespace: str, service: str, requests: float) -> list[tuple]:
+        """Serve as `serve` does, but return the outcome as records instead of counting it: ("count", version,
+        code, requests), ("observe", version, requests, latency, factor) and ("tally", cohort, sent, failed)."""
+        records: list[tuple] = []
+        self._sink = records
+        try:
+            self.serve(namespace, service, requests)
+        finally:
+            self._sink = None
+        return records
+
+    @property
+    def cohort_mix(self) -> tuple[tuple[float, Cohort], ...]:
+        """This tick's user cohorts with their shares of the users (empty: all users alike)."""
+        return self._mix
+
     def _waited(self, seconds: float) -> VersionBehaviour:
         """A stand-in version whose every answer takes `seconds`: how requests that timed out are observed."""
         key = (None, seconds)
@@ -302,7 +318,7 @@ class TrafficModel:
             served_by_factor[latency_factor] = served_by_factor.get(latency_factor, 0.0) + served
         for code, requests in (("200", succeeded), ("500", errors), (self.overload_code, rejected)):
             if requests > 0:
-                self._add(namespace, service, version, code, requests)
+                self.add_requests(namespace, service, version, code, requests)
         key = (namespace, service, version)
         for latency_factor, served in served_by_factor.items():
             if served > 0:
@@ -310,7 +326,8 @@ class TrafficModel:
         if rejected > 0:
             self._observe(key, rejected, None, 1.0)
         for sent, (error_rate, _, _), cohort in parts:
-            self._tally(cohort, sent, sent * (1.0 - admitted * (1.0 - min(1.0, behaviour.error_rate + error_rate))))
+            kept = admitted * (1.0 - min(1.0, behaviour.error_rate + error_rate))
+            self.tally_cohort(cohort, sent, sent * (1.0 - kept))
         return errors + rejected
 
     def _busy(self, namespace: str, service: str, group: GroupKey, utilisation: float, rejected: float) -> None:
@@ -320,9 +337,10 @@ class TrafficModel:
     def _tally_all(self, sent: float, failed: float) -> None:
         """Requests that failed before any code ran: each cohort fails its share."""
         for part, cohort in self._mix:
-            self._tally(cohort, sent * part, failed * part)
+            self.tally_cohort(cohort, sent * part, failed * part)
 
-    def _tally(self, cohort: Cohort, sent: float, failed: float) -> None:
+    def tally_cohort(self, cohort: Cohort, sent: float, failed: float) -> None:
+        """Add to a user cohort's sent and failed requests."""
         if self._sink is not None:
             self._sink.append(("tally", cohort, sent, failed))
             return
@@ -346,10 +364,10 @@ class TrafficModel:
         """Add to the request counter and the latency histogram (None: failed fast, in the first bucket)."""
         if requests <= 0:
             return
-        self._add(namespace, service, version, code, requests)
+        self.add_requests(namespace, service, version, code, requests)
         self._observe((namespace, service, version), requests, behaviour, factor)
 
-    def _add(self, namespace: str, service: str, version: str, code: str, requests: float) -> None:
+    def add_requests(self, namespace: str, service: str, version: str, code: str, requests: float) -> None:
         """Add to the request counter."""
         if self._sink is not None:
             self._sink.append(("count", version, code, requests))
