@@ -305,6 +305,37 @@ def test_skip_calls_must_name_a_callee_and_not_a_version():
     ]
 
 
+def test_each_services_expectations_are_judged_on_its_own_figures():
+    expect = {"services": {"api": {"p99Latency": "100ms"}, "db": {"availability": "99%", "errorsServed": 0}}}
+    document = scenario([{"caller": "api", "callee": "db", "timeout": "150ms", "onFailure": "fallback"}], SLOW)
+    document["expect"] = expect
+    verdicts = {v["name"]: v for v in run(document)["summary"]["expectations"]}
+    # The callee served everything (slowly); the caller's p99 holds its own time plus up to the 150 ms timeout.
+    assert (
+        verdicts["service db availability"]["verdict"] == "pass"
+        and verdicts["service db availability"]["measured"] == 1
+    )
+    assert verdicts["service db errorsServed"]["verdict"] == "pass"
+    api = verdicts["service api p99Latency"]
+    assert api["verdict"] == "fail" and 0.1 < api["measured"] <= 0.25 and api["expected"] == "<= 100ms"
+
+
+def test_an_expectation_about_a_service_or_alert_that_does_not_exist_is_refused():
+    document = scenario([{"caller": "api", "callee": "db"}])
+    document["expect"] = {"services": {"dbb": {"availability": 1}}, "alerts": {"Nope": {"neverFires": True}}}
+    with pytest.raises(ScenarioError) as raised:
+        simdeploy.load(document)
+    assert [str(p) for p in raised.value.problems] == [
+        "expect.alerts.Nope: no alerting rule named 'Nope' (rules: none: the scenario has no alerting rules)",
+        "expect.services.dbb: no Service 'dbb' in services.edges (services: api, db)",
+    ]
+    del document["services"]
+    document["expect"] = {"services": {"db": {"availability": 1}}}
+    with pytest.raises(ScenarioError) as raised:
+        simdeploy.load(document)
+    assert [str(p) for p in raised.value.problems] == ["expect.services.db: the scenario has no services section"]
+
+
 def test_validate_exits_2_naming_the_file_and_the_cycle(tmp_path):
     document = scenario([{"caller": "api", "callee": "db"}, {"caller": "db", "callee": "api"}])
     path = tmp_path / "cycle.yaml"

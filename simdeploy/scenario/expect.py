@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, Field
 
 from simdeploy.k8s.duration import format_clock, format_duration
 from simdeploy.k8s.shown import shown
+from simdeploy.scenario.errors import Problem
 from simdeploy.scenario.fields import Duration, Strict
 from simdeploy.sim.result import Alert, Expectation, Result, Summary, fraction, seconds
 
@@ -35,6 +36,14 @@ class AlertExpectation(Strict):
     never_fires: bool = Field(default=False, alias="neverFires")
 
 
+class ServiceExpectation(Strict):
+    """What one Service of the service graph promises, over every request it answered (its callers' included)."""
+
+    availability: Fraction | None = None  # share of its requests that succeeded, at least
+    errors_served: float | None = Field(default=None, ge=0, alias="errorsServed")  # failed requests, at most
+    p99_latency: Duration | None = Field(default=None, alias="p99Latency")  # worst scrape interval, at most
+
+
 class ExpectSpec(Strict):
     """The scenario's `expect` section."""
 
@@ -47,6 +56,7 @@ class ExpectSpec(Strict):
     peak_pods: int | None = Field(default=None, ge=0, alias="peakPods")
     rollout_completes_within: Duration | None = Field(default=None, alias="rolloutCompletesWithin")
     alerts: dict[str, AlertExpectation] = Field(default_factory=dict)
+    services: dict[str, ServiceExpectation] = Field(default_factory=dict)  # per Service of the service graph
 
 
 def judge(expect: ExpectSpec, result: Result, bad_change_s: float | None) -> list[Expectation]:
@@ -111,7 +121,68 @@ def judge(expect: ExpectSpec, result: Result, bad_change_s: float | None) -> lis
     alerts = {a["name"]: a for a in summary["alerts"]}
     for name, alert in expect.alerts.items():
         verdicts += _alert(name, alert, alerts.get(name), bad_change_s)
+    services = summary.get("services") or {}
+    for name, wanted in expect.services.items():
+        verdicts += _service(name, wanted, services.get(name))
     return verdicts
+
+
+def _service(name: str, wanted: ServiceExpectation, figures: dict | None) -> list[Expectation]:
+    """The verdicts of one Service's expectations, from its figures in the summary's `services`."""
+    figures = figures or {}
+    verdicts: list[Expectation] = []
+    if wanted.availability is not None:
+        value = figures.get("availability")
+        verdicts.append(
+            {
+                "name": f"service {name} availability",
+                "expected": f">= {_percent(wanted.availability)}",
+                "measured": value,
+                "shown": _percent(value),
+                "verdict": _word(value is not None and value >= wanted.availability),
+            }
+        )
+    if wanted.errors_served is not None:
+        value = figures.get("errors")
+        verdicts.append(
+            {
+                "name": f"service {name} errorsServed",
+                "expected": f"<= {wanted.errors_served:g}",
+                "measured": value,
+                "shown": "-" if value is None else f"{value:g}",
+                "verdict": _word(value is not None and value <= wanted.errors_served),
+            }
+        )
+    if wanted.p99_latency is not None:
+        value = figures.get("p99_latency_max_s")
+        verdicts.append(
+            {
+                "name": f"service {name} p99Latency",
+                "expected": f"<= {wanted.p99_latency * 1000:g}ms",
+                "measured": value,
+                "shown": "-" if value is None else f"{value * 1000:.0f}ms",
+                "verdict": _word(value is not None and value <= wanted.p99_latency),
+            }
+        )
+    return verdicts
+
+
+def check_expectations(expect: ExpectSpec, alert_names: set[str], graph_services: set[str] | None) -> list[Problem]:
+    """Every alert and Service an expectation names exists: an expectation about nothing would pass unseen."""
+    problems: list[Problem] = []
+    for name in expect.alerts:
+        if name not in alert_names:
+            known = ", ".join(sorted(alert_names)) or "none: the scenario has no alerting rules"
+            problems.append(Problem(f"expect.alerts.{name}", f"no alerting rule named {shown(name)} (rules: {known})"))
+    for name in expect.services:
+        if graph_services is None:
+            problems.append(Problem(f"expect.services.{name}", "the scenario has no services section"))
+        elif name not in graph_services:
+            known = ", ".join(sorted(graph_services))
+            problems.append(
+                Problem(f"expect.services.{name}", f"no Service {shown(name)} in services.edges (services: {known})")
+            )
+    return problems
 
 
 def _rollouts(limit: float, summary: Summary) -> Expectation:

@@ -16,7 +16,7 @@ from simdeploy.k8s.decoding import drop_nulls
 from simdeploy.k8s.duration import parse_duration
 from simdeploy.k8s.shown import shown
 from simdeploy.scenario.errors import Problem, ScenarioError, key_step
-from simdeploy.scenario.expect import ExpectSpec
+from simdeploy.scenario.expect import ExpectSpec, check_expectations
 from simdeploy.scenario.fields import MAX_RATE
 from simdeploy.scenario.flags import check_flags, flag_warnings, read_state
 from simdeploy.scenario.limits import check_limits
@@ -117,6 +117,7 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         check_references(scenario, problems)
         check_flags(spec, scenario.flag_state, problems)
         check_services(scenario, problems)
+        problems += check_expectations(scenario.expect, _alert_names(scenario), _graph_services(scenario))
     if not problems:  # the limits read manifests and templates as their own checks have passed them
         check_limits(scenario, default_namespace(scenario), problems)
         check_schema(scenario, problems)
@@ -126,6 +127,16 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         scenario.warnings += flag_warnings(spec, scenario.flag_state)
     scenario.warnings += schema_warnings(scenario)
     return scenario
+
+
+def _alert_names(scenario: Scenario) -> set[str]:
+    return {rule.name for group in scenario.rule_groups for rule in group.rules}
+
+
+def _graph_services(scenario: Scenario) -> set[str] | None:
+    """The Services of the scenario's service graph, None without one."""
+    edges = scenario.spec.services.edges if scenario.spec.services is not None else None
+    return None if edges is None else {name for edge in edges for name in (edge.caller, edge.callee)}
 
 
 def _read_manifest_set(action: SyncAction, directory: Path, where: str, problems: list[Problem]) -> list[dict]:
