@@ -130,41 +130,31 @@ def judge(expect: ExpectSpec, result: Result, bad_change_s: float | None) -> lis
 def _service(name: str, wanted: ServiceExpectation, figures: dict | None) -> list[Expectation]:
     """The verdicts of one Service's expectations, from its figures in the summary's `services`."""
     figures = figures or {}
+    checks = (  # (field, limit, floor or ceiling, measured, limit as written, how the measure is shown)
+        ("availability", wanted.availability, ">=", figures.get("availability"), _percent, _percent),
+        ("errorsServed", wanted.errors_served, "<=", figures.get("errors"), "{:g}".format, "{:g}".format),
+        ("p99Latency", wanted.p99_latency, "<=", figures.get("p99_latency_max_s"), _ms("{:g}"), _ms("{:.0f}")),
+    )
     verdicts: list[Expectation] = []
-    if wanted.availability is not None:
-        value = figures.get("availability")
+    for field, limit, direction, value, written, shown_as in checks:
+        if limit is None:
+            continue
+        ok = value is not None and (value >= limit if direction == ">=" else value <= limit)
         verdicts.append(
             {
-                "name": f"service {name} availability",
-                "expected": f">= {_percent(wanted.availability)}",
+                "name": f"service {name} {field}",
+                "expected": f"{direction} {written(limit)}",
                 "measured": value,
-                "shown": _percent(value),
-                "verdict": _word(value is not None and value >= wanted.availability),
-            }
-        )
-    if wanted.errors_served is not None:
-        value = figures.get("errors")
-        verdicts.append(
-            {
-                "name": f"service {name} errorsServed",
-                "expected": f"<= {wanted.errors_served:g}",
-                "measured": value,
-                "shown": "-" if value is None else f"{value:g}",
-                "verdict": _word(value is not None and value <= wanted.errors_served),
-            }
-        )
-    if wanted.p99_latency is not None:
-        value = figures.get("p99_latency_max_s")
-        verdicts.append(
-            {
-                "name": f"service {name} p99Latency",
-                "expected": f"<= {wanted.p99_latency * 1000:g}ms",
-                "measured": value,
-                "shown": "-" if value is None else f"{value * 1000:.0f}ms",
-                "verdict": _word(value is not None and value <= wanted.p99_latency),
+                "shown": "-" if value is None else shown_as(value),
+                "verdict": _word(ok),
             }
         )
     return verdicts
+
+
+def _ms(pattern: str):
+    """Seconds shown as milliseconds with the format `pattern`."""
+    return lambda value: pattern.format(value * 1000) + "ms"
 
 
 def check_expectations(expect: ExpectSpec, alert_names: set[str], graph_services: set[str] | None) -> list[Problem]:
