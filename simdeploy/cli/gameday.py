@@ -33,13 +33,13 @@ def load_gameday_file(path: Path):
 def is_gameday_file(path: Path) -> bool:
     """A YAML file whose `kind` is GameDay (anything unreadable is left to the scenario loader to report)."""
     from simdeploy.scenario.errors import ScenarioError
-    from simdeploy.scenario.gameday_loader import is_gameday
     from simdeploy.scenario.yamlfile import read_yaml
 
     try:
-        return is_gameday(read_yaml(path))
+        data = read_yaml(path)
     except ScenarioError:
         return False
+    return isinstance(data, dict) and data.get("kind") == "GameDay"  # the loader is not needed to tell
 
 
 def validate_gameday(path: Path) -> None:

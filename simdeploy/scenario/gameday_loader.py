@@ -59,10 +59,6 @@ class GameDay:
         return self.world.spec.duration
 
 
-def is_gameday(data: object) -> bool:
-    return isinstance(data, dict) and data.get("kind") == "GameDay"
-
-
 def draw_moments(faults: list[FaultSpec], seed: int) -> list[float]:
     """Each fault's moment: its `at`, or a uniform draw within its window from a stream of the game day's own
     (the same seed gives the same plan; the scenario's draws are untouched), to the millisecond."""

@@ -11,8 +11,8 @@ from simdeploy.delivery.schema.database import version_key
 from simdeploy.delivery.schema.runner import estimate
 from simdeploy.k8s.duration import format_duration
 from simdeploy.scenario.errors import Problem, key_step
-from simdeploy.scenario.schema_build import database_of, databases, migrations
 from simdeploy.scenario.schema_databases import LongTransactionAction, MigrateAction, SyncAction
+from simdeploy.scenario.schema_objects import database_of, databases, migrations
 
 if TYPE_CHECKING:
     from simdeploy.scenario.loader import Scenario

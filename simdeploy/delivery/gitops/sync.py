@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from simdeploy.k8s.duration import format_duration
 from simdeploy.k8s.job_util import COMPLETE, FAILED, condition
 from simdeploy.sim.cluster.store import NotFound
 from simdeploy.sim.result import optional_seconds, seconds
-from simdeploy.sim.simulation import Simulation
+
+if TYPE_CHECKING:
+    from simdeploy.sim.simulation import Simulation
 
 HOOK = "argocd.argoproj.io/hook"
 DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"

@@ -11,14 +11,17 @@ blocks it waits, and times out (504) past the database's query timeout.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from simdeploy.delivery.schema.database import Database, MigrateSpec, Migration, SchemaNeeds, version_key
 from simdeploy.delivery.schema.locks import ACCESS_SHARE, LockQueue
 from simdeploy.delivery.schema.runner import DatabaseState, Done, Runner
 from simdeploy.sim.cluster.store import DELETED
 from simdeploy.sim.result import optional_seconds, seconds
-from simdeploy.sim.simulation import Simulation
 from simdeploy.sim.traffic.model import NO_OVERLAY, Overlay
+
+if TYPE_CHECKING:
+    from simdeploy.sim.simulation import Simulation
 
 
 class SchemaRuntime:
