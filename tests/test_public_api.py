@@ -59,6 +59,19 @@ def test_importing_simdeploy_loads_neither_the_simulator_nor_pandas_nor_matplotl
     assert answer.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("scenario", ["payments-rolling-update.yaml", "schema-presync-backfill-blocks-deploys.yaml"])
+def test_validate_loads_neither_the_simulator_nor_the_plotting_nor_the_cluster_clients(scenario):
+    # What keeps `simdeploy validate` and `--help` quick to start: the checks read the scenario, not a simulation.
+    heavy = ["matplotlib", "networkx", "kubernetes", "simdeploy.sim.simulation", "simdeploy.scenario.gameday_loader"]
+    code = (
+        "import sys; from simdeploy.cli import app; from typer.testing import CliRunner; "
+        f"outcome = CliRunner().invoke(app, ['validate', {str(ROOT / 'scenarios' / scenario)!r}]); "
+        f"print(outcome.exit_code, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert answer.stdout.strip() == "0 []"
+
+
 # --- query ----------------------------------------------------------------------------------------------------
 
 
