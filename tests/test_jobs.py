@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from simdeploy.k8s.admission import admit
@@ -161,3 +163,71 @@ def test_a_job_without_restart_policy_is_refused_by_the_api():
     sim = Simulation("jobs", [], {}, 10)
     with pytest.raises(Invalid, match="restartPolicy: Required value"):
         sim.api.create(obj)
+
+
+# -- what an update may not change (ValidateJobSpecUpdate) ---------------------------------------------------
+
+
+def test_a_started_jobs_template_completions_and_selector_are_immutable():
+    sim = run(job(), 3, exit_after=3600)
+    stored = sim.store.get("Job", "default", "migrate")
+    edited = copy.deepcopy(stored)
+    edited["spec"]["template"]["spec"]["containers"][0]["image"] = "migrate:2"
+    edited["spec"]["completions"] = 2
+    with pytest.raises(Invalid) as refused:
+        sim.api.update(stored, edited)
+    assert [e.path for e in refused.value.errors] == ["spec.completions", "spec.template"]
+    assert all(e.message.endswith("field is immutable") for e in refused.value.errors)
+    assert stored["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE  # nothing half-written
+    mutable = copy.deepcopy(stored)
+    mutable["spec"]["backoffLimit"], mutable["spec"]["activeDeadlineSeconds"] = 2, 600
+    assert sim.api.update(stored, mutable)["spec"]["backoffLimit"] == 2
+
+
+def test_a_suspended_job_that_never_started_may_change_its_scheduling_directives_only():
+    sim = run(job(suspend=True), 3)
+    stored = sim.store.get("Job", "default", "migrate")
+    assert sim.store.list("Pod") == [] and "startTime" not in stored.get("status", {})
+    scheduled = copy.deepcopy(stored)
+    scheduled["spec"]["template"]["spec"]["nodeSelector"] = {"pool": "batch"}
+    scheduled["spec"]["template"]["metadata"]["annotations"] = {"queue": "migrations"}
+    sim.api.update(stored, scheduled)
+    assert stored["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "batch"}
+    imaged = copy.deepcopy(stored)
+    imaged["spec"]["template"]["spec"]["containers"][0]["image"] = "migrate:2"
+    with pytest.raises(Invalid, match=r"spec\.template: Invalid value: .*field is immutable"):
+        sim.api.update(stored, imaged)
+
+
+def test_an_indexed_job_may_scale_completions_with_parallelism():
+    sim = run(job(completionMode="Indexed", completions=2, parallelism=2), 1, exit_after=3600)
+    stored = sim.store.get("Job", "default", "migrate")
+    elastic = copy.deepcopy(stored)
+    elastic["spec"]["completions"] = elastic["spec"]["parallelism"] = 3
+    assert sim.api.update(stored, elastic)["spec"]["completions"] == 3
+    alone = copy.deepcopy(stored)
+    alone["spec"]["completions"] = 4
+    with pytest.raises(Invalid, match=r"spec\.completions: Invalid value: 4: field is immutable"):
+        sim.api.update(stored, alone)
+
+
+def test_a_deployments_selector_is_immutable_in_apps_v1():
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": "default"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api", "tier": "web"}},
+                "spec": {"containers": [{"name": "a", "image": IMAGE}]},
+            },
+        },
+    }
+    sim = Simulation("jobs", [deployment], {}, 1)
+    stored = sim.store.get("Deployment", "default", "api")
+    edited = copy.deepcopy(stored)
+    edited["spec"]["selector"] = {"matchLabels": {"app": "api", "tier": "web"}}
+    with pytest.raises(Invalid, match=r"spec\.selector: Invalid value: .*field is immutable"):
+        sim.api.update(stored, edited)

@@ -52,3 +52,25 @@ def test_kubectl_gets_describes_and_deletes_a_job(serving, tmp_path):
         ok(kubectl(server, tmp_path, "delete", "job", "flyway-migrate", "-n", "production"))
         left = kubectl(server, tmp_path, "get", "pods", "-n", "production", "-l", "job-name=flyway-migrate")
         assert "No resources found" in left.stderr + left.stdout
+
+
+@needs_kubectl
+def test_applying_an_edited_job_is_refused_as_immutable_until_it_is_replaced(serving, tmp_path):
+    with serving(until=0, speed=1) as server:
+        server.sim.set_behaviour(VersionBehaviour("flyway/flyway:10", pull=Fixed(0), exit_after=Fixed(600)))
+        server.sim.set_behaviour(VersionBehaviour("flyway/flyway:11", pull=Fixed(0), exit_after=Fixed(600)))
+        manifest = tmp_path / "job.json"
+        manifest.write_text(json.dumps(JOB))
+        ok(kubectl(server, tmp_path, "apply", "-f", str(manifest)))
+        edited = json.loads(json.dumps(JOB))
+        edited["spec"]["template"]["spec"]["containers"][0]["image"] = "flyway/flyway:11"
+        manifest.write_text(json.dumps(edited))
+        refused = kubectl(server, tmp_path, "apply", "-f", str(manifest))
+        assert refused.returncode == 1
+        assert 'The Job "flyway-migrate" is invalid: spec.template: Invalid value: ' in refused.stderr
+        assert refused.stderr.rstrip().endswith("field is immutable")
+        replaced = ok(kubectl(server, tmp_path, "replace", "--force", "-f", str(manifest)))
+        assert 'job.batch "flyway-migrate" deleted' in replaced and "job.batch/flyway-migrate replaced" in replaced
+        images = ok(kubectl(server, tmp_path, "get", "job", "flyway-migrate", "-n", "production", "-o",
+                            "jsonpath={.spec.template.spec.containers[0].image}"))  # fmt: skip
+        assert images == "flyway/flyway:11"

@@ -18,6 +18,7 @@ from datetime import timedelta
 from simdeploy.k8s import patch as patches
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.image_policy import Denial
+from simdeploy.k8s.immutable import update_errors
 from simdeploy.k8s.job_util import generate_selector
 from simdeploy.k8s.pdb_util import eviction_charged_pdb, eviction_decision
 from simdeploy.k8s.timeutil import format_time, sim_to_datetime
@@ -143,6 +144,8 @@ class Api:
         if changed == stored:
             return stored
         errors = admit(changed)
+        if not errors and subresource != "status":
+            errors = update_errors(stored, changed)
         if errors:
             raise Invalid(stored["kind"], meta["name"], errors)
         if changed == stored:  # equal once defaulted: nothing moves
