@@ -6,36 +6,15 @@ from pathlib import Path
 
 import typer
 
-from simdeploy.cli.app import EXIT_BAD_INPUT, EXIT_EXPECTATIONS_FAILED, app, console, errors, fail
-from simdeploy.cli.files import write_json_atomically
+from simdeploy.cli.app import EXIT_EXPECTATIONS_FAILED, app, console, fail
+from simdeploy.cli.files import load_file, write_json_atomically
 
 
 def load_drill_file(path: Path):
     """The validated drill at `path`; on bad input, print every problem and exit 2."""
-    from rich.markup import escape
-
     from simdeploy.scenario.drill_loader import load_drill
-    from simdeploy.scenario.errors import ScenarioError
 
-    try:
-        return load_drill(path)
-    except ScenarioError as error:
-        errors.print(f"[red]error:[/red] {escape(str(path))}: invalid drill", highlight=False, soft_wrap=True)
-        for problem in error.problems:
-            errors.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-
-
-def is_drill_file(path: Path) -> bool:
-    """A YAML file whose `kind` is Drill (anything unreadable is left to the scenario loader to report)."""
-    from simdeploy.scenario.errors import ScenarioError
-    from simdeploy.scenario.yamlfile import read_yaml
-
-    try:
-        data = read_yaml(path)
-    except ScenarioError:
-        return False
-    return isinstance(data, dict) and data.get("kind") == "Drill"
+    return load_file(path, "drill", load_drill)
 
 
 def validate_drill(path: Path) -> None:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import typer
 
@@ -17,24 +17,45 @@ from simdeploy.cli.app import EXIT_BAD_INPUT, errors, fail
 
 STDOUT = Path("-")  # `--json -`: the document goes to standard output
 _MAX_PROBLEMS = 50  # printed for one file; the rest are counted
+T = TypeVar("T")
 
 
 def load(path: Path):
     """The validated scenario at `path`; on bad input, print every problem and exit 2."""
+    from simdeploy.scenario.loader import load_scenario
+
+    return load_file(path, "scenario", load_scenario)
+
+
+def load_file(path: Path, what: str, loader: Callable[[Path], T]) -> T:
+    """`loader(path)`: a scenario, drill or game day; on bad input, print every problem naming the file, exit 2."""
     from rich.markup import escape
 
     from simdeploy.scenario.errors import ScenarioError
-    from simdeploy.scenario.loader import load_scenario
 
     try:
-        return load_scenario(path)
+        return loader(path)
     except ScenarioError as error:
-        errors.print(f"[red]error:[/red] {escape(str(path))}: invalid scenario", highlight=False, soft_wrap=True)
+        errors.print(f"[red]error:[/red] {escape(str(path))}: invalid {what}", highlight=False, soft_wrap=True)
         for problem in error.problems[:_MAX_PROBLEMS]:
             errors.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
         if len(error.problems) > _MAX_PROBLEMS:
             errors.print(f"  ... and {len(error.problems) - _MAX_PROBLEMS} more", highlight=False, markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def file_kind(path: Path) -> str | None:
+    """The `kind` of a YAML mapping (Drill, GameDay, Scenario); None when there is none or the file is unreadable,
+    which the scenario loader then reports."""
+    from simdeploy.scenario.errors import ScenarioError
+    from simdeploy.scenario.yamlfile import read_yaml
+
+    try:
+        data = read_yaml(path)
+    except ScenarioError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def check_output(

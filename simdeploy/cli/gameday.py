@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from simdeploy.cli.app import EXIT_BAD_INPUT, EXIT_INTERRUPTED, app, console, errors, fail
-from simdeploy.cli.files import check_output, write_atomically, write_json_atomically
+from simdeploy.cli.app import EXIT_INTERRUPTED, app, console, errors, fail
+from simdeploy.cli.files import check_output, load_file, write_atomically, write_json_atomically
 
 PLAIN_EVERY = 10.0  # wall seconds between status lines when stdout is not a terminal
 REFRESH = 1.0  # wall seconds between two looks at the session
@@ -16,30 +16,9 @@ REFRESH = 1.0  # wall seconds between two looks at the session
 
 def load_gameday_file(path: Path):
     """The validated game day at `path`; on bad input, print every problem and exit 2."""
-    from rich.markup import escape
-
-    from simdeploy.scenario.errors import ScenarioError
     from simdeploy.scenario.gameday_loader import load_gameday
 
-    try:
-        return load_gameday(path)
-    except ScenarioError as error:
-        errors.print(f"[red]error:[/red] {escape(str(path))}: invalid game day", highlight=False, soft_wrap=True)
-        for problem in error.problems:
-            errors.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-
-
-def is_gameday_file(path: Path) -> bool:
-    """A YAML file whose `kind` is GameDay (anything unreadable is left to the scenario loader to report)."""
-    from simdeploy.scenario.errors import ScenarioError
-    from simdeploy.scenario.yamlfile import read_yaml
-
-    try:
-        data = read_yaml(path)
-    except ScenarioError:
-        return False
-    return isinstance(data, dict) and data.get("kind") == "GameDay"  # the loader is not needed to tell
+    return load_file(path, "game day", load_gameday)
 
 
 def validate_gameday(path: Path) -> None:

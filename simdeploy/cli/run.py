@@ -13,6 +13,7 @@ from simdeploy.cli.files import (
     STDOUT,
     check_figure,
     check_output,
+    file_kind,
     load,
     save_figure,
     write_atomically,
@@ -148,14 +149,15 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario, drill or game-
     """Check a scenario (a drill, a game day) and list what it holds: objects, versions and actions (steps, faults)."""
     from rich.markup import escape
 
-    from simdeploy.cli.drill import is_drill_file, validate_drill
-    from simdeploy.cli.gameday import is_gameday_file, validate_gameday
+    from simdeploy.cli.drill import validate_drill
+    from simdeploy.cli.gameday import validate_gameday
     from simdeploy.k8s.duration import format_duration
 
-    if is_drill_file(scenario):
+    kind = file_kind(scenario)
+    if kind == "Drill":
         validate_drill(scenario)
         return
-    if is_gameday_file(scenario):
+    if kind == "GameDay":
         validate_gameday(scenario)
         return
     loaded = load(scenario)

@@ -7,12 +7,11 @@ runbook's predicted ones, and what the runbook expected that nobody did.
 from __future__ import annotations
 
 import base64
-from html import escape
 
 from simdeploy.k8s.duration import format_clock, format_duration
 from simdeploy.report.drill import FIGURES
 from simdeploy.report.gameday_figure import gameday_png
-from simdeploy.report.html import CSS
+from simdeploy.report.html_parts import CSS, clock, esc, html_section, html_table
 from simdeploy.report.scoreboard import command_line
 
 EXTRA_CSS = """
@@ -35,8 +34,8 @@ def render_gameday_report(document: dict) -> str:
         f"{format_clock(document['duration_s'])} ({gameday['status']}) · players {people}"
     )
     parts = [
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{_e(meta)}</p>',
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="meta">{esc(meta)}</p>',
         _banner(gameday),
         _cards(gameday),
         _faults(gameday),
@@ -50,27 +49,10 @@ def render_gameday_report(document: dict) -> str:
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{CSS}{EXTRA_CSS}</style>\n</head>\n<body>\n<main>\n{body}\n"
+        f"<title>{esc(title)}</title>\n<style>{CSS}{EXTRA_CSS}</style>\n</head>\n<body>\n<main>\n{body}\n"
         "</main>\n</body>\n</html>\n"
     )
     return page.encode("ascii", "xmlcharrefreplace").decode("ascii")
-
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def _section(title: str, inner: str, css: str = "") -> str:
-    return f'<section class="{css}">\n<h2>{_e(title)}</h2>\n{inner}\n</section>'
-
-
-def _table(header: list[str], rows: list[str], css: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    return f'<table class="{css}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
-
-
-def _clock(seconds: float | None) -> str:
-    return "—" if seconds is None else format_clock(seconds)
 
 
 def _duration(seconds: float | None) -> str:
@@ -81,10 +63,10 @@ def _banner(gameday: dict) -> str:
     if gameday["runbook"] is None:
         return ""
     if not gameday["missed"]:
-        return f'<div class="banner pass">✓ every step of the runbook {_e(gameday["runbook"])} was done</div>'
-    names = ", ".join(_e(name) for name in gameday["missed"])
+        return f'<div class="banner pass">✓ every step of the runbook {esc(gameday["runbook"])} was done</div>'
+    names = ", ".join(esc(name) for name in gameday["missed"])
     return (
-        f'<div class="banner fail">✗ {len(gameday["missed"])} step(s) of the runbook {_e(gameday["runbook"])} '
+        f'<div class="banner fail">✗ {len(gameday["missed"])} step(s) of the runbook {esc(gameday["runbook"])} '
         f"nobody did<small>{names}</small></div>"
     )
 
@@ -96,8 +78,8 @@ def _cards(gameday: dict) -> str:
     burned = incident["error_budget_burned"]
     cards.append(("error budget burned", "—" if burned is None else f"{burned:.2%}", bool(burned)))
     html = "".join(
-        f'<div class="card{" bad" if bad else ""}"><div class="value{" words" if " " in value else ""}">{_e(value)}'
-        f'</div><div class="label">{_e(label)}</div></div>'
+        f'<div class="card{" bad" if bad else ""}"><div class="value{" words" if " " in value else ""}">{esc(value)}'
+        f'</div><div class="label">{esc(label)}</div></div>'
         for label, value, bad in cards
     )
     return f'<div class="cards">{html}</div>'
@@ -115,19 +97,19 @@ def _faults(gameday: dict) -> str:
         fired = (
             "did not fire (the game day ended before)" if fault["fired_s"] is None else format_clock(fault["fired_s"])
         )
-        answers = "<br>".join(_e(m) for m in fault["messages"]) or "—"
+        answers = "<br>".join(esc(m) for m in fault["messages"]) or "—"
         rows.append(
-            f'<tr class="{"refused" if fault["failed"] else ""}"><td>{_e(fault["name"])}</td>'
-            f"<td>{_e(format_clock(fault['at_s']))} ({_e(drawn)})</td><td>{_e(fired)}</td>"
-            f"<td>{'<br>'.join(_e(a) for a in fault['actions'])}</td><td>{answers}</td></tr>"
+            f'<tr class="{"refused" if fault["failed"] else ""}"><td>{esc(fault["name"])}</td>'
+            f"<td>{esc(format_clock(fault['at_s']))} ({esc(drawn)})</td><td>{esc(fired)}</td>"
+            f"<td>{'<br>'.join(esc(a) for a in fault['actions'])}</td><td>{answers}</td></tr>"
         )
-    return _section("Faults (revealed)", _table(["fault", "planned", "fired", "actions", "answer"], rows))
+    return html_section("Faults (revealed)", html_table(["fault", "planned", "fired", "actions", "answer"], rows))
 
 
 def _incident(gameday: dict) -> str:
     incident, predicted = gameday["incident"], gameday["predicted"]
     rows = [
-        f"<tr><td>fault</td><td>{_clock(incident['fault_s'])}</td><td>—</td><td>—</td>"
+        f"<tr><td>fault</td><td>{clock(incident['fault_s'])}</td><td>—</td><td>—</td>"
         f'<td class="muted">the first fault\'s moment</td></tr>',
     ]
     figures = [(key, label, meaning) for key, label, meaning in FIGURES]
@@ -137,10 +119,10 @@ def _incident(gameday: dict) -> str:
         if predicted is not None:
             p50, p90 = predicted["figures"][key]["p50"], predicted["figures"][key]["p90"]
         worse = observed is not None and p50 is not None and observed > p50
-        cell = f'<td class="{"bad" if worse or observed is None else ""}">{_e(_duration(observed))}</td>'
+        cell = f'<td class="{"bad" if worse or observed is None else ""}">{esc(_duration(observed))}</td>'
         rows.append(
-            f"<tr><td>{_e(label)}</td>{cell}<td>{_e(_duration(p50) if predicted else '—')}</td>"
-            f'<td>{_e(_duration(p90) if predicted else "—")}</td><td class="muted">{_e(meaning)}</td></tr>'
+            f"<tr><td>{esc(label)}</td>{cell}<td>{esc(_duration(p50) if predicted else '—')}</td>"
+            f'<td>{esc(_duration(p90) if predicted else "—")}</td><td class="muted">{esc(meaning)}</td></tr>'
         )
     errors = predicted["figures"]["errors"] if predicted else None
     rows.append(
@@ -160,25 +142,25 @@ def _incident(gameday: dict) -> str:
         note = "No runbook was given: nothing to predict the figures with."
     else:
         note = (
-            f"Predicted: the runbook {_e(gameday['runbook'])} rehearsed in the simulation on the same world with the "
+            f"Predicted: the runbook {esc(gameday['runbook'])} rehearsed in the simulation on the same world with the "
             f"same fault moments, by simulated responders, over {predicted['runs']} seeds from "
             f"{predicted['first_seed']} (p50 and p90; {predicted['passed']} of {predicted['runs']} passed the drill). "
         )
     ack = gameday["acknowledged_by"]
     paged = gameday["paged_by"]
     note += (
-        f" Detected: the page ({_e(paged) if paged else 'never paged'}). Acknowledged: the first command of a player "
+        f" Detected: the page ({esc(paged) if paged else 'never paged'}). Acknowledged: the first command of a player "
         "after the fault, never before the page"
-        + (f" — {_e(ack['user'])}: {_e(ack['command'])}." if ack else " — nobody acted.")
+        + (f" — {esc(ack['user'])}: {esc(ack['command'])}." if ack else " — nobody acted.")
     )
-    table = _table(["figure", "observed", "predicted p50", "predicted p90", "from"], rows)
-    return _section("Incident: the team against the runbook's prediction", f'<p class="muted">{note}</p>\n{table}')
+    table = html_table(["figure", "observed", "predicted p50", "predicted p90", "from"], rows)
+    return html_section("Incident: the team against the runbook's prediction", f'<p class="muted">{note}</p>\n{table}')
 
 
 def _figure(document: dict) -> str:
     data = base64.b64encode(gameday_png(document)).decode("ascii")
     alt = "Error ratio, then one lane per person with their commands; the fault, alerts and incident moments marked"
-    return _section("Timeline", f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">', "figure")
+    return html_section("Timeline", f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">', "figure")
 
 
 def _alerts(document: dict) -> str:
@@ -199,17 +181,17 @@ def _alerts(document: dict) -> str:
             rows.append(_alert_row(name, {**episodes.pop(name), "resolved": event["t"]}))
     rows += [_alert_row(name, episode) for name, episode in episodes.items()]
     if not rows:
-        return _section("Alerts", '<p class="muted">No alert went pending.</p>')
-    return _section("Alerts", _table(["alert", "pending", "firing", "resolved"], rows))
+        return html_section("Alerts", '<p class="muted">No alert went pending.</p>')
+    return html_section("Alerts", html_table(["alert", "pending", "firing", "resolved"], rows))
 
 
 def _alert_row(name: str, episode: dict) -> str:
     firing = episode.get("firing")
-    fired = f'<td class="bad">{_clock(firing)}</td>' if firing is not None else '<td class="muted">never</td>'
+    fired = f'<td class="bad">{clock(firing)}</td>' if firing is not None else '<td class="muted">never</td>'
     resolved = episode.get("resolved")
     return (
-        f"<tr><td>{_e(name)}</td><td>{_clock(episode.get('pending'))}</td>{fired}"
-        f"<td>{_clock(resolved) if resolved is not None else 'still at the end'}</td></tr>"
+        f"<tr><td>{esc(name)}</td><td>{clock(episode.get('pending'))}</td>{fired}"
+        f"<td>{clock(resolved) if resolved is not None else 'still at the end'}</td></tr>"
     )
 
 
@@ -221,24 +203,24 @@ def _steps(gameday: dict) -> str:
         done = step["done_by"]
         who = "—" if done is None else f"{done['user']} at {format_clock(done['at_s'])}: {done['command']}"
         status = {"done": "pass", "not done": "fail"}.get(step["status"], "")
-        when = f' <span class="muted">(only when {_e(step["when"])})</span>' if step["when"] else ""
+        when = f' <span class="muted">(only when {esc(step["when"])})</span>' if step["when"] else ""
         rows.append(
-            f"<tr><td>{_e(step['name'])}{when}</td><td>{_e(step['text'])}</td><td>{_e(who)}</td>"
-            f'<td><span class="badge {status}">{_e(step["status"])}</span></td></tr>'
+            f"<tr><td>{esc(step['name'])}{when}</td><td>{esc(step['text'])}</td><td>{esc(who)}</td>"
+            f'<td><span class="badge {status}">{esc(step["status"])}</span></td></tr>'
         )
-    table = _table(["step", "the runbook says", "done by", "status"], rows)
+    table = html_table(["step", "the runbook says", "done by", "status"], rows)
     conditional = [s["name"] for s in gameday["steps"] if s["status"] == "not done" and s["when"]]
-    missed = "".join(f"<li>{_e(name)}</li>" for name in gameday["missed"])
+    missed = "".join(f"<li>{esc(name)}</li>" for name in gameday["missed"])
     html = table + "\n<h3>What the runbook expected but nobody did</h3>\n"
     html += f'<ul class="missed">{missed}</ul>' if missed else '<p class="muted">Nothing: every step was done.</p>'
     if conditional:
-        html += f'<p class="muted">Not done, but only needed in some cases: {_e(", ".join(conditional))}.</p>'
+        html += f'<p class="muted">Not done, but only needed in some cases: {esc(", ".join(conditional))}.</p>'
     note = (
         '<p class="muted">A step is done by the first player command after the fault with the same kubectl command '
         "on the same object (kubectl's Kubectl-Command header), or from another client the same kind of request "
         "on it; flag and route steps by the facilitator's action (the console is the facilitator's).</p>"
     )
-    return _section(f"Runbook: {gameday['runbook']}", note + html)
+    return html_section(f"Runbook: {gameday['runbook']}", note + html)
 
 
 def _commands(gameday: dict) -> str:
@@ -247,14 +229,14 @@ def _commands(gameday: dict) -> str:
         codes = ", ".join(f"{code} ×{n}" for code, n in sorted(command["codes"].items()))
         css = "refused" if command["refused"] else "wrote" if command["wrote"] else ""
         rows.append(
-            f'<tr class="{css}"><td class="time">{_clock(command["at_s"])}</td><td>{_e(command["user"])}</td>'
-            f"<td>{_e(command['role'])}</td><td>{_e(command_line(command).split('  ', 1)[1])}</td>"
-            f"<td>{_e(codes)}</td></tr>"
+            f'<tr class="{css}"><td class="time">{clock(command["at_s"])}</td><td>{esc(command["user"])}</td>'
+            f"<td>{esc(command['role'])}</td><td>{esc(command_line(command).split('  ', 1)[1])}</td>"
+            f"<td>{esc(codes)}</td></tr>"
         )
     if not rows:
-        return _section("Commands", '<p class="muted">Nobody sent a command.</p>')
-    table = _table(["time", "who", "role", "command and what it touched", "answers"], rows)
-    return _section("Commands", table)
+        return html_section("Commands", '<p class="muted">Nobody sent a command.</p>')
+    table = html_table(["time", "who", "role", "command and what it touched", "answers"], rows)
+    return html_section("Commands", table)
 
 
 def _number(value: float | None) -> str:

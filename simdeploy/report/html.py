@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from html import escape
 
 from simdeploy.k8s.duration import format_clock, format_duration
+from simdeploy.report.html_parts import CSS, clock, esc, html_section, html_table
 from simdeploy.report.marks import version_name
 from simdeploy.report.plot import figure_png, replica_sets
 from simdeploy.report.timeline import flag_cohort_text, fold_events, object_name
@@ -18,62 +18,6 @@ ACTIONS = {
     "FlagRolloutSet", "RolloutRetried",
 }  # fmt: skip
 
-CSS = """
-:root { --ink: #1d232a; --muted: #5f6b76; --line: #e3e6ea; --soft: #f6f7f9;
-        --pass: #1e7b34; --pass-bg: #e7f5eb; --fail: #b42318; --fail-bg: #fdecea; --warn-bg: #fff6df; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--soft); color: var(--ink);
-       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1240px; margin: 0 auto; padding: 28px 24px 64px; }
-h1 { font-size: 26px; margin: 0 0 2px; letter-spacing: -0.01em; }
-h2 { font-size: 17px; margin: 0 0 10px; }
-h3 { font-size: 14px; margin: 14px 0 6px; }
-.meta { color: var(--muted); margin: 0 0 18px; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 16px 20px; margin: 0 0 16px; }
-.banner { border-radius: 10px; padding: 14px 20px; margin: 0 0 16px; font-size: 17px; font-weight: 600;
-          border: 1px solid; }
-.banner.pass { background: var(--pass-bg); color: var(--pass); border-color: #b9e0c4; }
-.banner.fail { background: var(--fail-bg); color: var(--fail); border-color: #f5c2bc; }
-.banner small { display: block; font-weight: 400; font-size: 14px; color: var(--ink); margin-top: 2px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; margin: 0 0 16px; }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; }
-.card .value { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; line-height: 1.3; }
-.card .value.words { font-size: 16px; padding-top: 4px; }
-.card .label { color: var(--muted); font-size: 12.5px; }
-.card.bad .value { color: var(--fail); }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th { text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); text-transform: uppercase;
-     letter-spacing: 0.04em; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td { padding: 6px 10px; border-bottom: 1px solid #f0f2f4; vertical-align: top; }
-tr:last-child td { border-bottom: 0; }
-td.num { white-space: nowrap; }
-.badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12.5px; font-weight: 650; }
-.badge.pass { background: var(--pass-bg); color: var(--pass); }
-.badge.fail { background: var(--fail-bg); color: var(--fail); }
-.bad { color: var(--fail); font-weight: 600; }
-.figure img { display: block; width: 100%; height: auto; }
-.events { font-size: 13px; }
-.events td { padding: 3px 10px; }
-.events td.time, .events td.object { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-                                      font-size: 12.5px; }
-.events { table-layout: fixed; }
-.events th:nth-child(1) { width: 88px; } .events th:nth-child(2) { width: 80px; }
-.events th:nth-child(3) { width: 180px; } .events th:nth-child(4) { width: 300px; }
-.events td { overflow-wrap: anywhere; }
-.events td.time, .events td.type { white-space: nowrap; }
-.events tr td:first-child { box-shadow: inset 3px 0 0 transparent; }
-.events tr.warning td { background: var(--warn-bg); }
-.events tr.warning td:first-child { box-shadow: inset 3px 0 0 #e0a100; }
-.events tr.alert td { background: var(--fail-bg); }
-.events tr.alert td:first-child { box-shadow: inset 3px 0 0 var(--fail); }
-.events tr.action td { background: #f1f3f6; }
-.events tr.action td:first-child { box-shadow: inset 3px 0 0 #6b6b6b; }
-.events tr.action td.reason, .events tr.alert td.reason { font-weight: 650; }
-.events .repeats { color: var(--muted); font-size: 12px; white-space: nowrap; }
-.events thead th { position: sticky; top: 0; background: #fff; }
-.muted { color: var(--muted); }
-"""
-
 
 def render_report(result: Result) -> str:
     """The whole page, from the result document alone: the same document always gives the same bytes."""
@@ -81,8 +25,8 @@ def render_report(result: Result) -> str:
     title = f"{result['scenario']} — simdeploy report"
     meta = f"seed {result['seed']} · {format_duration(result['duration_s'])} simulated"
     parts = [
-        f"<h1>{_e(result['scenario'])}</h1>",
-        f'<p class="meta">{_e(meta)}</p>',
+        f"<h1>{esc(result['scenario'])}</h1>",
+        f'<p class="meta">{esc(meta)}</p>',
         _banner(summary.get("expectations")),
         _cards(summary),
         _summary_table(summary),
@@ -100,26 +44,9 @@ def render_report(result: Result) -> str:
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
     return page.encode("ascii", "xmlcharrefreplace").decode("ascii")  # reads the same whatever encoding saves it
-
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def _section(title: str, inner: str, css: str = "") -> str:
-    return f'<section class="{css}">\n<h2>{_e(title)}</h2>\n{inner}\n</section>'
-
-
-def _table(header: list[str], rows: list[str], css: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    return f'<table class="{css}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
-
-
-def _clock(seconds: float | None) -> str:
-    return "—" if seconds is None else format_clock(seconds)
 
 
 def _banner(expectations: list[Expectation] | None) -> str:
@@ -128,7 +55,7 @@ def _banner(expectations: list[Expectation] | None) -> str:
     failed = [e for e in expectations if e.get("verdict") != "pass"]
     if not failed:
         return f'<div class="banner pass">✓ PASS — all {len(expectations)} expectations met</div>'
-    names = ", ".join(_e(e.get("name", "?")) for e in failed)
+    names = ", ".join(esc(e.get("name", "?")) for e in failed)
     return (
         f'<div class="banner fail">✗ FAIL — {len(failed)} of {len(expectations)} expectations failed'
         f"<small>{names}</small></div>"
@@ -159,8 +86,8 @@ def _cards(summary: Summary) -> str:
         cards.append(("min really serving", _text(summary["min_serving"]), False))
     cards.append(("peak pods", _text(summary["peak_pods"]), False))
     html = "".join(
-        f'<div class="card{" bad" if bad else ""}"><div class="value{" words" if " " in value else ""}">{_e(value)}'
-        f'</div><div class="label">{_e(label)}</div></div>'
+        f'<div class="card{" bad" if bad else ""}"><div class="value{" words" if " " in value else ""}">{esc(value)}'
+        f'</div><div class="label">{esc(label)}</div></div>'
         for label, value, bad in cards
         if value != "—"
     )
@@ -187,7 +114,7 @@ def _text(value: object) -> str:
 def _summary_table(summary: Summary) -> str:
     deployments = summary["deployments"]
     fields = [
-        ("rollout complete at", lambda m: _clock(m.get("rollout_complete_s"))),
+        ("rollout complete at", lambda m: clock(m.get("rollout_complete_s"))),
         ("peak pods (not terminating)", lambda m: _text(m.get("peak_pods"))),
         ("peak pods counting terminating", lambda m: _text(m.get("peak_pods_including_terminating"))),
         ("min available during rollouts", lambda m: _text(m.get("min_available"))),
@@ -200,8 +127,8 @@ def _summary_table(summary: Summary) -> str:
     ]
     rows = []
     for label, value in fields if deployments else []:
-        cells = "".join(f'<td class="{_flag(label, m)}">{_e(value(m))}</td>' for m in deployments.values())
-        rows.append(f"<tr><td>{_e(label)}</td>{cells}</tr>")
+        cells = "".join(f'<td class="{_flag(label, m)}">{esc(value(m))}</td>' for m in deployments.values())
+        rows.append(f"<tr><td>{esc(label)}</td>{cells}</tr>")
     availability, p99 = summary.get("availability"), summary.get("p99_latency_max_s")
     peak = f"{summary.get('peak_pods')} ({summary.get('peak_pods_including_terminating')} counting terminating)"
     cluster = [("peak pods in the cluster", peak)]
@@ -218,9 +145,9 @@ def _summary_table(summary: Summary) -> str:
             ("time to detect", "no alert fired after the change" if detect is None else format_duration(detect))
         )
     span = max(len(deployments), 1)
-    rows += [f'<tr><td>{_e(label)}</td><td colspan="{span}">{_e(value)}</td></tr>' for label, value in cluster]
+    rows += [f'<tr><td>{esc(label)}</td><td colspan="{span}">{esc(value)}</td></tr>' for label, value in cluster]
     header = ["figure", *(f"deployment/{name}" for name in deployments)] if deployments else ["figure", "value"]
-    return _section("Summary", _table(header, rows))
+    return html_section("Summary", html_table(header, rows))
 
 
 def _flag(label: str, measure: dict) -> str:
@@ -235,10 +162,10 @@ def _expectations(expectations: list[Expectation] | None) -> str:
         verdict = "pass" if e.get("verdict") == "pass" else "fail"
         measured = e.get("shown", _text(e.get("measured")))
         rows.append(
-            f"<tr><td>{_e(e.get('name', ''))}</td><td>{_e(e.get('expected', ''))}</td><td>{_e(measured)}</td>"
-            f'<td><span class="badge {verdict}">{_e(e.get("verdict", verdict))}</span></td></tr>'
+            f"<tr><td>{esc(e.get('name', ''))}</td><td>{esc(e.get('expected', ''))}</td><td>{esc(measured)}</td>"
+            f'<td><span class="badge {verdict}">{esc(e.get("verdict", verdict))}</span></td></tr>'
         )
-    return _section("Expectations", _table(["expectation", "expected", "measured", "verdict"], rows))
+    return html_section("Expectations", html_table(["expectation", "expected", "measured", "verdict"], rows))
 
 
 def _alerts(alerts: list[Alert]) -> str:
@@ -248,12 +175,12 @@ def _alerts(alerts: list[Alert]) -> str:
     for a in alerts:
         labels = ", ".join(f"{k}={v}" for k, v in (a.get("labels") or {}).items()) or "—"
         fired = a.get("first_firing_s")
-        firing = f'<td class="bad">{_clock(fired)}</td>' if fired is not None else '<td class="muted">never</td>'
+        firing = f'<td class="bad">{clock(fired)}</td>' if fired is not None else '<td class="muted">never</td>'
         rows.append(
-            f"<tr><td>{_e(a.get('name', ''))}</td><td>{_e(labels)}</td><td>{_clock(a.get('first_pending_s'))}</td>"
-            f"{firing}<td>{_clock(a.get('resolved_s'))}</td></tr>"
+            f"<tr><td>{esc(a.get('name', ''))}</td><td>{esc(labels)}</td><td>{clock(a.get('first_pending_s'))}</td>"
+            f"{firing}<td>{clock(a.get('resolved_s'))}</td></tr>"
         )
-    return _section("Alerts", _table(["alert", "labels", "first pending", "first firing", "resolved"], rows))
+    return html_section("Alerts", html_table(["alert", "labels", "first pending", "first firing", "resolved"], rows))
 
 
 def _rollouts(result: Result) -> str:
@@ -268,15 +195,17 @@ def _rollouts(result: Result) -> str:
             took = r["duration_s"]
             done = '<td colspan="2" class="bad">did not complete</td>'
             if took is not None:
-                done = f'<td>{_clock(r["completed_s"])}</td><td class="num">{_e(format_duration(took))}</td>'
+                done = f'<td>{clock(r["completed_s"])}</td><td class="num">{esc(format_duration(took))}</td>'
             version = versions.get((name, r["revision"]), "—")
             rows.append(
-                f"<tr><td>deployment/{_e(name)}</td><td>{_e(r['revision'])}</td><td>{_e(version)}</td>"
-                f"<td>{_clock(r['started_s'])}</td>{done}</tr>"
+                f"<tr><td>deployment/{esc(name)}</td><td>{esc(r['revision'])}</td><td>{esc(version)}</td>"
+                f"<td>{clock(r['started_s'])}</td>{done}</tr>"
             )
     if not rows:
         return ""
-    return _section("Rollouts", _table(["deployment", "revision", "version", "started", "completed", "took"], rows))
+    return html_section(
+        "Rollouts", html_table(["deployment", "revision", "version", "started", "completed", "took"], rows)
+    )
 
 
 def _argo(rollouts: dict[str, ArgoRollout]) -> str:
@@ -285,15 +214,15 @@ def _argo(rollouts: dict[str, ArgoRollout]) -> str:
     for name, argo in rollouts.items():
         facts = [("phase now", argo["phase"] or "—")]
         if argo["updated_s"] is not None:
-            facts.append(("update started", _clock(argo["updated_s"])))
+            facts.append(("update started", clock(argo["updated_s"])))
         if argo["completed_s"] is not None:
-            facts.append(("completed", _clock(argo["completed_s"])))
+            facts.append(("completed", clock(argo["completed_s"])))
         if argo["aborted_s"] is not None:
             after = argo["time_to_abort_s"]
             facts.append(
                 (
                     "aborted",
-                    _clock(argo["aborted_s"])
+                    clock(argo["aborted_s"])
                     + ("" if after is None else f" ({format_duration(after)} after the update)"),
                 )
             )
@@ -302,26 +231,26 @@ def _argo(rollouts: dict[str, ArgoRollout]) -> str:
         phases = " → ".join(f"{p['phase']} {format_clock(p['t'])}" for p in argo["phases"])
         if phases:
             facts.append(("phases", phases))
-        rows = [f"<tr><td>{_e(label)}</td><td>{_e(value)}</td></tr>" for label, value in facts]
-        html = _table(["figure", "value"], rows)
+        rows = [f"<tr><td>{esc(label)}</td><td>{esc(value)}</td></tr>" for label, value in facts]
+        html = html_table(["figure", "value"], rows)
         steps = [
-            f"<tr><td>{s['step']}/{s['of']}</td><td>{_e(s['description'])}</td><td>{_clock(s['t'])}</td></tr>"
+            f"<tr><td>{s['step']}/{s['of']}</td><td>{esc(s['description'])}</td><td>{clock(s['t'])}</td></tr>"
             for s in argo["steps_completed"]
         ]
         if steps:
-            html += "\n<h3>Steps completed</h3>\n" + _table(["step", "what", "done at"], steps)
+            html += "\n<h3>Steps completed</h3>\n" + html_table(["step", "what", "done at"], steps)
         for run in argo["analysis_runs"]:
             verdict = "pass" if run["phase"] == "Successful" else "fail" if run["phase"] in ("Failed", "Error") else ""
-            badge = f'<span class="badge {verdict}">{_e(run["phase"] or "—")}</span>'
+            badge = f'<span class="badge {verdict}">{esc(run["phase"] or "—")}</span>'
             measured = [
-                f"<tr><td>{_clock(m['started_s'])}</td><td>{_e(m['metric'])}{' (dry run)' * m['dry_run']}</td>"
-                f"<td>{_e(m['value'] or '—')}</td><td>{_e(m['phase'])}</td><td>{_e(m['message'])}</td></tr>"
+                f"<tr><td>{clock(m['started_s'])}</td><td>{esc(m['metric'])}{' (dry run)' * m['dry_run']}</td>"
+                f"<td>{esc(m['value'] or '—')}</td><td>{esc(m['phase'])}</td><td>{esc(m['message'])}</td></tr>"
                 for m in run["measurements"]
             ]
-            message = f' <span class="muted">{_e(run["message"])}</span>' if run["message"] else ""
-            html += f"\n<h3>AnalysisRun {_e(run['name'])} {badge}{message}</h3>\n"
-            html += _table(["measured at", "metric", "value", "phase", "message"], measured) if measured else ""
-        parts.append(_section(f"Argo Rollout {name}", html))
+            message = f' <span class="muted">{esc(run["message"])}</span>' if run["message"] else ""
+            html += f"\n<h3>AnalysisRun {esc(run['name'])} {badge}{message}</h3>\n"
+            html += html_table(["measured at", "metric", "value", "phase", "message"], measured) if measured else ""
+        parts.append(html_section(f"Argo Rollout {name}", html))
     return "\n".join(parts)
 
 
@@ -330,11 +259,11 @@ def _flags(rows: list[FlagRow]) -> str:
     if not rows:
         return ""
     cells = [
-        f"<tr><td>{_e(r['flag'])}</td><td>{_e(r['cohort'])}</td>"
-        f'<td class="num">{_e(flag_cohort_text(r["requests"], r["errors"]))}</td></tr>'
+        f"<tr><td>{esc(r['flag'])}</td><td>{esc(r['cohort'])}</td>"
+        f'<td class="num">{esc(flag_cohort_text(r["requests"], r["errors"]))}</td></tr>'
         for r in rows
     ]
-    return _section("Feature flags", _table(["flag", "cohort", "requests / failed (ratio)"], cells))
+    return html_section("Feature flags", html_table(["flag", "cohort", "requests / failed (ratio)"], cells))
 
 
 def _service_graph(result: Result) -> str:
@@ -347,7 +276,7 @@ def _service_graph(result: Result) -> str:
     data = base64.b64encode(graph_png(result)).decode("ascii")
     html = f'<div class="figure"><img alt="Service graph" src="data:image/png;base64,{data}"></div>'
     rows = [
-        f'<tr><td>{_e(name)}</td><td>{_e(s["workload"])}</td><td class="num">{_count(s["requests"])}</td>'
+        f'<tr><td>{esc(name)}</td><td>{esc(s["workload"])}</td><td class="num">{_count(s["requests"])}</td>'
         f'<td class="num">{_count(s["errors"])}</td>'
         f"<td>{'—' if s['availability'] is None else _percent(s['availability'])}</td>"
         f"<td>{_ms(s['p99_latency_max_s'])}</td>"
@@ -355,9 +284,9 @@ def _service_graph(result: Result) -> str:
         for name, s in summary["services"].items()
     ]
     header = ["service", "workload", "requests", "errors", "availability", "worst p99", "fallbacks", "degraded"]
-    html += "\n<h3>Services</h3>\n" + _table(header, rows)
+    html += "\n<h3>Services</h3>\n" + html_table(header, rows)
     rows = [
-        f'<tr class="{"warning" if failing(e) else ""}"><td>{_e(e["caller"])} → {_e(e["callee"])}</td>'
+        f'<tr class="{"warning" if failing(e) else ""}"><td>{esc(e["caller"])} → {esc(e["callee"])}</td>'
         + "".join(
             f'<td class="num">{_count(e[k])}</td>'
             for k in ("calls", "failed", "attempts", "retries", "retries_denied", "timeouts", "skipped")
@@ -366,15 +295,15 @@ def _service_graph(result: Result) -> str:
         for e in summary.get("edges") or []
     ]
     header = ["call", "calls", "failed", "attempts", "retries", "denied", "timeouts", "skipped", "mean"]
-    html += "\n<h3>Calls</h3>\n" + _table(header, rows, "events")
+    html += "\n<h3>Calls</h3>\n" + html_table(header, rows, "events")
     rows = [
-        f"<tr><td>{_e(b['service'])} ({_e(b['workload'])})</td><td>{_clock(b['started_s'])}–{_clock(b['ended_s'])}</td>"
-        f"<td>{_e(', '.join(f['service'] for f in b['felt_by']) or 'nobody')}</td></tr>"
+        f"<tr><td>{esc(b['service'])} ({esc(b['workload'])})</td><td>{clock(b['started_s'])}–{clock(b['ended_s'])}</td>"
+        f"<td>{esc(', '.join(f['service'] for f in b['felt_by']) or 'nobody')}</td></tr>"
         for b in summary.get("blast_radius") or []
     ]
     if rows:
-        html += "\n<h3>Blast radius of each rollout</h3>\n" + _table(["rolled out", "while", "felt by"], rows)
-    return _section("Service graph", html)
+        html += "\n<h3>Blast radius of each rollout</h3>\n" + html_table(["rolled out", "while", "felt by"], rows)
+    return html_section("Service graph", html)
 
 
 def _ms(seconds: float | None) -> str:
@@ -385,11 +314,11 @@ def _actions(actions: list[Action]) -> str:
     if not actions:
         return ""
     rows = [
-        f'<tr class="{"warning" if a["failed"] else ""}"><td class="time">{_clock(a["t"])}</td>'
-        f"<td>{_e(a['action'])}</td><td>{_e(a['target'] or '—')}</td><td>{_e(a['message'])}</td></tr>"
+        f'<tr class="{"warning" if a["failed"] else ""}"><td class="time">{clock(a["t"])}</td>'
+        f"<td>{esc(a['action'])}</td><td>{esc(a['target'] or '—')}</td><td>{esc(a['message'])}</td></tr>"
         for a in actions
     ]
-    return _section("Operator actions", _table(["time", "action", "target", "answer"], rows, "events"))
+    return html_section("Operator actions", html_table(["time", "action", "target", "answer"], rows, "events"))
 
 
 def _figure(result: Result) -> str:
@@ -397,7 +326,7 @@ def _figure(result: Result) -> str:
     alt = "Timeline: pods per ReplicaSet" + (
         ", traffic share, error ratio and p99 latency" if result["traffic"] else ""
     )
-    return _section("Timeline", f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">', "figure")
+    return html_section("Timeline", f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">', "figure")
 
 
 def _events(events: list[Event]) -> str:
@@ -408,13 +337,13 @@ def _events(events: list[Event]) -> str:
         reason, warning = event["reason"], event.get("type") == "Warning"
         extra = ""
         if folded.count > 1:
-            extra = f' <span class="repeats">×{folded.count}, last {_e(format_clock(folded.last))}</span>'
+            extra = f' <span class="repeats">×{folded.count}, last {esc(format_clock(folded.last))}</span>'
         css = "alert" if reason == "AlertFiring" else "warning" if warning else "action" if reason in ACTIONS else ""
         rows.append(
-            f'<tr class="{css}"><td class="time">{_e(format_clock(event["t"]))}</td>'
-            f'<td class="type">{_e(event.get("type", "Normal"))}</td>'
-            f'<td class="reason">{_e(reason)}</td><td class="object">{_e(object_name(event))}</td>'
-            f'<td class="message">{_e(event["message"])}{extra}</td></tr>'
+            f'<tr class="{css}"><td class="time">{esc(format_clock(event["t"]))}</td>'
+            f'<td class="type">{esc(event.get("type", "Normal"))}</td>'
+            f'<td class="reason">{esc(reason)}</td><td class="object">{esc(object_name(event))}</td>'
+            f'<td class="message">{esc(event["message"])}{extra}</td></tr>'
         )
     count = f'<p class="muted">{len(events)} events; repeats of an event are folded into its first row.</p>'
-    return _section("Events", count + _table(["time", "type", "reason", "object", "message"], rows, "events"))
+    return html_section("Events", count + html_table(["time", "type", "reason", "object", "message"], rows, "events"))

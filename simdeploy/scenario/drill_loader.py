@@ -3,7 +3,6 @@ with errors that name the file and the field."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 from simdeploy.k8s.kubectl_cli import KubectlCommand, KubectlLineError, parse_kubectl
 from simdeploy.scenario.drill import ConditionSpec, DrillSpec, RunbookSpec
 from simdeploy.scenario.errors import Problem, ScenarioError
-from simdeploy.scenario.loader import Scenario, _problem, _read_manifests, default_namespace, load_scenario
+from simdeploy.scenario.loader import Scenario, _problem, _read_manifests, default_namespace, load_scenario, read_spec
 from simdeploy.scenario.schema import ManifestRef
 from simdeploy.scenario.yamlfile import read_yaml
 from simdeploy.sim.metrics.promql import PromQLError, parse
@@ -39,24 +38,9 @@ class Drill:
         return default_namespace(self.scenario)
 
 
-def is_drill(data: object) -> bool:
-    return isinstance(data, dict) and data.get("kind") == "Drill"
-
-
 def load_drill(source: str | Path | dict, base_dir: str | Path | None = None) -> Drill:
     """Read and validate a drill from a file or a dict; ScenarioError with every problem otherwise."""
-    if isinstance(source, dict):
-        name, data, directory = "<dict>", copy.deepcopy(source), Path(base_dir or ".")
-    else:
-        path = Path(source)
-        name, directory = str(path), Path(base_dir) if base_dir else path.parent
-        data = read_yaml(path)
-        if not isinstance(data, dict):
-            raise ScenarioError(name, [Problem("", "expected a YAML mapping with metadata, scenario and runbook")])
-    try:
-        spec = DrillSpec.model_validate(data)
-    except ValidationError as error:
-        raise ScenarioError(name, [_problem(e) for e in error.errors()]) from None
+    spec, _, name, directory = read_spec(source, base_dir, DrillSpec, "metadata, scenario and runbook")
     problems: list[Problem] = []
     runbook = _runbook(spec, directory, problems)
     scenario = _scenario(spec, directory, problems)

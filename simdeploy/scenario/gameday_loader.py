@@ -11,14 +11,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from simdeploy.scenario import schema
 from simdeploy.scenario.drill import SloSpec
 from simdeploy.scenario.drill_loader import Drill, check_runbook, load_drill
 from simdeploy.scenario.errors import Problem, ScenarioError
 from simdeploy.scenario.gameday import FaultSpec, GameDaySpec
-from simdeploy.scenario.loader import Scenario, _problem, default_namespace, load_scenario
+from simdeploy.scenario.loader import Scenario, default_namespace, load_scenario, read_spec
 from simdeploy.scenario.yamlfile import read_yaml
 
 
@@ -68,18 +66,7 @@ def draw_moments(faults: list[FaultSpec], seed: int) -> list[float]:
 
 def load_gameday(source: str | Path | dict, base_dir: str | Path | None = None) -> GameDay:
     """Read and validate a game day from a file or a dict; ScenarioError with every problem otherwise."""
-    if isinstance(source, dict):
-        name, data, directory = "<dict>", copy.deepcopy(source), Path(base_dir or ".")
-    else:
-        path = Path(source)
-        name, directory = str(path), Path(base_dir) if base_dir else path.parent
-        data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ScenarioError(name, [Problem("", "expected a YAML mapping with metadata, scenario, players and faults")])
-    try:
-        spec = GameDaySpec.model_validate(data)
-    except ValidationError as error:
-        raise ScenarioError(name, [_problem(e) for e in error.errors()]) from None
+    spec, data, name, directory = read_spec(source, base_dir, GameDaySpec, "metadata, scenario, players and faults")
     problems: list[Problem] = []
     drill = None
     if spec.drill is not None:

@@ -7,9 +7,9 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simdeploy.k8s.admission import admit
 from simdeploy.k8s.decoding import drop_nulls
@@ -127,6 +127,29 @@ def load_scenario(source: str | Path | dict, base_dir: str | Path | None = None)
         scenario.warnings += flag_warnings(spec, scenario.flag_state)
     scenario.warnings += schema_warnings(scenario)
     return scenario
+
+
+Spec = TypeVar("Spec", bound=BaseModel)
+
+
+def read_spec(
+    source: str | Path | dict, base_dir: str | Path | None, model: type[Spec], holds: str
+) -> tuple[Spec, dict, str, Path]:
+    """A drill's or game day's document (a file, or a dict) validated by `model`: (spec, the document as read, the
+    name errors give, the directory its paths are relative to). ScenarioError when it is not a mapping (of what
+    `holds`) or not valid."""
+    if isinstance(source, dict):
+        name, data, directory = "<dict>", copy.deepcopy(source), Path(base_dir or ".")
+    else:
+        path = Path(source)
+        name, directory = str(path), Path(base_dir) if base_dir else path.parent
+        data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(name, [Problem("", f"expected a YAML mapping with {holds}")])
+    try:
+        return model.model_validate(data), data, name, directory
+    except ValidationError as error:
+        raise ScenarioError(name, [_problem(e) for e in error.errors()]) from None
 
 
 def _alert_names(scenario: Scenario) -> set[str]:
