@@ -231,6 +231,20 @@ def test_a_toggle_reaches_the_traffic_over_one_polling_interval_and_not_before()
     assert reasons == [(60, "FlagDisabled"), (70, "FlagPropagated")]
 
 
+def test_a_flag_changed_again_within_the_polling_interval_propagates_only_its_last_state():
+    timeline = [
+        {"at": "60s", "action": "disable-flag", "flag": "checkout"},
+        {"at": "64s", "action": "enable-flag", "flag": "checkout"},  # changed its mind before every pod polled
+        {"at": "66s", "action": "disable-flag", "flag": "slow"},  # another flag's change is not this one's
+    ]
+    features = [feature(rollout=None), feature("slow", rollout=None)]
+    sim = simdeploy.load(scenario(features, timeline=timeline, propagation="10s"))
+    sim.run()
+    events = [(e["t"], e["name"], e["reason"]) for e in sim.result()["events"] if e["reason"] == "FlagPropagated"]
+    assert events == [(74, "checkout", "FlagPropagated"), (76, "slow", "FlagPropagated")]
+    assert "checkout enabled" in next(e["message"] for e in sim.result()["events"] if e["t"] == 74)
+
+
 def test_without_propagation_a_toggle_applies_from_the_next_tick():
     sim = simdeploy.load(
         scenario(

@@ -163,6 +163,24 @@ def test_steps_are_matched_to_the_first_player_command_after_the_fault_with_the_
     assert rows[0]["done_by"] == {"user": "alice", "command": "python get deployments", "at_s": 260}
 
 
+def test_a_player_switching_the_flag_on_the_console_does_the_flag_step_and_the_curl_is_their_command(runbook_steps):
+    off = "/unleash/api/admin/projects/default/features/ledger-v2/environments/production/off"
+    log = [
+        request(240, "chris", "POST", off, code=403, agent="curl/8.5.0"),  # an observer may not
+        request(250, "alice", "POST", off, agent="curl/8.5.0"),
+    ]
+    commands = group_commands(log, ROLES)
+    assert [(c["user"], c["command"], c["targets"], c["wrote"], c["refused"]) for c in commands] == [
+        ("chris", "curl disable-flag ledger-v2", ["features/ledger-v2"], False, True),
+        ("alice", "curl disable-flag ledger-v2", ["features/ledger-v2"], True, False),
+    ]
+    actions = [
+        {"t": 250, "action": "disable-flag", "target": "ledger-v2", "message": "", "failed": False, "by": "alice"}
+    ]
+    flag_step = match_steps(runbook_steps, commands, actions, since=120)[-1]
+    assert flag_step["done_by"] == {"user": "alice", "command": "disable-flag ledger-v2", "at_s": 250}
+
+
 def test_a_refused_or_failed_write_does_not_do_a_step(runbook_steps):
     log = [*undo(200, "bao", "u", code=403), *undo(210, "alice", "v", code=409)]
     rows = match_steps(runbook_steps, group_commands(log, ROLES), [], since=120)

@@ -24,16 +24,18 @@ PREFIX = ("simdeploy", "v1")
 _ACTION = TypeAdapter(schema.Action)
 
 
-def handle(api, method: str, parts: list[str], body: bytes, hidden: Collection[int] = ()) -> tuple[int, dict]:
-    """Answer /simdeploy/v1/<what>; `parts` is the path after the prefix; `hidden`: timeline events the caller
-    is not shown (a game day's hidden faults)."""
+def handle(
+    api, method: str, parts: list[str], body: bytes, hidden: Collection[int] = (), user: str | None = None
+) -> tuple[int, dict]:
+    """Answer /simdeploy/v1/<what> for `user`; `parts` is the path after the prefix; `hidden`: timeline events the
+    caller is not shown (a game day's hidden faults)."""
     match parts, method:
         case ["clock"], "GET":
             return 200, clock_status(api)
         case ["clock"], "PATCH" | "POST" | "PUT":
             return 200, change_clock(api, decode_body(body))
         case ["actions"], "POST":
-            return 201, run_action(api, decode_body(body))
+            return 201, run_action(api, decode_body(body), by=user)
         case ["timeline"], "GET":
             with api.lock:
                 events = [e for n, e in enumerate(api.sim.recorder.events) if n not in hidden]
@@ -72,13 +74,13 @@ def change_clock(api, request: dict) -> dict:
         return clock_status(api)
 
 
-def run_action(api, request: dict) -> dict:
-    """Run one timeline action at the current simulated time; its events are the answer."""
+def run_action(api, request: dict, by: str | None = None) -> dict:
+    """Run one timeline action at the current simulated time, by the user `by`; its events are the answer."""
     if "at" in request:
         raise bad_request("actions run now: leave out `at`")
     try:
         action = _ACTION.validate_python({**request, "at": 0})
-        run = operator_action(action, api.namespace)
+        run = operator_action(action, api.namespace, by)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'action'}: {e['msg']}" for e in error.errors())
         raise ApiError(422, "Invalid", f"invalid action: {problems}") from None

@@ -9,6 +9,7 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -41,7 +42,8 @@ class ControlClient:
         req = urllib.request.Request(self.server + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(req, context=self._tls, timeout=self.timeout) as answer:
-                return json.loads(answer.read())
+                data = answer.read()
+                return json.loads(data) if data else {}  # Unleash answers a switched flag with an empty 200
         except urllib.error.HTTPError as error:
             try:
                 message = json.loads(error.read()).get("message", error.reason)
@@ -63,6 +65,13 @@ class ControlClient:
 
     def timeline(self) -> dict:
         return self.request("GET", "/simdeploy/v1/timeline")
+
+    def switch_flag(self, name: str, on: bool, project: str = "default") -> dict:
+        """Turn a feature on or off through the flag console (Unleash's Admin API); the feature as it is now."""
+        feature_path = f"/unleash/api/admin/projects/{quote(project, safe='')}/features/{quote(name, safe='')}"
+        environment = self.request("GET", feature_path)["environments"][0]["name"]
+        self.request("POST", f"{feature_path}/environments/{quote(environment, safe='')}/{'on' if on else 'off'}")
+        return self.request("GET", feature_path)
 
 
 def _tls_context(cluster: dict) -> ssl.SSLContext:

@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from simdeploy.apiserver import bodies, control, discovery, openapi, protobuf, proxy, reviews, views, writes
+from simdeploy.apiserver import bodies, control, discovery, openapi, protobuf, proxy, reviews, unleash, views, writes
 from simdeploy.apiserver.authorization import authorize, request_attributes
 from simdeploy.apiserver.discovery import api_resource_list
 from simdeploy.apiserver.resources import GROUPS, REVIEW, STORE, Resource, find
@@ -129,8 +129,12 @@ class ApiHandler(BaseHTTPRequestHandler):
                 self._send(error.code, json.dumps(error.status()).encode())
 
     def _authenticate(self) -> User:
-        header = self.headers.get("Authorization", "")
+        header = self.headers.get("Authorization", "").strip()
         scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            # Unleash's clients send the token alone (`Authorization: <token>`): accepted on the flag console only.
+            on_unleash = tuple(p for p in urlsplit(self.path).path.split("/") if p)[:2] == unleash.PREFIX
+            scheme, token = ("bearer", header) if on_unleash and header and " " not in header else ("", "")
         user = self.server.api.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
             raise unauthorized()
@@ -164,8 +168,12 @@ class ApiHandler(BaseHTTPRequestHandler):
         if self._route_meta(method, parts):
             return
         if tuple(parts[:2]) == control.PREFIX:
-            code, document = control.handle(self.server.api, method, parts[2:], body, self._hidden())
+            code, document = control.handle(self.server.api, method, parts[2:], body, self._hidden(), self._user.name)
             self._send(code, json.dumps(document).encode())
+            return
+        if tuple(parts[:2]) == unleash.PREFIX:
+            code, answer = unleash.handle(self.server.api, method, parts[2:], self._user.name)
+            self._send(code, b"" if answer is None else json.dumps(answer).encode())
             return
         if len(parts) >= 2 and parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]

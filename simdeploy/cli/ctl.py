@@ -1,4 +1,5 @@
-"""`simdeploy ctl`: a game-day facilitator's hands on a running `simdeploy serve` (clock, faults, timeline)."""
+"""`simdeploy ctl`: a game-day facilitator's hands on a running `simdeploy serve` (clock, faults, timeline), and
+the flag console anyone with a player's kubeconfig may use (`ctl flag`)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,27 @@ def ctl_do(
     console.print(f"{format_duration(done['at_s'])}  {done['action']}: {done['message']}", **say)
     for event in done["events"]:
         console.print(f"  {event['kind']}/{event['name']}  {event['reason']}  {event['message']}", **say)
+
+
+@ctl.command("flag")
+def ctl_flag(
+    switch: str = typer.Argument(..., help="enable or disable.", metavar="enable|disable"),
+    name: str = typer.Argument(..., help="The feature flag, as Unleash names it."),
+    project: str = typer.Option("default", help="The Unleash project of the flag."),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+) -> None:
+    """Turn a feature flag on or off through Unleash's Admin API on serve, as yourself (players may; observers not)."""
+    if switch not in ("enable", "disable"):
+        raise fail(f"flag: {switch!r}: use enable or disable")
+    feature = _control(kubeconfig, lambda c: c.switch_flag(name, switch == "enable", project))
+    environment = feature["environments"][0]
+    state = "enabled" if environment["enabled"] else "disabled"
+    console.print(
+        f"feature {feature['name']} {state} in {environment['name']} (project {feature['project']}); "
+        "the pods' SDKs see it as they poll",
+        highlight=False,
+        markup=False,
+    )
 
 
 @ctl.command("timeline")

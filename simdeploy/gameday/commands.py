@@ -4,7 +4,8 @@ kubectl names the command and the invocation in every request it sends (`Kubectl
 `Kubectl-Session: <uuid>`; KEP-859, kubernetes/kubernetes staging/src/k8s.io/cli-runtime/pkg/genericclioptions/
 command_headers.go), so one invocation's requests (discovery, GETs, the PATCH) make one command. Other clients
 (the Python client, curl) send no such headers: their requests make one command per run of the same verb on the
-same resource by the same person, a few seconds apart at most.
+same resource by the same person, a few seconds apart at most. A flag turned on or off through the flag console
+(Unleash's Admin API, apiserver/unleash.py) is a command of its own: `curl disable-flag new-checkout-flow`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ def resource_of(path: str) -> tuple[str, str, str, str] | None:
         namespace, rest = rest[1], rest[2:]
     rest = rest + [""] * (3 - len(rest))
     return namespace, rest[0], rest[1], "/".join(rest[2:]).strip("/")
+
+
+def flag_switch_of(request: Request) -> tuple[str, str] | None:
+    """(enable-flag | disable-flag, feature) of a POST to the flag console's on/off; None for anything else."""
+    parts = [p for p in request["path"].split("/") if p]
+    if request["method"] != "POST" or len(parts) != 10 or parts[:4] != ["unleash", "api", "admin", "projects"]:
+        return None
+    if parts[5] != "features" or parts[7] != "environments" or parts[9] not in ("on", "off"):
+        return None
+    return ("enable-flag" if parts[9] == "on" else "disable-flag"), parts[6]
 
 
 def target_text(target: tuple[str, str, str, str]) -> str:
@@ -91,6 +102,9 @@ def group_commands(log: list[Request], roles: dict[str, str]) -> list[dict]:
 def _plain_text(request: Request) -> str:
     """A header-less request's command: the client and what it did (`python list pods`)."""
     agent = (request.get("user_agent") or "client").split("/", 1)[0].split(" ", 1)[0] or "client"
+    switch = flag_switch_of(request)
+    if switch is not None:
+        return f"{agent} {switch[0]} {switch[1]}"
     target = resource_of(request["path"])
     what = target[1] if target else request["path"]
     return f"{agent} {verb_of(request)} {what}"
@@ -123,12 +137,13 @@ def _add(command: dict, request: Request) -> None:
     code = request["code"]
     command["codes"][str(code)] = command["codes"].get(str(code), 0) + 1
     target = resource_of(request["path"])
-    if target is None:
+    switch = flag_switch_of(request)
+    if target is None and switch is None:
         return  # discovery and the like: part of the command, but no object of it
     verb = verb_of(request)
     _once(command["verbs"], verb)
-    _once(command["targets"], target_text(target))
-    if target[0]:
+    _once(command["targets"], target_text(target) if target else f"features/{switch[1]}")
+    if target and target[0]:
         _once(command["namespaces"], target[0])
     if verb not in ("get", "list", "watch") and code < 400:
         command["wrote"] = True

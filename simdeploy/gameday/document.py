@@ -28,7 +28,7 @@ def after_action(session: GameDaySession, status: str, predicted: dict | None) -
     record = {"trigger_s": page_s, "acknowledged_s": acknowledged["at_s"] if acknowledged else None}
     incident = incident_figures(result, record, fault_s, slo)
     faulted = set(session.fault_actions)
-    actions = [a for n, a in enumerate(result["actions"]) if n not in faulted]  # the facilitator's, by hand
+    actions = [a for n, a in enumerate(result["actions"]) if n not in faulted]  # by hand: ctl do, the flag console
     steps = match_steps(expected_steps(gameday.drill), commands, actions, fault_s) if gameday.drill else []
     result["gameday"] = {
         "name": gameday.name,

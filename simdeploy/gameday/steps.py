@@ -82,8 +82,8 @@ def match_steps(steps: list[dict], commands: list[dict], actions: list[dict], si
 
     A kubectl step is done by the same kubectl command on one of its objects (the `Kubectl-Command` header), or,
     from a client that names no command, by the same kind of request on it: a write for a step that changes
-    something, a read for one that looks. A flag or route step is done by the facilitator's action on it (the team
-    asks; the console is the facilitator's). Waits are not actions: `status` "no action".
+    something, a read for one that looks. A flag or route step is done by the action on it: a player's through the
+    flag console, or the facilitator's `ctl do` when the team asks. Waits are not actions: `status` "no action".
     """
     rows = []
     for step in steps:
@@ -142,4 +142,4 @@ def _by_command(command: dict) -> dict:
 
 
 def _by_action(action: dict) -> dict:
-    return {"user": "admin", "command": f"{action['action']} {action['target']}", "at_s": action["t"]}
+    return {"user": action.get("by", "admin"), "command": f"{action['action']} {action['target']}", "at_s": action["t"]}

@@ -153,8 +153,9 @@ def describe(action: schema.ActionBase) -> str:
     return f"{action.action} {target}" if target else action.action
 
 
-def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Simulation], str]:
-    """A timeline action to run now, by hand (the facilitator's `simdeploy ctl do`); `apply` needs manifests."""
+def operator_action(action: schema.ActionBase, default_ns: str, by: str | None = None) -> Callable[[Simulation], str]:
+    """A timeline action to run now, by hand (`simdeploy ctl do`, the flag console), by the user `by`; `apply`
+    needs manifests."""
     if isinstance(action, schema.ApplyAction):
         raise ValueError("apply: use `kubectl apply -f` against the served cluster")
     if isinstance(action, schema.SyncAction):
@@ -165,7 +166,7 @@ def operator_action(action: schema.ActionBase, default_ns: str) -> Callable[[Sim
         run = _checked_scale(action, action.namespace or default_ns)
     else:
         run = _action(action, [], default_ns)
-    return lambda sim: sim.act(describe(action), run)  # kept in the result's `actions`, like the timeline's
+    return lambda sim: sim.act(describe(action), run, by)  # kept in the result's `actions`, like the timeline's
 
 
 def scheduled_action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:

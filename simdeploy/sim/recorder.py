@@ -50,12 +50,12 @@ class Recorder:
             }
         )
 
-    def action(self, description: str, message: str, failed: bool = False) -> None:
-        """An operator action ran: `description` is the action's name and what it names (`set-image web`)."""
+    def action(self, description: str, message: str, failed: bool = False, by: str | None = None) -> None:
+        """An operator action ran: `description` is the action's name and what it names (`set-image web`); `by`
+        who ran it by hand on a served world."""
         action, _, target = description.partition(" ")
-        self.actions.append(
-            {"t": seconds(self.now()), "action": action, "target": target or None, "message": message, "failed": failed}
-        )
+        record = {"t": seconds(self.now()), "action": action, "target": target or None, "message": message}
+        self.actions.append({**record, "failed": failed, **({"by": by} if by is not None else {})})
 
     def replica_set(self, rs: dict) -> None:
         """Add a series row when a ReplicaSet's spec, ready or available count changed."""

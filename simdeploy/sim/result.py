@@ -55,6 +55,7 @@ class Action(TypedDict):
     target: str | None  # the Deployment, Rollout, node, image or flag it names
     message: str  # what it answered (kubectl's line), or the error
     failed: bool
+    by: NotRequired[str]  # on a served world: the user who ran it (`simdeploy ctl do`, the Unleash flag console)
 
 
 class ReplicaSet(TypedDict):

@@ -166,17 +166,18 @@ class Simulation:
 
         self.clock.call_at(moment, run)
 
-    def act(self, description: str, apply: Callable[[Simulation], str]) -> str:
+    def act(self, description: str, apply: Callable[[Simulation], str], by: str | None = None) -> str:
         """Run an operator action now and keep it in the result's `actions`; a kubectl error is kept, then raised.
 
-        `description` is the action's name and what it names, as the scenario's timeline says it (`drain node-2`).
+        `description` is the action's name and what it names, as the scenario's timeline says it (`drain node-2`);
+        `by` is who ran it by hand on a served world (the user its token names), None for the timeline.
         """
         try:
             message = apply(self) or ""
         except ACTION_ERRORS as error:
-            self.recorder.action(description, f"error: {error}", failed=True)
+            self.recorder.action(description, f"error: {error}", failed=True, by=by)
             raise
-        self.recorder.action(description, message)
+        self.recorder.action(description, message, by=by)
         return message
 
     def run_until(self, moment: float, progress: Callable[[float], None] | None = None) -> None:

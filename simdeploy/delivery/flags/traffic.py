@@ -83,6 +83,7 @@ class FlagRuntime:
         self.rng = rng
         self.flags = FlagSet.from_unleash(self.state, rng)
         self._cache: dict[str, Mix] = {}
+        self._last_change: dict[str, float] = {}  # flag -> when it last changed, for its propagation's event
         self.history: list[tuple[float, Mix]] = [(float("-inf"), self._evaluate())]  # (moment, mix), oldest first
 
     # -- what the traffic model asks -------------------------------------------------
@@ -139,10 +140,13 @@ class FlagRuntime:
         message = f"feature {name} {what} in Unleash ({1 - off:.1%} of users); the pods' SDKs see it as they poll"
         self.recorder.event("Flag", name, reason, message)
         if self.propagation > 0:
-            self.clock.call_later(self.propagation, lambda: self._propagated(name, what))
+            changed = self._last_change[name] = self.clock.now
+            self.clock.call_later(self.propagation, lambda: self._propagated(name, what, changed))
         return f"flag/{name} {what}"
 
-    def _propagated(self, name: str, what: str) -> None:
+    def _propagated(self, name: str, what: str, changed: float) -> None:
+        if self._last_change.get(name) != changed:
+            return  # changed again since: some pods already run the newer state, whose own propagation is told
         message = f"every pod has polled feature {name} {what} ({self.propagation:g}s polling interval)"
         self.recorder.event("Flag", name, "FlagPropagated", message)
 
