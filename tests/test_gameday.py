@@ -187,6 +187,44 @@ def test_a_scripted_team_plays_a_game_day_and_the_report_attributes_every_comman
     assert "look at the rollout history" in missed and "roll back" not in missed
 
 
+def ctl_flag(game: GameDayProcess, who: str, switch: str) -> subprocess.CompletedProcess:
+    """`simdeploy ctl flag SWITCH new-checkout-flow` typed by `who` with their own kubeconfig."""
+    command = [sys.executable, "-m", "simdeploy", "ctl", "flag", switch, "new-checkout-flow"]
+    return subprocess.run([*command, "--kubeconfig", str(game.kubeconfigs[who])], capture_output=True, text=True)
+
+
+@needs_kubectl
+def test_a_player_pulls_the_flag_on_the_flag_console_and_the_report_credits_them(tmp_path):
+    path = gameday_file(tmp_path, drill=str(ROOT / "drills" / "rollback-flag-off.yaml"))
+    fault = load_gameday(path).faults[0].at
+    document_path = tmp_path / "after.json"
+    game = GameDayProcess(path, tmp_path, "--report", str(tmp_path / "after.html"), "--json", str(document_path))
+    try:
+        game.wait_until(fault + 120)  # the page came at about fault + 1m45
+        refused = ctl_flag(game, "chris", "disable")
+        assert refused.returncode == 2 and 'User "chris" cannot post path' in refused.stderr
+        pulled = ctl_flag(game, "alice", "disable")
+        assert pulled.returncode == 0, pulled.stderr
+        assert pulled.stdout.startswith("feature new-checkout-flow disabled in production")
+        game.process.wait(timeout=90)
+    finally:
+        game.process.kill()
+        game.reader.join(timeout=10)
+    assert game.process.returncode == 0, game.process.stderr.read()
+    gameday = json.loads(document_path.read_text())["gameday"]
+    typed = [(c["user"], c["command"], c["targets"], c["wrote"], c["refused"]) for c in gameday["commands"]]
+    assert typed == [
+        ("chris", "simdeploy ctl flag", ["features/new-checkout-flow"], False, True),
+        ("alice", "simdeploy ctl flag", ["features/new-checkout-flow"], True, False),
+    ]
+    step = next(s for s in gameday["steps"] if s["name"] == "turn the new checkout flow off")
+    assert step["status"] == "done" and step["done_by"]["user"] == "alice"
+    assert step["done_by"]["command"] == "disable-flag new-checkout-flow"
+    incident = gameday["incident"]
+    assert gameday["acknowledged_by"]["user"] == "alice"  # the observer's refused try acknowledges nothing
+    assert step["done_by"]["at_s"] < incident["mitigated_s"]  # the SDKs polled, the errors stopped
+
+
 @needs_kubectl
 def test_an_interrupted_game_day_exits_130_and_still_writes_its_report(tmp_path):
     path = gameday_file(tmp_path, duration="30m", speed=5, predict={"seeds": 1})

@@ -8,10 +8,13 @@ import os
 import ssl
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import yaml
+
+USER_AGENT = "simdeploy-ctl"
 
 
 class ControlError(RuntimeError):
@@ -21,7 +24,10 @@ class ControlError(RuntimeError):
 class ControlClient:
     """Talks to one `simdeploy serve`, found through the current context of a kubeconfig."""
 
-    def __init__(self, kubeconfig: Path | None = None, timeout: float = 10):
+    def __init__(self, kubeconfig: Path | None = None, timeout: float = 10, command: str | None = None):
+        """`command` names what the person typed (`simdeploy ctl flag`): sent with a session id as kubectl sends
+        its own (KEP-859's Kubectl-Command and Kubectl-Session), so a game day reads its requests as one command."""
+        self.command, self.session = command, uuid.uuid4().hex if command else None
         path = kubeconfig or Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser()
         try:
             config = yaml.safe_load(path.read_text())
@@ -36,7 +42,9 @@ class ControlClient:
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body, allow_nan=False).encode()
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.command:
+            headers |= {"Kubectl-Command": self.command, "Kubectl-Session": self.session}
         if data is not None:
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.server + path, data=data, headers=headers, method=method)

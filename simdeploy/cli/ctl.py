@@ -18,11 +18,11 @@ app.add_typer(ctl, name="ctl")
 KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", help="The kubeconfig serve wrote (default: $KUBECONFIG).")
 
 
-def _control(kubeconfig: Path | None, call):
+def _control(kubeconfig: Path | None, call, command: str | None = None):
     from simdeploy.apiserver.control_client import ControlClient, ControlError
 
     try:
-        return call(ControlClient(kubeconfig))
+        return call(ControlClient(kubeconfig, command=command))
     except ControlError as error:
         raise fail(str(error)) from None
 
@@ -100,7 +100,7 @@ def ctl_flag(
     """Turn a feature flag on or off through Unleash's Admin API on serve, as yourself (players may; observers not)."""
     if switch not in ("enable", "disable"):
         raise fail(f"flag: {switch!r}: use enable or disable")
-    feature = _control(kubeconfig, lambda c: c.switch_flag(name, switch == "enable", project))
+    feature = _control(kubeconfig, lambda c: c.switch_flag(name, switch == "enable", project), "simdeploy ctl flag")
     environment = feature["environments"][0]
     state = "enabled" if environment["enabled"] else "disabled"
     console.print(

@@ -218,7 +218,8 @@ def _steps(gameday: dict) -> str:
     note = (
         '<p class="muted">A step is done by the first player command after the fault with the same kubectl command '
         "on the same object (kubectl's Kubectl-Command header), or from another client the same kind of request "
-        "on it; flag and route steps by the facilitator's action (the console is the facilitator's).</p>"
+        "on it; a flag step by a player's switch on the flag console (or the facilitator's action), a route step "
+        "by the facilitator's action.</p>"
     )
     return html_section(f"Runbook: {gameday['runbook']}", note + html)
 

@@ -154,13 +154,17 @@ def _moments(errors, lanes, gameday: dict) -> None:
             ha="right" if fault["fired_s"] > 0.6 * errors.get_xlim()[1] else "left",
         )
     incident = gameday["incident"]
+    height, last = 0.74, None
     for key, label in MOMENTS:
         t = incident.get(key)
         if t is None:
             continue
         for ax in (errors, lanes):
             ax.axvline(t, color="#555", linewidth=0.9, linestyle="--", zorder=1.5)
-        errors.annotate(f" {label}", (t, 0.74), xycoords=("data", "axes fraction"), fontsize=7.5, color="#333")
+        # A moment close after the last labelled one gets its label lower, so the two stay readable.
+        height = height - 0.12 if last is not None and t - last < 0.08 * errors.get_xlim()[1] else 0.74
+        errors.annotate(f" {label}", (t, height), xycoords=("data", "axes fraction"), fontsize=7.5, color="#333")
+        last = t
 
 
 def gameday_png(document: dict) -> bytes:
