@@ -223,6 +223,11 @@ def test_a_player_pulls_the_flag_on_the_flag_console_and_the_report_credits_them
     incident = gameday["incident"]
     assert gameday["acknowledged_by"]["user"] == "alice"  # the observer's refused try acknowledges nothing
     assert step["done_by"]["at_s"] < incident["mitigated_s"]  # the SDKs polled, the errors stopped
+    # The document alone gives the after-action report again, byte for byte.
+    again = tmp_path / "again.html"
+    rendered = CliRunner().invoke(app, ["report", "--from", str(document_path), "-o", str(again)])
+    assert rendered.exit_code == 0 and rendered.output == f"after-action report written to {again}\n"
+    assert again.read_bytes() == (tmp_path / "after.html").read_bytes()
 
 
 @needs_kubectl

@@ -100,7 +100,10 @@ def report(
     output: Path = typer.Option(..., "--output", "-o", help="Write the HTML report here."),
     seed: int | None = SEED_OPTION,
     from_path: Path | None = typer.Option(
-        None, "--from", help="Render this result document (`run --json`, `serve --json`) instead of running."
+        None,
+        "--from",
+        help="Render this result document (`run --json`, `serve --json`; `gameday --json`: its after-action report)"
+        " instead of running.",
     ),
 ) -> None:
     """Write a self-contained HTML report (verdicts, summary, figure, events); exit 1 if an expectation failed."""
@@ -118,9 +121,15 @@ def report(
         from simdeploy.scenario.build import build
 
         result = build(load(scenario), seed).run()
-    page = render_report(result)
+    if "gameday" in result:  # a game day's document (`gameday --json`): its after-action report again
+        from simdeploy.report.gameday import render_gameday_report
+
+        page = render_gameday_report(result)
+    else:
+        page = render_report(result)
     write_atomically(output, lambda stream: stream.write(page))
-    console.print(f"report written to {output}", highlight=False, markup=False, soft_wrap=True)
+    kind = "after-action report" if "gameday" in result else "report"
+    console.print(f"{kind} written to {output}", highlight=False, markup=False, soft_wrap=True)
     if failed_expectations(result):
         raise typer.Exit(EXIT_EXPECTATIONS_FAILED)
 
