@@ -109,6 +109,21 @@ def refused(tmp_path: Path, scenario: dict) -> str:
     return " ".join(result.output.split())
 
 
+def test_each_event_names_its_objects_namespace_and_the_timeline_shows_it(bundled_results):
+    events = bundled_results["payments-environments"]["events"]
+    scaled = {(e.get("namespace"), e["message"]) for e in events if e["reason"] == "ScalingReplicaSet" and e["t"] < 1}
+    assert {namespace for namespace, _ in scaled} == {"dev", "staging", "production"}
+    assert ("production", "Scaled up replica set payments-api-58849666bd from 0 to 12") in scaled
+    assert all("namespace" not in e for e in events if e["kind"] in ("Alert", "Action", "Node", "Flag"))
+    assert all(e.get("namespace") for e in events if e["kind"] in ("Pod", "ReplicaSet", "Deployment", "Service"))
+    output = runner.invoke(app, ["run", str(SCENARIO)]).output
+    header = next(line for line in output.splitlines() if "REASON" in line and "OBJECT" in line)
+    assert header.split()[:2] == ["NAMESPACE", "TIME"]
+    assert any(line.startswith("staging ") and "deployment/payments-api" in line for line in output.splitlines())
+    single = runner.invoke(app, ["run", str(ROOT / "scenarios" / "payments-rolling-update.yaml")]).output
+    assert "NAMESPACE" not in single  # one namespace: no column for it
+
+
 def test_the_seed_overlay_in_production_is_refused_by_the_digest_pin(tmp_path):
     scenario = scenario_copy(tmp_path)
     scenario["environments"][2]["overlay"] = "environments/payments/overlays/seed-production"

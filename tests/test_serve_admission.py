@@ -90,3 +90,18 @@ def test_the_refusals_are_the_api_servers_statuses(served):
     code, status = send(served, "PATCH", path, patch, "application/strategic-merge-patch+json")
     assert (code, status["reason"]) == (403, "Forbidden")
     assert status["message"].startswith('deployments.apps "payments-api" is forbidden: admission webhook')
+
+
+def test_kubectl_get_events_in_a_namespace_lists_that_environments_objects_only(served, tmp_path):
+    # The same Deployment in dev, staging and production: each namespace's events are its own (involvedObject).
+    done = kubectl(served, tmp_path, "get", "events", "-n", "staging", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    events = json.loads(done.stdout)["items"]
+    assert events and {e["involvedObject"]["namespace"] for e in events} == {"staging"}
+    deployment = [e for e in events if e["involvedObject"]["kind"] == "Deployment"]
+    with served.lock:
+        uid = served.sim.store.get("Deployment", "staging", "payments-api")["metadata"]["uid"]
+    assert deployment and {e["involvedObject"]["uid"] for e in deployment} == {uid}
+    described = kubectl(served, tmp_path, "describe", "deployment", "payments-api", "-n", "staging")
+    assert "Scaled up replica set" in described.stdout and "from 0 to 2" in described.stdout  # staging's size
+    assert "from 0 to 12" not in described.stdout  # production's, not staging's

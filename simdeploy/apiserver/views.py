@@ -19,10 +19,8 @@ def list_objects(sim, resource: Resource, namespace: str | None, hidden: Collect
         objects = namespaces.listed(sim)
     elif resource.source == STORE:
         objects = sim.store.list(resource.kind, namespace if resource.namespaced else None)
-    elif resource.source == "events":
-        objects = _events(sim, hidden)
     else:
-        objects = _RENDERERS[resource.source](sim)
+        objects = _events(sim, hidden) if resource.source == "events" else _RENDERERS[resource.source](sim)
         if namespace is not None and resource.namespaced:
             objects = [o for o in objects if o["metadata"].get("namespace") == namespace]
     return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
@@ -36,13 +34,17 @@ def get_object(sim, resource: Resource, namespace: str | None, name: str, hidden
     return next((o for o in list_objects(sim, resource, namespace, hidden) if o["metadata"]["name"] == name), None)
 
 
-def _involved(sim, kind: str, name: str) -> tuple[str, str | None]:
-    """The recorder's events carry no namespace or uid: take them from the object they are about, if it exists
-    (kubectl describe selects an object's events by involvedObject.uid)."""
+def _involved(sim, kind: str, name: str, namespace: str | None) -> tuple[str, str | None]:
+    """The namespace and uid of the object an event is about (kubectl describe selects an object's events by
+    involvedObject.uid): the event's namespace, else the object's; events about no object (alerts, flags, actions)
+    go to the one namespace in use, else default."""
     if kind in sim.store.kinds():
         for obj in sim.store.list(kind):
-            if obj["metadata"]["name"] == name:
-                return obj["metadata"].get("namespace") or "default", obj["metadata"].get("uid")
+            meta = obj["metadata"]
+            if meta["name"] == name and namespace in (None, meta.get("namespace")):
+                return meta.get("namespace") or "default", meta.get("uid")
+    if namespace:
+        return namespace, None
     used = [n for n in namespaces_in_use(sim) if n not in namespaces.SYSTEM]
     return (used[0] if len(used) == 1 else "default"), None
 
@@ -54,10 +56,10 @@ def _events(sim, hidden: Collection[int] = ()) -> list[dict]:
     reader that something was kept from them.
     """
     events = []
-    involved: dict[tuple[str, str], tuple[str, str | None]] = {}
+    involved: dict[tuple[str, str, str | None], tuple[str, str | None]] = {}
     shown = (event for number, event in enumerate(sim.recorder.events) if number not in hidden)
     for index, event in enumerate(shown):
-        key = (event["kind"], event["name"])
+        key = (event["kind"], event["name"], event.get("namespace"))
         if key not in involved:
             involved[key] = _involved(sim, *key)
         namespace, uid = involved[key]

@@ -197,19 +197,20 @@ class Observation:
 
     def _pod_event(self, event_type: str, pod: dict) -> None:
         """The moments worth a line on the observed timeline: a pod created, Ready, not Ready, gone."""
-        name = pod["metadata"]["name"]
+        name, namespace = pod["metadata"]["name"], pod["metadata"].get("namespace")
         if event_type == DELETED:
             self._ready.pop(name, None)
-            self.recorder.event("Pod", name, "Deleted", f"pod {name} is gone")
+            self.recorder.event("Pod", name, "Deleted", f"pod {name} is gone", namespace=namespace)
             return
         conditions = {c.get("type"): c.get("status") for c in (pod.get("status") or {}).get("conditions") or []}
         ready = conditions.get("Ready") == "True"
         if name not in self._ready:
             self.pods.setdefault(name, pod)
             image = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
-            self.recorder.event("Pod", name, "Created", f"pod {name} ({image})")
+            self.recorder.event("Pod", name, "Created", f"pod {name} ({image})", namespace=namespace)
         if ready != self._ready.get(name, False):
-            self.recorder.event("Pod", name, "Ready" if ready else "NotReady", "Ready" if ready else "not Ready")
+            said = "Ready" if ready else "not Ready"
+            self.recorder.event("Pod", name, "Ready" if ready else "NotReady", said, namespace=namespace)
         self._ready[name] = ready
 
     # -- the probe load -------------------------------------------------------------------------------------

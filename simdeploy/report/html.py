@@ -8,7 +8,7 @@ from simdeploy.k8s.duration import format_clock, format_duration
 from simdeploy.report.html_parts import CSS, clock, esc, html_section, html_table
 from simdeploy.report.marks import version_name
 from simdeploy.report.plot import figure_png, replica_sets
-from simdeploy.report.timeline import flag_cohort_text, fold_events, object_name
+from simdeploy.report.timeline import flag_cohort_text, fold_events, object_name, several_namespaces
 from simdeploy.sim.result import Action, Alert, ArgoRollout, Event, Expectation, FlagRow, Result, Summary
 
 # Operator actions: their rows in the event table stand out (alerts and warnings have their own colours).
@@ -332,6 +332,7 @@ def _figure(result: Result) -> str:
 def _events(events: list[Event]) -> str:
     """The event table: repeats folded as in the terminal timeline, one cell per column."""
     rows = []
+    namespaced = several_namespaces(events)
     for folded in fold_events(events):
         event = folded.event
         reason, warning = event["reason"], event.get("type") == "Warning"
@@ -339,11 +340,13 @@ def _events(events: list[Event]) -> str:
         if folded.count > 1:
             extra = f' <span class="repeats">×{folded.count}, last {esc(format_clock(folded.last))}</span>'
         css = "alert" if reason == "AlertFiring" else "warning" if warning else "action" if reason in ACTIONS else ""
+        namespace = f'<td class="namespace">{esc(event.get("namespace") or "-")}</td>' if namespaced else ""
         rows.append(
-            f'<tr class="{css}"><td class="time">{esc(format_clock(event["t"]))}</td>'
+            f'<tr class="{css}">{namespace}<td class="time">{esc(format_clock(event["t"]))}</td>'
             f'<td class="type">{esc(event.get("type", "Normal"))}</td>'
             f'<td class="reason">{esc(reason)}</td><td class="object">{esc(object_name(event))}</td>'
             f'<td class="message">{esc(event["message"])}{extra}</td></tr>'
         )
     count = f'<p class="muted">{len(events)} events; repeats of an event are folded into its first row.</p>'
-    return html_section("Events", count + html_table(["time", "type", "reason", "object", "message"], rows, "events"))
+    header = ["namespace"] * namespaced + ["time", "type", "reason", "object", "message"]
+    return html_section("Events", count + html_table(header, rows, "events"))

@@ -25,7 +25,7 @@ def fold_events(events: list[dict]) -> list[FoldedEvent]:
     """Events in order of first occurrence, repeats folded into the first."""
     first: dict[tuple, FoldedEvent] = {}
     for e in events:
-        key = (e["kind"], e["name"], e["reason"], e["message"])
+        key = (e["kind"], e.get("namespace"), e["name"], e["reason"], e["message"])
         folded = first.get(key)
         if folded is None:
             first[key] = FoldedEvent(e, 1, e["t"])
@@ -38,23 +38,33 @@ def fold_events(events: list[dict]) -> list[FoldedEvent]:
 def event_lines(events: list[dict]) -> list[tuple[str, bool]]:
     """The timeline as aligned text lines (like kubectl's tab writer), each with a warning flag.
 
-    Repeats of an event fold into its first line: "(x12, last 3:55.0)".
+    Repeats of an event fold into its first line: "(x12, last 3:55.0)". When the events are about objects of
+    several namespaces (environments), a NAMESPACE column comes first, as in `kubectl get events -A`.
     """
     folded = fold_events(events)
+    namespaced = several_namespaces(events)
     rows = [
         [format_clock(f.event["t"]), f.event.get("type", "Normal"), f.event["reason"], object_name(f.event)]
         for f in folded
     ]
     header = ["TIME", "TYPE", "REASON", "OBJECT"]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    if namespaced:
+        header = ["NAMESPACE", *header]
+        rows = [[f.event.get("namespace") or "-", *row] for f, row in zip(folded, rows, strict=True)]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [("   ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)) + "   MESSAGE", False)]
     for f, row in zip(folded, rows, strict=True):
         text = "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         message = (
             f.event["message"] if f.count == 1 else f"{f.event['message']} (x{f.count}, last {format_clock(f.last)})"
         )
-        lines.append((f"{text}   {message}", row[1] == "Warning"))
+        lines.append((f"{text}   {message}", f.event.get("type") == "Warning"))
     return lines
+
+
+def several_namespaces(events: list[dict]) -> bool:
+    """Whether the events are about objects of more than one namespace."""
+    return len({e["namespace"] for e in events if e.get("namespace")}) > 1
 
 
 def object_name(event: dict) -> str:

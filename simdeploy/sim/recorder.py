@@ -36,19 +36,24 @@ class Recorder:
         name = meta["name"] if name is None else name
         return name if namespace == self.home_namespace else f"{namespace}/{name}"
 
-    def event(self, kind: str, name: str, reason: str, message: str, warning: bool = False) -> None:
+    def event(
+        self, kind: str, name: str, reason: str, message: str, warning: bool = False, namespace: str | None = None
+    ) -> None:
+        """One line of the timeline, about the object `kind` `name` (in `namespace`, for a namespaced object)."""
         if kind == "Pod" and not self.record_pod_events:
             return
-        self.events.append(
-            {
-                "t": seconds(self.now()),
-                "kind": kind,
-                "name": name,
-                "reason": reason,
-                "message": message,
-                "type": "Warning" if warning else "Normal",
-            }
-        )
+        t, level = seconds(self.now()), "Warning" if warning else "Normal"
+        if namespace:
+            event = {"t": t, "kind": kind, "name": name, "namespace": namespace, "reason": reason, "message": message}
+        else:
+            event = {"t": t, "kind": kind, "name": name, "reason": reason, "message": message}
+        event["type"] = level
+        self.events.append(event)
+
+    def object_event(self, obj: dict, reason: str, message: str, warning: bool = False) -> None:
+        """An event about a Kubernetes object (its kind, name and namespace), as its controller or kubelet says it."""
+        meta = obj["metadata"]
+        self.event(obj["kind"], meta["name"], reason, message, warning, meta.get("namespace"))
 
     def action(self, description: str, message: str, failed: bool = False, by: str | None = None) -> None:
         """An operator action ran: `description` is the action's name and what it names (`set-image web`); `by`

@@ -42,6 +42,7 @@ class Event(TypedDict):
     t: float
     kind: str
     name: str
+    namespace: NotRequired[str]  # a namespaced object's (involvedObject.namespace); none for nodes, alerts, flags
     reason: str
     message: str
     type: Literal["Normal", "Warning"]

@@ -69,7 +69,7 @@ class RolloutController(RolloutCommands):
             self.queue.add_after(key, delay)
 
     def event(self, rollout: dict, reason: str, message: str, warning: bool = False) -> None:
-        self.sim.recorder.event("Rollout", rollout["metadata"]["name"], reason, message, warning)
+        self.sim.recorder.object_event(rollout, reason, message, warning)
 
     # -- reconcile -----------------------------------------------------------------------------
 
@@ -446,9 +446,7 @@ class RolloutController(RolloutCommands):
         else:
             phase = "Progressing"
         if phase != status.get("phase"):
-            self.sim.recorder.event(
-                "Rollout", rollout["metadata"]["name"], f"Phase{phase}", f"Rollout phase is now {phase}"
-            )
+            self.event(rollout, f"Phase{phase}", f"Rollout phase is now {phase}")
         status["phase"] = phase
 
 

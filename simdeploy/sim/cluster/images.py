@@ -35,14 +35,12 @@ class ImagePulls:
 
     def _pull(self, runtime: PodRuntime, node: NodeRuntime, container: Container) -> float:
         """Queue the image pull on the node (serialised, as serializeImagePulls) and say when done."""
-        name = runtime.pod["metadata"]["name"]
         present_at = node.images.get(container.image)
         now = self.clock.now
         if present_at is not None:
             if present_at <= now:
-                self.recorder.event(
-                    "Pod",
-                    name,
+                self.recorder.object_event(
+                    runtime.pod,
                     "Pulled",
                     f'Container image "{container.image}" already present on machine',
                 )
@@ -73,15 +71,14 @@ class ImagePulls:
 
     def _pull_missing(self, runtime: PodRuntime, container: Container, backoff: float) -> None:
         """Pull an image that does not exist: ErrImagePull, then ImagePullBackOff until the next try."""
-        image, name, epoch = container.image, runtime.pod["metadata"]["name"], runtime.epoch
+        image, epoch = container.image, runtime.epoch
 
         def failed() -> None:
             if runtime.epoch != epoch:
                 return
             container.waiting_reason = "ErrImagePull"
-            self.recorder.event(
-                "Pod",
-                name,
+            self.recorder.object_event(
+                runtime.pod,
                 "Failed",
                 f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image '
                 f'"{image}": not found',
@@ -94,7 +91,7 @@ class ImagePulls:
             if runtime.epoch != epoch:
                 return
             container.waiting_reason = "ImagePullBackOff"
-            self.recorder.event("Pod", name, "BackOff", f'Back-off pulling image "{image}"')
+            self.recorder.object_event(runtime.pod, "BackOff", f'Back-off pulling image "{image}"')
             self._write_status(runtime)
             self.clock.call_later(
                 backoff, lambda: self._pull_missing(runtime, container, min(2 * backoff, BACKOFF_CAP))
@@ -105,4 +102,4 @@ class ImagePulls:
 
     def _pod_event(self, runtime: PodRuntime, epoch: int, reason: str, message: str) -> None:
         if runtime.epoch == epoch:
-            self.recorder.event("Pod", runtime.pod["metadata"]["name"], reason, message)
+            self.recorder.object_event(runtime.pod, reason, message)

@@ -116,7 +116,7 @@ class JobController:
             if reason is not None:
                 finishing = self._condition(ju.FAILURE_TARGET, *reason)
                 conditions.append(finishing)
-                self.recorder.event("Job", name, reason[0], reason[1], warning=True)
+                self.recorder.object_event(job, reason[0], reason[1], warning=True)
         if finishing is not None and finishing["type"] == ju.FAILURE_TARGET:
             for pod in active:
                 self.api.delete_pod(pod)
@@ -134,7 +134,7 @@ class JobController:
             conditions.append(self._condition(final, finishing["reason"], finishing["message"]))
             if final == ju.COMPLETE:
                 status["completionTime"] = self.store.timestamp()
-                self.recorder.event("Job", name, "Completed", "Job completed")
+                self.recorder.object_event(job, "Completed", "Job completed")
         status.update(
             active=len(active),
             ready=sum(1 for p in active if _ready(p)),
@@ -170,7 +170,7 @@ class JobController:
         if diff < 0:
             for pod in active[: min(-diff, MAX_POD_CREATE_DELETE_PER_SYNC)]:
                 self.api.delete_pod(pod)
-                self.recorder.event("Job", name, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+                self.recorder.object_event(job, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
             return active[-diff:]
         if diff > 0:
             wait = ju.remaining_backoff(record.failures_in_a_row, self.clock.now - record.last_failure)
@@ -179,7 +179,7 @@ class JobController:
                 return active
             for _ in range(min(diff, MAX_POD_CREATE_DELETE_PER_SYNC)):
                 pod = self.api.create(self._new_pod(job), trusted=True)
-                self.recorder.event("Job", name, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+                self.recorder.object_event(job, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
                 active = [*active, pod]
         return active
 

@@ -57,8 +57,9 @@ class Kubectl:
             raise KubectlError(f'{kind.lower()}s "{name}" not found')
         return obj
 
-    def _note(self, kind: str, name: str, reason: str, message: str) -> str:
-        self.recorder.event(kind, name, reason, message)
+    def _note(self, namespace: str | None, kind: str, name: str, reason: str, message: str) -> str:
+        """Say what a kubectl command did, on the timeline, about the object it did it to."""
+        self.recorder.event(kind, name, reason, message, namespace=namespace)
         return message
 
     def _write(self, stored: dict, changed: dict) -> bool:
@@ -76,15 +77,15 @@ class Kubectl:
         for c in targets:
             c["image"] = image
         if not self._write(d, changed):
-            return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image unchanged")
-        return self._note(kind, name, "SetImage", f"{_resource(kind)}/{name} image updated to {image}")
+            return self._note(namespace, kind, name, "SetImage", f"{_resource(kind)}/{name} image unchanged")
+        return self._note(namespace, kind, name, "SetImage", f"{_resource(kind)}/{name} image updated to {image}")
 
     def scale(self, namespace: str, name: str, replicas: int) -> str:
         d = self._deployment(namespace, name)
         changed = copy.deepcopy(d)
         changed["spec"]["replicas"] = replicas
         self._write(d, changed)
-        return self._note("Deployment", name, "Scale", f"deployment.apps/{name} scaled to {replicas}")
+        return self._note(namespace, "Deployment", name, "Scale", f"deployment.apps/{name} scaled to {replicas}")
 
     def pause(self, namespace: str, name: str) -> str:
         return self._set_paused(namespace, name, True)
@@ -102,7 +103,9 @@ class Kubectl:
         changed = copy.deepcopy(d)
         changed["spec"]["paused"] = paused
         self._write(d, changed)
-        return self._note("Deployment", name, "Pause" if paused else "Resume", f"deployment.apps/{name} {word}")
+        return self._note(
+            namespace, "Deployment", name, "Pause" if paused else "Resume", f"deployment.apps/{name} {word}"
+        )
 
     def rollout_restart(self, namespace: str, name: str) -> str:
         """kubectl rollout restart: a new pod-template annotation, so the controller rolls every pod
@@ -114,7 +117,7 @@ class Kubectl:
         annotations = changed["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {})
         annotations[RESTARTED_AT] = self.store.timestamp()
         self._write(d, changed)
-        return self._note("Deployment", name, "RolloutRestart", f"deployment.apps/{name} restarted")
+        return self._note(namespace, "Deployment", name, "RolloutRestart", f"deployment.apps/{name} restarted")
 
     def rollout_undo(self, namespace: str, name: str, to_revision: int = 0) -> str:
         d = self._deployment(namespace, name)
@@ -135,6 +138,7 @@ class Kubectl:
             )
         if du.equal_ignore_hash(target["spec"]["template"], d["spec"]["template"]):
             return self._note(
+                namespace,
                 "Deployment",
                 name,
                 "RolloutUndo",
@@ -152,6 +156,7 @@ class Kubectl:
         changed["metadata"]["annotations"] = annotations
         self._write(d, changed)
         return self._note(
+            namespace,
             "Deployment",
             name,
             "RolloutUndo",
@@ -177,9 +182,8 @@ class Kubectl:
         victims = self.rng.sample(pods, chosen)
         for pod in victims:
             self.api.delete_pod(pod, grace_seconds)
-            self.recorder.event(
-                "Pod",
-                pod["metadata"]["name"],
+            self.recorder.object_event(
+                pod,
                 "Deleted",
                 f'pod "{pod["metadata"]["name"]}" deleted',
             )
@@ -205,7 +209,8 @@ class Kubectl:
         if existing is None:
             created = self.api.create(obj)  # admission refuses a malformed object, naming the field
             name = created["metadata"]["name"]
-            return self._note(created["kind"], name, "Apply", f"{created['kind'].lower()}/{name} created")
+            where = created["metadata"].get("namespace")
+            return self._note(where, created["kind"], name, "Apply", f"{created['kind'].lower()}/{name} created")
         name = existing["metadata"]["name"]
         label = f"{kind.lower()}/{name}"
         previous = _previous_manifest(existing)
@@ -218,8 +223,8 @@ class Kubectl:
             if key in obj:
                 changed[key] = obj[key]
         if not self._write(existing, changed):
-            return self._note(kind, name, "Apply", f"{label} unchanged")
-        return self._note(kind, name, "Apply", f"{label} configured")
+            return self._note(existing["metadata"].get("namespace"), kind, name, "Apply", f"{label} unchanged")
+        return self._note(existing["metadata"].get("namespace"), kind, name, "Apply", f"{label} configured")
 
     def patch(self, kind: str, namespace: str, name: str, merge_patch: dict) -> str:
         """kubectl patch --type merge (RFC 7386)."""
@@ -229,7 +234,7 @@ class Kubectl:
             raise KubectlError(f'{kind.lower()}s "{name}" not found') from None
         except patches.PatchError as error:
             raise KubectlError(str(error)) from None
-        return self._note(kind, name, "Patch", f"{kind.lower()}/{name} patched")
+        return self._note(namespace, kind, name, "Patch", f"{kind.lower()}/{name} patched")
 
 
 def _last_applied(obj: dict) -> str:

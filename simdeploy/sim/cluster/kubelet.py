@@ -165,9 +165,8 @@ class Kubelet(ImagePulls):
         container.ready = False
         container.reported_unready = False
         container.serving = False
-        name = runtime.pod["metadata"]["name"]
-        self.recorder.event("Pod", name, "Created", f"Created container: {container.name}")
-        self.recorder.event("Pod", name, "Started", f"Started container {container.name}")
+        self.recorder.object_event(runtime.pod, "Created", f"Created container: {container.name}")
+        self.recorder.object_event(runtime.pod, "Started", f"Started container {container.name}")
         self._plan(runtime, container)
         for listener in self.container_listeners:
             listener(runtime.pod, container)
@@ -186,7 +185,6 @@ class Kubelet(ImagePulls):
     def _change(self, runtime: PodRuntime, c: Container, epoch: int, run: ContainerRun, what: str) -> None:
         if runtime.epoch != epoch or c.run is not run or c.state != "running":
             return  # planned for a run or a pod state that no longer exists
-        name = runtime.pod["metadata"]["name"]
         if what in ("serves", "hangs"):
             c.serving = what == "serves"
             self._plan(runtime, c)
@@ -199,16 +197,15 @@ class Kubelet(ImagePulls):
             c.reported_unready = True
             refused = self.clock.now < c.run.live
             detail = "dial tcp: connect: connection refused" if refused else "HTTP probe failed with statuscode: 503"
-            self.recorder.event("Pod", name, "Unhealthy", f"Readiness probe failed: {detail}", warning=True)
+            self.recorder.object_event(runtime.pod, "Unhealthy", f"Readiness probe failed: {detail}", warning=True)
             self._plan(runtime, c)
             return
         elif what == "ready":
             c.ready = True
         elif what == "unready":
             c.ready = False
-            self.recorder.event(
-                "Pod",
-                name,
+            self.recorder.object_event(
+                runtime.pod,
                 "Unhealthy",
                 "Readiness probe failed: context deadline exceeded",
                 warning=True,
@@ -219,10 +216,9 @@ class Kubelet(ImagePulls):
             return
         else:
             probe_name = "Startup" if what == "startup-failed" else "Liveness"
-            self.recorder.event("Pod", name, "Unhealthy", f"{probe_name} probe failed", warning=True)
-            self.recorder.event(
-                "Pod",
-                name,
+            self.recorder.object_event(runtime.pod, "Unhealthy", f"{probe_name} probe failed", warning=True)
+            self.recorder.object_event(
+                runtime.pod,
                 "Killing",
                 f"Container {c.name} failed {probe_name.lower()} probe, will be restarted",
             )
@@ -300,9 +296,8 @@ class Kubelet(ImagePulls):
         c.next_backoff = BACKOFF_BASE if delay == 0 else min(delay * 2, BACKOFF_CAP)
         c.waiting_reason = "CrashLoopBackOff" if delay > 0 else "ContainerCreating"
         if delay > 0:
-            self.recorder.event(
-                "Pod",
-                runtime.pod["metadata"]["name"],
+            self.recorder.object_event(
+                runtime.pod,
                 "BackOff",
                 f"Back-off restarting failed container {c.name}",
                 warning=True,
@@ -354,7 +349,7 @@ class Kubelet(ImagePulls):
                 gone = max(gone, c.stops_at)
             if c.state != "running":
                 continue
-            self.recorder.event("Pod", pod["metadata"]["name"], "Killing", f"Stopping container {c.name}")
+            self.recorder.object_event(pod, "Killing", f"Stopping container {c.name}")
             gone = max(gone, now + self._stop_time(c, grace)[0])
             # On SIGTERM, after preStop, the app closes its listener: new requests are refused.
             self.clock.call_at(now + min(c.pre_stop, grace), lambda c=c: self._sigterm(runtime, c, epoch))
@@ -440,7 +435,7 @@ class Kubelet(ImagePulls):
         if ready != runtime.ready:
             runtime.ready = ready
             message = "Pod is ready: all containers passed readiness" if ready else "Pod is not ready"
-            self.recorder.event("Pod", pod["metadata"]["name"], "Ready" if ready else "NotReady", message)
+            self.recorder.object_event(pod, "Ready" if ready else "NotReady", message)
         self.store.update(pod)
 
 

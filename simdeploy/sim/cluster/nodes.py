@@ -76,16 +76,15 @@ class Nodes:
         try:
             self.api.evict(pod)
         except EvictionRefused as refused:
-            self.recorder.event(
-                "Pod",
-                meta["name"],
+            self.recorder.object_event(
+                pod,
                 "EvictionRefused",
                 f'error when evicting pods/"{meta["name"]}" -n "{meta["namespace"]}" (will retry after 5s): {refused}',
                 warning=True,
             )
             self.clock.call_later(EVICTION_RETRY, lambda: self._evict(pod, node))
             return
-        self.recorder.event("Pod", meta["name"], "Evicted", f"Evicted from node {node} by drain")
+        self.recorder.object_event(pod, "Evicted", f"Evicted from node {node} by drain")
 
     def fail(self, name: str) -> None:
         """The node stops: its containers die now; the control plane notices after the grace period."""
@@ -129,9 +128,8 @@ class Nodes:
             return
         if pod["spec"].get("nodeName") != name:
             return
-        self.recorder.event(
-            "Pod",
-            meta["name"],
+        self.recorder.object_event(
+            pod,
             "TaintManagerEviction",
             f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
         )

@@ -152,17 +152,15 @@ class ReplicaSetController:
         if diff < 0:
             for _ in range(min(-diff, BURST_REPLICAS)):
                 pod = self.api.create(self._new_pod(rs), trusted=True)
-                self.recorder.event(
-                    "ReplicaSet",
-                    rs["metadata"]["name"],
+                self.recorder.object_event(
+                    rs,
                     "SuccessfulCreate",
                     f"Created pod: {pod['metadata']['name']}",
                 )
         elif diff > 0:
             for pod in self._pods_to_delete(rs, counts, min(diff, BURST_REPLICAS)):
-                self.recorder.event(
-                    "ReplicaSet",
-                    rs["metadata"]["name"],
+                self.recorder.object_event(
+                    rs,
                     "SuccessfulDelete",
                     f"Deleted pod: {pod['metadata']['name']}",
                 )

@@ -175,7 +175,7 @@ class Scheduler:
             if first:
                 message = self._unschedulable_message(need)
                 self._set_scheduled(pod, False, message)
-                self.recorder.event("Pod", meta["name"], "FailedScheduling", message, warning=True)
+                self.recorder.object_event(pod, "FailedScheduling", message, warning=True)
             return
         self._unschedulable.pop(meta["uid"], None)
         info.usage.cpu += need.cpu
@@ -185,8 +185,8 @@ class Scheduler:
         self._changed(info)
         self._placed[meta["uid"]] = (info.name, need.cpu, need.memory, need.owner)
         pod["spec"]["nodeName"] = info.name
-        self.recorder.event(
-            "Pod", meta["name"], "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {info.name}"
+        self.recorder.object_event(
+            pod, "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {info.name}"
         )
         self._set_scheduled(pod, True, None)
 

@@ -41,7 +41,7 @@ class DeploymentController:
         return sim_to_datetime(self.store.epoch, self.clock.now)
 
     def event(self, deployment: dict, reason: str, message: str, warning: bool = False) -> None:
-        self.recorder.event("Deployment", deployment["metadata"]["name"], reason, message, warning)
+        self.recorder.object_event(deployment, reason, message, warning)
 
     # -- watches ---------------------------------------------------------------
 
