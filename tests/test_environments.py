@@ -122,6 +122,11 @@ def test_each_event_names_its_objects_namespace_and_the_timeline_shows_it(bundle
     assert any(line.startswith("staging ") and "deployment/payments-api" in line for line in output.splitlines())
     single = runner.invoke(app, ["run", str(ROOT / "scenarios" / "payments-rolling-update.yaml")]).output
     assert "NAMESPACE" not in single  # one namespace: no column for it
+    # The timeline's actions name the namespace of an object outside the scenario's default one.
+    actions = bundled_results["payments-environments"]["actions"]
+    assert [a["target"] for a in actions][:2] == ["dev/payments-api", "staging/payments-api"]
+    seed_actions = bundled_results["payments-rolling-update"]["actions"]
+    assert all("/" not in (a["target"] or "") for a in seed_actions)  # its actions' namespace is the default
 
 
 def test_the_seed_overlay_in_production_is_refused_by_the_digest_pin(tmp_path):

@@ -49,7 +49,7 @@ def build(
         Action(
             action.at,
             index,
-            describe(action),
+            describe(action, namespace),
             _action(action, scenario.action_manifests.get(index, []), namespace),
         )
         for index, action in enumerate(spec.timeline)
@@ -140,16 +140,23 @@ def cluster_settings(cluster: schema.Cluster) -> ClusterSettings:
     )
 
 
-def describe(action: schema.ActionBase) -> str:
-    """A kubectl-like line for an action, for the timeline."""
-    target = next(
+NAMESPACED_TARGETS = ("deployment", "rollout", "target", "route")  # what an action names inside a namespace
+
+
+def describe(action: schema.ActionBase, default_namespace: str | None = None) -> str:
+    """A kubectl-like line for an action, for the timeline; an object outside `default_namespace` is named
+    `namespace/name`, as the summary names workloads (environments put same-named objects in several)."""
+    field, target = next(
         (
-            getattr(action, f, None)
+            (f, getattr(action, f, None))
             for f in ("deployment", "rollout", "node", "image", "flag", "target", "route", "app", "table", "database")
             if getattr(action, f, None)
         ),
-        None,
+        (None, None),
     )
+    namespace = getattr(action, "namespace", None)
+    if field in NAMESPACED_TARGETS and default_namespace and namespace and namespace != default_namespace:
+        target = f"{namespace}/{target}"
     return f"{action.action} {target}" if target else action.action
 
 
@@ -166,7 +173,7 @@ def operator_action(action: schema.ActionBase, default_ns: str, by: str | None =
         run = _checked_scale(action, action.namespace or default_ns)
     else:
         run = _action(action, [], default_ns)
-    return lambda sim: sim.act(describe(action), run, by)  # kept in the result's `actions`, like the timeline's
+    return lambda sim: sim.act(describe(action, default_ns), run, by)  # in the result's `actions`, as the timeline's
 
 
 def scheduled_action(action: schema.ActionBase, manifests: list[dict], default_ns: str) -> Callable[[Simulation], str]:
