@@ -85,6 +85,19 @@ def test_a_player_may_use_every_kubernetes_verb_but_not_the_facilitators_control
     assert ControlClient(game_day.kubeconfig_path).clock()["speed"] == 0  # the admin's is the facilitator's
 
 
+def test_outside_a_game_day_there_is_no_page_to_read_or_acknowledge(game_day):
+    for user in ("alice", "bob", None):
+        code, _, missing = request(game_day, "/simdeploy/v1/page", user=user)
+        assert (code, missing["reason"]) == (404, "NotFound")
+        assert missing["message"] == (
+            "no page here: /simdeploy/v1/page is served during a game day (`simdeploy gameday`) only"
+        )
+    assert send(game_day, "POST", "/simdeploy/v1/page/acknowledge", user="alice")[0] == 404
+    assert send(game_day, "POST", "/simdeploy/v1/page/acknowledge", user="bob")[0] == 403  # refused before routed
+    said = CliRunner().invoke(app, ["ctl", "ack", "--kubeconfig", str(game_day.kubeconfigs["alice"])])
+    assert said.exit_code == 2 and "error: 404: no page here" in said.output
+
+
 def test_self_subject_access_reviews_answer_for_the_callers_role(game_day):
     def can(user: str, **attributes) -> bool:
         review = {"kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
@@ -119,6 +132,10 @@ def test_self_subject_access_reviews_answer_for_the_callers_role(game_day):
         ("GET", "/apis/apps/v1", {"admin", "player", "observer"}),
         ("POST", "/simdeploy/v1/actions", {"admin"}),
         ("GET", "/simdeploy/v1/timeline", {"admin", "player", "observer"}),
+        ("GET", "/simdeploy/v1/page", {"admin", "player", "observer"}),
+        ("POST", "/simdeploy/v1/page/acknowledge", {"admin", "player"}),
+        ("POST", "/simdeploy/v1/page", {"admin"}),
+        ("PATCH", "/simdeploy/v1/page/acknowledge", {"admin"}),
     ],
 )
 def test_the_role_rules_agree_with_what_a_request_asks(method, path, role_allows):

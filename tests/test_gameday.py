@@ -173,6 +173,7 @@ def test_a_scripted_team_plays_a_game_day_and_the_report_attributes_every_comman
     assert incident["fault_s"] == fault < incident["trigger_s"] < fault + 150
     first = next(c for c in gameday["commands"] if c["user"] == "alice" and c["at_s"] >= fault)
     assert gameday["acknowledged_by"] == {"user": "alice", "command": "kubectl get", "at_s": incident["acknowledged_s"]}
+    assert gameday["acknowledged_how"] == "first command"  # nobody acknowledged the page itself
     assert incident["acknowledged_s"] == max(first["at_s"], incident["trigger_s"])  # never before the page
     assert undo["at_s"] < incident["mitigated_s"] <= incident["recovered_s"]
     assert incident["errors"] > 0 and incident["error_budget_burned"] > 0

@@ -7,7 +7,15 @@ import pytest
 
 from simdeploy.gameday.session import burn
 from simdeploy.report.gameday_figure import alert_spans
-from simdeploy.report.scoreboard import board, board_lines, changes, command_line, status_line
+from simdeploy.report.scoreboard import (
+    board,
+    board_lines,
+    changes,
+    command_line,
+    page_line,
+    plan_lines,
+    status_line,
+)
 
 
 def command(user, at, text, targets, wrote=False, refused=False, session="s"):
@@ -29,7 +37,10 @@ def command(user, at, text, targets, wrote=False, refused=False, session="s"):
     }
 
 
-def snapshot(now=400.0, fired=None, page=None, commands=(), alerts=()):
+def snapshot(now=400.0, fired=None, page=None, commands=(), alerts=(), acknowledged=None):
+    """The session's snapshot; `acknowledged` (user, at_s) once somebody acknowledged the page at `page`."""
+    state = "none" if page is None else "triggered" if acknowledged is None else "acknowledged"
+    who, when = acknowledged or (None, None)
     return {
         "name": "payments",
         "now_s": now,
@@ -54,6 +65,13 @@ def snapshot(now=400.0, fired=None, page=None, commands=(), alerts=()):
             }
         ],
         "page_s": page,
+        "page": {
+            "state": state,
+            "triggered_s": page,
+            "why": None if page is None else "alert PaymentsHighErrorRate firing",
+            "acknowledged_s": when,
+            "acknowledged_by": who,
+        },
         "players": ["alice", "bao"],
         "observers": ["chris"],
         "commands": list(commands),
@@ -71,18 +89,23 @@ TEAM = [
 
 def test_before_the_fault_the_board_says_nothing_of_it_unless_revealed():
     lines = board_lines(snapshot(now=100))
-    assert lines[:4] == [
+    assert lines[:5] == [
         "payments — 1:40.0 of 20:00.0 (10x)",
         "SLO 99.900%: availability 98.750% · burn rate 12.5x over 5m00s · error budget burned 0.42%",
         "alerts: none",
         "fault: -",
+        "page: -",
     ]
     assert not any("bad release" in line or "5:16" in line for line in lines)
     revealed = board_lines(snapshot(now=100), reveal=True)
-    assert revealed[4:6] == [
-        "plan: bad release at 5:16.2 (drawn within 3:00.0-8:00.0): in 3m36.2s",
-        "  set-image payments-api",
-    ]
+    assert (
+        revealed[5:7]
+        == plan_lines(snapshot(now=100))
+        == [
+            "plan: bad release at 5:16.2 (drawn within 3:00.0-8:00.0): in 3m36.2s",
+            "  set-image payments-api",
+        ]
+    )
 
 
 def test_after_the_fault_the_board_shows_the_time_since_it_alerts_and_each_persons_last_commands():
@@ -91,6 +114,7 @@ def test_after_the_fault_the_board_shows_the_time_since_it_alerts_and_each_perso
     assert lines[2:] == [
         "alerts: PaymentsHighErrorRate firing",
         "fault: 2m00s ago · paged 16.2s ago",
+        "page: 7:00.0 alert PaymentsHighErrorRate firing — not acknowledged",
         "alice (player): 1 commands",
         "  5:30.0  kubectl get pods",
         "bao (player): 1 commands",
@@ -100,7 +124,21 @@ def test_after_the_fault_the_board_shows_the_time_since_it_alerts_and_each_perso
     ]
     assert "fault: 2m00s ago" in status_line(snapshot(now=436.2, fired=316.2, commands=TEAM))
     two = board_lines(snapshot(commands=[*TEAM, command("alice", 340, "kubectl describe", ["pods/p-1"])]), last=1)
-    assert two[4:6] == ["alice (player): 2 commands", "  5:40.0  kubectl describe pods/p-1"]
+    assert two[5:7] == ["alice (player): 2 commands", "  5:40.0  kubectl describe pods/p-1"]
+
+
+def test_the_page_line_says_who_acknowledged_the_page_and_when():
+    acknowledged = snapshot(now=450, fired=316.2, page=420, acknowledged=("alice", 442.5))
+    assert (
+        page_line(acknowledged) == "page: 7:00.0 alert PaymentsHighErrorRate firing — acknowledged by alice at 7:22.5"
+    )
+    assert changes(snapshot(now=430, fired=316.2, page=420), acknowledged) == ["7:22.5  page acknowledged by alice"]
+    assert changes(acknowledged, acknowledged) == []
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(board(acknowledged))
+    assert "acknowledged by alice at 7:22.5" in console.export_text()
 
 
 def test_between_two_looks_the_log_gets_new_commands_alert_changes_and_the_fault_coming():

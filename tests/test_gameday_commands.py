@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from serve_helpers import ROOT
 
-from simdeploy.gameday.commands import group_commands, resource_of, verb_of
+from simdeploy.gameday.commands import acknowledging_command, group_commands, resource_of, verb_of
 from simdeploy.gameday.document import acknowledgement
 from simdeploy.gameday.steps import expected_steps, match_steps, missed
 from simdeploy.scenario.drill_loader import load_drill
@@ -201,3 +201,45 @@ def test_the_acknowledgement_is_the_first_player_command_after_the_fault_never_b
     assert acknowledgement(commands, 100, 120) == {"user": "bao", "command": "kubectl describe", "at_s": 160}
     assert acknowledgement(commands, 100, None) == {"user": "bao", "command": "kubectl describe", "at_s": 160}
     assert acknowledgement(commands, 400, 450) is None and acknowledgement(commands, None, None) is None
+
+
+def test_an_explicit_acknowledgement_beats_the_inferred_one_even_after_an_earlier_command():
+    commands = group_commands(
+        [
+            request(160, "bao", "GET", DEPLOYMENT, command="kubectl describe", session="c"),
+            request(230, "alice", "POST", "/simdeploy/v1/page/acknowledge", command="simdeploy ctl ack", session="d"),
+        ],
+        ROLES,
+    )
+    explicit = {"user": "alice", "command": "simdeploy ctl ack", "at_s": 230}
+    assert acknowledgement(commands, 100, 120, explicit) == explicit  # bao's look at 160 came first
+    assert acknowledgement(commands, 100, 120) == {"user": "bao", "command": "kubectl describe", "at_s": 160}
+    assert acknowledgement(commands, None, 120, explicit) == explicit
+
+
+def test_acknowledging_the_page_is_a_command_of_its_own_and_a_refused_one_acknowledges_nothing():
+    ack = "/simdeploy/v1/page/acknowledge"
+    log = [
+        request(200, "chris", "POST", ack, code=403, agent="curl/8.5.0"),
+        request(205, "alice", "POST", ack, code=409, command="simdeploy ctl ack", session="early"),
+        request(210, "alice", "GET", "/simdeploy/v1/page", command="simdeploy ctl page", session="look"),
+        request(220, "bao", "POST", ack, agent="curl/8.5.0"),
+        request(230, "alice", "POST", ack, command="simdeploy ctl ack", session="late"),
+    ]
+    commands = group_commands(log, ROLES)
+    assert [(c["user"], c["command"], c["targets"], c["wrote"], c["refused"]) for c in commands] == [
+        ("chris", "curl acknowledge page", ["page"], False, True),
+        ("alice", "simdeploy ctl ack", ["page"], False, False),
+        ("alice", "simdeploy ctl page", [], False, False),
+        ("bao", "curl acknowledge page", ["page"], True, False),
+        ("alice", "simdeploy ctl ack", ["page"], True, False),
+    ]
+    assert acknowledging_command(log, "bao") == "curl acknowledge page"
+    assert acknowledging_command(log, "alice") == "simdeploy ctl ack"  # the one answered 200, not the 409
+    assert acknowledging_command(log, "chris") is None
+
+
+def test_acknowledging_the_page_does_no_runbook_step(runbook_steps):
+    log = [request(230, "alice", "POST", "/simdeploy/v1/page/acknowledge", command="simdeploy ctl ack", session="a")]
+    rows = match_steps(runbook_steps, group_commands(log, ROLES), [], since=120)
+    assert all(row["status"] != "done" for row in rows)

@@ -102,10 +102,12 @@ def _has(allowed: tuple[str, ...], value: str) -> bool:
 _REVIEWS = tuple(Rule(verbs, groups, resources) for verbs, groups, resources in _SELF_REVIEWS)
 _READ_PATHS = Rule(("get", "head"), paths=("*",))  # discovery, /version, /openapi, /simdeploy/v1 reads
 _FLAG_CONSOLE = Rule(("post",), paths=("/unleash/api/admin/*",))  # turning flags on and off (apiserver/unleash.py)
+_ACKNOWLEDGE = Rule(("post",), paths=("/simdeploy/v1/page/acknowledge",))  # a game day's page (apiserver/page.py)
 RULES: dict[str, tuple[Rule, ...]] = {
     ADMIN: (Rule(("*",), ("*",), ("*",)), Rule(("*",), paths=("*",))),
-    # Every Kubernetes verb and the flag console, but the facilitator's controls (/simdeploy/v1) only to read.
-    PLAYER: (Rule(("*",), ("*",), ("*",)), _READ_PATHS, _FLAG_CONSOLE, *_REVIEWS),
+    # Every Kubernetes verb, the flag console and acknowledging the page, but the facilitator's controls
+    # (the rest of /simdeploy/v1) only to read.
+    PLAYER: (Rule(("*",), ("*",), ("*",)), _READ_PATHS, _FLAG_CONSOLE, _ACKNOWLEDGE, *_REVIEWS),
     OBSERVER: (Rule(READS, ("*",), ("*",)), _READ_PATHS, *_REVIEWS),
 }
 

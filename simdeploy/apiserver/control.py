@@ -1,4 +1,5 @@
-"""The facilitator's endpoints under /simdeploy/v1: the clock (pause, resume, speed), actions run now, the timeline.
+"""The facilitator's endpoints under /simdeploy/v1: the clock (pause, resume, speed), actions run now, the timeline;
+a game day's page (page.py).
 
 Actions use the scenario timeline's own syntax without `at` (`{"action": "delete-pods", "selector": "app=api",
 "count": 2}`), so a fault rehearsed in a scenario file can be injected by hand during a game day.
@@ -10,6 +11,7 @@ from collections.abc import Collection
 
 from pydantic import TypeAdapter, ValidationError
 
+from simdeploy.apiserver import page
 from simdeploy.apiserver.bodies import decode_body
 from simdeploy.apiserver.clock import check_speed
 from simdeploy.apiserver.status import ApiError, bad_request, method_not_allowed, no_route, not_found
@@ -42,6 +44,8 @@ def handle(
                 return 200, {"now_s": round(api.sim.now, 3), "events": events}
         case ["clock" | "actions" | "timeline"], _:
             raise method_not_allowed(method)
+        case ["page", *_], _:
+            return page.handle(api, method, parts, body, user)
     raise no_route()
 
 

@@ -35,6 +35,7 @@ class ControlClient:
             cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
             self.server = cluster["server"]
             self.token = next(u["user"]["token"] for u in config["users"] if u["name"] == context["user"])
+            self.user = context["user"].split("@", 1)[0]  # serve names it `<user>@simdeploy-<scenario>`
             self._tls = _tls_context(cluster)
         except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, StopIteration) as error:
             raise ControlError(f"{path}: not a kubeconfig written by `simdeploy serve` ({error!r})") from None
@@ -73,6 +74,14 @@ class ControlClient:
 
     def timeline(self) -> dict:
         return self.request("GET", "/simdeploy/v1/timeline")
+
+    def page(self) -> dict:
+        """A game day's page: state (none, triggered, acknowledged), triggered_s, why, acknowledged_s and _by."""
+        return self.request("GET", "/simdeploy/v1/page")
+
+    def acknowledge_page(self) -> dict:
+        """Acknowledge the page as this kubeconfig's user; the page after (the first acknowledgement stands)."""
+        return self.request("POST", "/simdeploy/v1/page/acknowledge", {})
 
     def switch_flag(self, name: str, on: bool, project: str = "default") -> dict:
         """Turn a feature on or off through the flag console (Unleash's Admin API); the feature as it is now."""

@@ -17,6 +17,7 @@ from simdeploy.apiserver.clock import ClockDriver, SimulationLock
 from simdeploy.apiserver.handler import ApiHandler
 from simdeploy.apiserver.history import WatchHistory
 from simdeploy.apiserver.kubeconfig import kubeconfig, write_kubeconfig
+from simdeploy.apiserver.page import Page
 from simdeploy.apiserver.requests_log import RequestLog
 from simdeploy.apiserver.resources import store_kinds
 from simdeploy.apiserver.tls import Certificates, make_certificates, server_context
@@ -110,6 +111,7 @@ class ApiServer:
         # what is said later of the (kind, name) subjects they changed that are no Kubernetes object (a flag).
         self.private_events: set[int] = set()
         self.private_subjects: set[tuple[str, str]] = set()
+        self.page: Page | None = None  # a game day's pager (/simdeploy/v1/page); plain serve has none
         self._started_wall: float | None = None
         self._stopped_wall: float | None = None
         self._workdir: Path | None = None

@@ -1,5 +1,5 @@
 """`simdeploy ctl`: a game-day facilitator's hands on a running `simdeploy serve` (clock, faults, timeline), and
-the flag console anyone with a player's kubeconfig may use (`ctl flag`)."""
+what anyone with a player's kubeconfig may use: the flag console (`ctl flag`), the page (`ctl page`, `ctl ack`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from rich.table import Table
 from simdeploy.cli.app import app, console, fail
 
 ctl = typer.Typer(
-    help="Facilitate a game day on a running `simdeploy serve`: the clock, faults injected now, the timeline.",
+    help="Facilitate a game day on a running `simdeploy serve`: the clock, faults injected now, the timeline; "
+    "and, as a player, flags and the page.",
     no_args_is_help=True,
 )
 app.add_typer(ctl, name="ctl")
@@ -109,6 +110,48 @@ def ctl_flag(
         highlight=False,
         markup=False,
     )
+
+
+def _page_text(page: dict) -> str:
+    """`the page (alert X firing, 3:45.0)`."""
+    from simdeploy.k8s.duration import format_clock
+
+    return f"the page ({page['why']}, {format_clock(page['triggered_s'])})"
+
+
+@ctl.command("page")
+def ctl_page(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Show a game day's page: whether anybody has been paged, why and when, and who acknowledged it."""
+    from simdeploy.k8s.duration import format_clock
+
+    page = _control(kubeconfig, lambda c: c.page(), "simdeploy ctl page")
+    if page["state"] == "none":
+        text = "page: none (nobody has been paged yet)"
+    elif page["state"] == "triggered":
+        text = f"page: triggered at {format_clock(page['triggered_s'])} ({page['why']}), not acknowledged"
+    else:
+        text = (
+            f"page: acknowledged by {page['acknowledged_by']} at {format_clock(page['acknowledged_s'])} "
+            f"(triggered at {format_clock(page['triggered_s'])}: {page['why']})"
+        )
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+@ctl.command("ack")
+def ctl_ack(kubeconfig: Path | None = KUBECONFIG_OPTION) -> None:
+    """Acknowledge a game day's page as yourself (players and the facilitator may; observers not)."""
+    from simdeploy.k8s.duration import format_clock
+
+    def acknowledge(client) -> tuple[dict, str]:
+        return client.acknowledge_page(), client.user
+
+    page, me = _control(kubeconfig, acknowledge, "simdeploy ctl ack")
+    when, who = format_clock(page["acknowledged_s"]), page["acknowledged_by"]
+    if who == me:
+        text = f"acknowledged {_page_text(page)} at {when} as {me}"
+    else:  # the first acknowledgement stands, as in PagerDuty
+        text = f"{_page_text(page)} was already acknowledged by {who} at {when}"
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 @ctl.command("timeline")

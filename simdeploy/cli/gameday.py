@@ -123,7 +123,7 @@ def _play(session, reveal: bool, last: int) -> bool:
     from rich.live import Live
 
     from simdeploy.k8s.duration import format_clock
-    from simdeploy.report.scoreboard import board, board_lines, changes, status_line
+    from simdeploy.report.scoreboard import board, changes, plan_lines, status_line
 
     server, gameday = session.server, session.gameday
     stop = threading.Event()
@@ -137,7 +137,7 @@ def _play(session, reveal: bool, last: int) -> bool:
             _say(f"{user.role} {user.name}: export KUBECONFIG={server.kubeconfigs[user.name]}")
         _say(f"facilitator (simdeploy ctl): export KUBECONFIG={server.kubeconfigs['admin']}")
         if reveal:
-            for line in board_lines(session.snapshot(), reveal=True, last=0)[4:]:
+            for line in plan_lines(session.snapshot()):
                 _say(line)
         console.file.flush()
         if console.is_terminal:

@@ -5,7 +5,8 @@ kubectl names the command and the invocation in every request it sends (`Kubectl
 command_headers.go), so one invocation's requests (discovery, GETs, the PATCH) make one command. Other clients
 (the Python client, curl) send no such headers: their requests make one command per run of the same verb on the
 same resource by the same person, a few seconds apart at most. A flag turned on or off through the flag console
-(Unleash's Admin API, apiserver/unleash.py) is a command of its own: `curl disable-flag new-checkout-flow`.
+(Unleash's Admin API, apiserver/unleash.py) is a command of its own: `curl disable-flag new-checkout-flow`, and
+so is acknowledging the page (apiserver/page.py): `simdeploy ctl ack`, `curl acknowledge page`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ SAME_COMMAND_WITHIN = 3.0  # wall seconds between two header-less requests of on
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 _REVIEW_GROUPS = ("authorization.k8s.io", "authentication.k8s.io")
 PEOPLE = ("player", "observer")  # the admin's requests are the facilitator's controls, not the team's commands
+ACKNOWLEDGE_PATH = "/simdeploy/v1/page/acknowledge"
 
 
 def verb_of(request: Request) -> str:
@@ -57,6 +59,20 @@ def flag_switch_of(request: Request) -> tuple[str, str] | None:
     if parts[5] != "features" or parts[7] != "environments" or parts[9] not in ("on", "off"):
         return None
     return ("enable-flag" if parts[9] == "on" else "disable-flag"), parts[6]
+
+
+def acknowledges(request: Request) -> bool:
+    """A POST acknowledging the page (accepted or not: see its code)."""
+    return request["method"] == "POST" and request["path"].rstrip("/") == ACKNOWLEDGE_PATH
+
+
+def acknowledging_command(log: list[Request], user: str) -> str | None:
+    """What `user` typed when the page took their acknowledgement: the first such request of theirs answered 200
+    (`simdeploy ctl ack`, `curl acknowledge page`); None when the log no longer holds it."""
+    for request in log:
+        if request.get("user") == user and request["code"] == 200 and acknowledges(request):
+            return request.get("command") or _plain_text(request)
+    return None
 
 
 def target_text(target: tuple[str, str, str, str]) -> str:
@@ -105,6 +121,8 @@ def _plain_text(request: Request) -> str:
     switch = flag_switch_of(request)
     if switch is not None:
         return f"{agent} {switch[0]} {switch[1]}"
+    if acknowledges(request):
+        return f"{agent} acknowledge page"
     target = resource_of(request["path"])
     what = target[1] if target else request["path"]
     return f"{agent} {verb_of(request)} {what}"
@@ -138,11 +156,12 @@ def _add(command: dict, request: Request) -> None:
     command["codes"][str(code)] = command["codes"].get(str(code), 0) + 1
     target = resource_of(request["path"])
     switch = flag_switch_of(request)
-    if target is None and switch is None:
+    page = acknowledges(request)
+    if target is None and switch is None and not page:
         return  # discovery and the like: part of the command, but no object of it
     verb = verb_of(request)
     _once(command["verbs"], verb)
-    _once(command["targets"], target_text(target) if target else f"features/{switch[1]}")
+    _once(command["targets"], target_text(target) if target else "page" if page else f"features/{switch[1]}")
     if target and target[0]:
         _once(command["namespaces"], target[0])
     if verb not in ("get", "list", "watch") and code < 400:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from simdeploy.delivery.runbook.incident import Slo, incident_figures
-from simdeploy.gameday.commands import group_commands
+from simdeploy.gameday.commands import acknowledging_command, group_commands
+from simdeploy.gameday.pager import Pager
 from simdeploy.gameday.session import GameDaySession
 from simdeploy.gameday.steps import expected_steps, match_steps, missed
 from simdeploy.report.drill import distributions
@@ -18,12 +19,14 @@ def after_action(session: GameDaySession, status: str, predicted: dict | None) -
     """The session's result document plus its `gameday` section; `status` is completed or interrupted."""
     gameday = session.gameday
     result = session.server.result()
-    commands = group_commands(result["session"]["requests"]["log"], session.roles)
+    log = result["session"]["requests"]["log"]
+    commands = group_commands(log, session.roles)
     faults = [dict(record) for record in session.faults]
     fired = [f["fired_s"] for f in faults if f["fired_s"] is not None]
     fault_s = min(fired) if fired else None
     page_s = session.pager.page_s
-    acknowledged = acknowledgement(commands, fault_s, page_s)
+    explicit = explicit_acknowledgement(session.pager, log)
+    acknowledged = acknowledgement(commands, fault_s, page_s, explicit)
     slo = Slo(gameday.slo.availability, gameday.slo.window, gameday.slo.mitigation_hold)
     record = {"trigger_s": page_s, "acknowledged_s": acknowledged["at_s"] if acknowledged else None}
     incident = incident_figures(result, record, fault_s, slo)
@@ -41,6 +44,7 @@ def after_action(session: GameDaySession, status: str, predicted: dict | None) -
         "runbook": runbook_name(gameday),
         "paged_by": session.pager.why,
         "acknowledged_by": acknowledged,
+        "acknowledged_how": None if acknowledged is None else "explicit" if explicit else "first command",
         "incident": incident,
         "predicted": predicted,
         "commands": commands,
@@ -56,9 +60,22 @@ def runbook_name(gameday: GameDay) -> str | None:
     return gameday.drill.runbook.name or gameday.drill.name
 
 
-def acknowledgement(commands: list[dict], fault_s: float | None, page_s: float | None) -> dict | None:
-    """Who acknowledged, and when: the first player's command after the fault, and never before the page (a team
+def explicit_acknowledgement(pager: Pager, log: list[dict]) -> dict | None:
+    """The page's acknowledgement, when somebody acknowledged it (`simdeploy ctl ack`): {user, command, at_s}."""
+    if pager.acknowledged_by is None:
+        return None
+    command = acknowledging_command(log, pager.acknowledged_by) or "acknowledge page"
+    return {"user": pager.acknowledged_by, "command": command, "at_s": pager.acknowledged_s}
+
+
+def acknowledgement(
+    commands: list[dict], fault_s: float | None, page_s: float | None, explicit: dict | None = None
+) -> dict | None:
+    """Who acknowledged, and when: the page's acknowledgement when somebody gave one (`explicit`), whatever the
+    team did before it; else the first player's command after the fault, and never before the page (a team
     already at work when the page comes acknowledges it at once). {user, command, at_s}, or None."""
+    if explicit is not None:
+        return dict(explicit)
     if fault_s is None:
         return None
     first = next((c for c in commands if c["role"] == "player" and c["at_s"] >= fault_s), None)

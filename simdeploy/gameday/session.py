@@ -55,7 +55,8 @@ class GameDaySession:
         for fault, record in zip(gameday.faults, self.faults, strict=True):
             sim.clock.call_at(fault.at, lambda fault=fault, record=record: self._fire(fault, record))
         runbook = runbook_of(gameday.drill) if gameday.drill is not None else None
-        self.pager = Pager(sim, runbook, min(fault.at for fault in gameday.faults))
+        self.pager = Pager(sim, runbook, min(fault.at for fault in gameday.faults), gameday.name)
+        self.server.page = self.pager  # /simdeploy/v1/page: read by everyone, acknowledged by players
         self._alerts_read = 0  # how many timeline events the scoreboard has read for alert transitions
         self._alert_since: dict[str, float] = {}
 
@@ -114,7 +115,8 @@ class GameDaySession:
         return [s for s in states if s["state"] != "inactive"]
 
     def snapshot(self) -> dict:
-        """The scoreboard's figures now: time, SLO burn, alerts, the faults (fired or not), every person's commands."""
+        """The scoreboard's figures now: time, SLO burn, alerts, the faults (fired or not), the page, every person's
+        commands."""
         slo = self.gameday.slo
         sim = self.sim
         with self.server.lock:
@@ -124,6 +126,7 @@ class GameDaySession:
             faults = [dict(record) for record in self.faults]
             clock = self.server.clock
             speed, paused = clock.speed, clock.paused
+            page = self.pager.state()
         log = self.server.requests.document()["log"]
         return {
             "name": self.gameday.name,
@@ -135,7 +138,8 @@ class GameDaySession:
             **burn(rows, now, slo.availability, slo.window),
             "alerts": alerts,
             "faults": faults,
-            "page_s": self.pager.page_s,
+            "page_s": page["triggered_s"],
+            "page": page,
             "players": list(self.gameday.spec.players),
             "observers": list(self.gameday.spec.observers),
             "commands": group_commands(log, self.roles),

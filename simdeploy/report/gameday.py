@@ -146,15 +146,21 @@ def _incident(gameday: dict) -> str:
             f"same fault moments, by simulated responders, over {predicted['runs']} seeds from "
             f"{predicted['first_seed']} (p50 and p90; {predicted['passed']} of {predicted['runs']} passed the drill). "
         )
-    ack = gameday["acknowledged_by"]
     paged = gameday["paged_by"]
-    note += (
-        f" Detected: the page ({esc(paged) if paged else 'never paged'}). Acknowledged: the first command of a player "
-        "after the fault, never before the page"
-        + (f" — {esc(ack['user'])}: {esc(ack['command'])}." if ack else " — nobody acted.")
-    )
+    note += f" Detected: the page ({esc(paged) if paged else 'never paged'}). Acknowledged: {_acknowledged(gameday)}"
     table = html_table(["figure", "observed", "predicted p50", "predicted p90", "from"], rows)
     return html_section("Incident: the team against the runbook's prediction", f'<p class="muted">{note}</p>\n{table}')
+
+
+def _acknowledged(gameday: dict) -> str:
+    """How the acknowledgement was counted: the page acknowledged explicitly, else the first player's command."""
+    ack = gameday["acknowledged_by"]
+    if gameday["acknowledged_how"] == "explicit":
+        return (
+            f"{esc(ack['user'])} acknowledged the page with {esc(ack['command'])} at {esc(format_clock(ack['at_s']))}."
+        )
+    inferred = "the first command of a player after the fault, never before the page (nobody acknowledged the page)"
+    return inferred + (f" — {esc(ack['user'])}: {esc(ack['command'])}." if ack else " — nobody acted.")
 
 
 def _figure(document: dict) -> str:

@@ -1,7 +1,8 @@
 """The game day's scoreboard, from one snapshot of the session: a rich panel for a terminal, plain lines for a log.
 
 It shows what a team on call would see on its dashboards — time, SLO burn, alerts, the time since the fault once
-it has come — and the last commands of each person; the facilitator's hidden plan only with `reveal`.
+it has come, the page and who acknowledged it — and the last commands of each person; the facilitator's hidden
+plan only with `reveal`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ LAST_COMMANDS = 5  # per person
 
 def board_lines(snapshot: dict, reveal: bool = False, last: int = LAST_COMMANDS) -> list[str]:
     """The whole board as plain text lines."""
-    lines = [header(snapshot), slo_line(snapshot), alerts_line(snapshot), fault_line(snapshot)]
+    lines = [header(snapshot), slo_line(snapshot), alerts_line(snapshot), fault_line(snapshot), page_line(snapshot)]
     if reveal:
         lines += plan_lines(snapshot)
     for person, role in people(snapshot):
@@ -62,6 +63,17 @@ def fault_line(snapshot: dict) -> str:
     since = f"fault: {format_duration(snapshot['now_s'] - min(fired))} ago"
     page = snapshot["page_s"]
     return since + ("" if page is None else f" · paged {format_duration(snapshot['now_s'] - page)} ago")
+
+
+def page_line(snapshot: dict) -> str:
+    """`page: 3:45.0 alert X firing — acknowledged by alice at 4:02.5` (or `— not acknowledged`; `page: -` before)."""
+    page = snapshot["page"]
+    if page["state"] == "none":
+        return "page: -"
+    text = f"page: {format_clock(page['triggered_s'])} {page['why']} — "
+    if page["state"] == "triggered":
+        return text + "not acknowledged"
+    return text + f"acknowledged by {page['acknowledged_by']} at {format_clock(page['acknowledged_s'])}"
 
 
 def plan_lines(snapshot: dict) -> list[str]:
@@ -125,6 +137,9 @@ def changes(before: dict | None, now: dict, reveal: bool = False) -> list[str]:
             lines.append(f"{format_clock(fault['fired_s'])}  the fault has come{what}")
     if before is not None and before["page_s"] is None and now["page_s"] is not None:
         lines.append(f"{format_clock(now['page_s'])}  paged")
+    page = now["page"]
+    if before is not None and before["page"]["acknowledged_by"] is None and page["acknowledged_by"] is not None:
+        lines.append(f"{format_clock(page['acknowledged_s'])}  page acknowledged by {page['acknowledged_by']}")
     return lines
 
 
@@ -141,6 +156,7 @@ def board(snapshot: dict, reveal: bool = False, last: int = LAST_COMMANDS) -> Pa
     firing = any(a["state"] == "firing" for a in snapshot["alerts"])
     facts.add_row("alerts", Text(alerts_line(snapshot).split(": ", 1)[1], style="bold red" if firing else ""))
     facts.add_row("fault", fault_line(snapshot).split(": ", 1)[1])
+    facts.add_row("page", page_line(snapshot).split(": ", 1)[1])
     parts: list = [facts]
     if reveal:
         parts.append(Text("\n".join(plan_lines(snapshot)), style="dim"))

@@ -496,6 +496,7 @@ class GameDay(TypedDict):
     runbook: str | None
     paged_by: str | None
     acknowledged_by: DoneBy | None
+    acknowledged_how: Literal["explicit", "first command"] | None  # `simdeploy ctl ack`, or inferred
     incident: Incident
     predicted: Prediction | None
     commands: list[Command]
