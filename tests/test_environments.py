@@ -109,7 +109,7 @@ def refused(tmp_path: Path, scenario: dict) -> str:
     return " ".join(result.output.split())
 
 
-def test_each_event_names_its_objects_namespace_and_the_timeline_shows_it(bundled_results):
+def test_each_event_names_its_objects_namespace_and_the_timeline_shows_it(bundled_results, tmp_path):
     events = bundled_results["payments-environments"]["events"]
     scaled = {(e.get("namespace"), e["message"]) for e in events if e["reason"] == "ScalingReplicaSet" and e["t"] < 1}
     assert {namespace for namespace, _ in scaled} == {"dev", "staging", "production"}
@@ -122,6 +122,9 @@ def test_each_event_names_its_objects_namespace_and_the_timeline_shows_it(bundle
     assert any(line.startswith("staging ") and "deployment/payments-api" in line for line in output.splitlines())
     single = runner.invoke(app, ["run", str(ROOT / "scenarios" / "payments-rolling-update.yaml")]).output
     assert "NAMESPACE" not in single  # one namespace: no column for it
+    runner.invoke(app, ["report", str(SCENARIO), "-o", str(tmp_path / "report.html")])
+    html = (tmp_path / "report.html").read_text()
+    assert '<td class="object">deployment/payments-api<br><span class="namespace">in staging</span></td>' in html
     # The timeline's actions name the namespace of an object outside the scenario's default one.
     actions = bundled_results["payments-environments"]["actions"]
     assert [a["target"] for a in actions][:2] == ["dev/payments-api", "staging/payments-api"]

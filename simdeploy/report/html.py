@@ -340,13 +340,13 @@ def _events(events: list[Event]) -> str:
         if folded.count > 1:
             extra = f' <span class="repeats">×{folded.count}, last {esc(format_clock(folded.last))}</span>'
         css = "alert" if reason == "AlertFiring" else "warning" if warning else "action" if reason in ACTIONS else ""
-        namespace = f'<td class="namespace">{esc(event.get("namespace") or "-")}</td>' if namespaced else ""
+        where = event.get("namespace") if namespaced else None  # several namespaces: say each object's
+        in_namespace = f'<br><span class="namespace">in {esc(where)}</span>' if where else ""
         rows.append(
-            f'<tr class="{css}">{namespace}<td class="time">{esc(format_clock(event["t"]))}</td>'
+            f'<tr class="{css}"><td class="time">{esc(format_clock(event["t"]))}</td>'
             f'<td class="type">{esc(event.get("type", "Normal"))}</td>'
-            f'<td class="reason">{esc(reason)}</td><td class="object">{esc(object_name(event))}</td>'
+            f'<td class="reason">{esc(reason)}</td><td class="object">{esc(object_name(event))}{in_namespace}</td>'
             f'<td class="message">{esc(event["message"])}{extra}</td></tr>'
         )
     count = f'<p class="muted">{len(events)} events; repeats of an event are folded into its first row.</p>'
-    header = ["namespace"] * namespaced + ["time", "type", "reason", "object", "message"]
-    return html_section("Events", count + html_table(header, rows, "events"))
+    return html_section("Events", count + html_table(["time", "type", "reason", "object", "message"], rows, "events"))

@@ -48,6 +48,7 @@ td.num { white-space: nowrap; }
 .events th:nth-child(1) { width: 88px; } .events th:nth-child(2) { width: 80px; }
 .events th:nth-child(3) { width: 180px; } .events th:nth-child(4) { width: 300px; }
 .events td { overflow-wrap: anywhere; }
+.events .namespace { color: var(--muted); font-size: 11.5px; }
 .events td.time, .events td.type { white-space: nowrap; }
 .events tr td:first-child { box-shadow: inset 3px 0 0 transparent; }
 .events tr.warning td { background: var(--warn-bg); }
