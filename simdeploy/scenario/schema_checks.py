@@ -19,37 +19,55 @@ if TYPE_CHECKING:
 
 
 def check_schema(scenario: Scenario, problems: list[Problem]) -> None:
+    """Databases named once; migrations, versions' needs and timeline actions naming databases, versions, tables
+    and columns that exist when they apply."""
     spec = scenario.spec
-    names = [d.name for d in spec.databases]
-    for index, name in enumerate(names):
-        if names.index(name) != index:
+    known = _Known(spec, problems)
+    for index, name in enumerate(known.names):
+        if known.names.index(name) != index:
             problems.append(Problem(f"databases[{index}].name", f"database {name!r} is declared twice"))
+    _check_migrations(spec, known, problems)
+    _check_needs(spec, known, problems)
+    _check_timeline(spec, known, problems)
 
-    def resolve(given: str | None, where: str) -> str | None:
-        name = database_of(spec, given)
+
+class _Known:
+    """The databases by name, the versions each can reach, and every column each table ever has."""
+
+    def __init__(self, spec, problems: list[Problem]):
+        self.spec, self.problems = spec, problems
+        self.names = [d.name for d in spec.databases]
+        self.versions = {d.name: {d.version} for d in spec.databases}
+        self.ever = {d.name: {t: set(table.columns) for t, table in d.tables.items()} for d in spec.databases}
+
+    def resolve(self, given: str | None, where: str) -> str | None:
+        """The database a field names (or the only one); None, with a problem, when there is no such database."""
+        name = database_of(self.spec, given)
         if name is None:
-            problems.append(Problem(where, f"name the database: the scenario has {len(names)} ({', '.join(names)})"))
-        elif name not in names:
-            known = ", ".join(names) or "none"
-            problems.append(Problem(where, f"unknown database {name!r} (databases: {known})"))
+            listed = ", ".join(self.names)
+            self.problems.append(Problem(where, f"name the database: the scenario has {len(self.names)} ({listed})"))
+        elif name not in self.names:
+            listed = ", ".join(self.names) or "none"
+            self.problems.append(Problem(where, f"unknown database {name!r} (databases: {listed})"))
             return None
         return name
 
-    known_versions = {d.name: {d.version} for d in spec.databases}
+
+def _check_migrations(spec, known: _Known, problems: list[Problem]) -> None:
+    """Each migration once per database; its operations, in version order, on tables and columns that exist then."""
     columns = {d.name: {t: set(table.columns) for t, table in d.tables.items()} for d in spec.databases}
-    ever = {d.name: {t: set(table.columns) for t, table in d.tables.items()} for d in spec.databases}
     seen: set[tuple[str, str]] = set()
     order = sorted(range(len(spec.migrations)), key=lambda i: version_key(spec.migrations[i].version))
     for index in order:
         migration = spec.migrations[index]
         where = f"migrations[{index}]"
-        name = resolve(migration.database, f"{where}.database")
+        name = known.resolve(migration.database, f"{where}.database")
         if name is None:
             continue
         if (name, migration.version) in seen:
             problems.append(Problem(f"{where}.version", f"version {migration.version} of {name} is given twice"))
         seen.add((name, migration.version))
-        known_versions[name].add(migration.version)
+        known.versions[name].add(migration.version)
         baseline = next(d.version for d in spec.databases if d.name == name)
         if version_key(migration.version) <= version_key(baseline):
             continue  # applied before the scenario starts: the tables already show it
@@ -68,47 +86,54 @@ def check_schema(scenario: Scenario, problems: list[Problem]) -> None:
                     problems.append(Problem(f"{path}.dropColumns", f"column {op.table}.{column} does not exist then"))
             table |= set(op.add_columns)
             table -= set(op.drop_columns)
-            ever[name].setdefault(op.table, set()).update(op.add_columns)
+            known.ever[name].setdefault(op.table, set()).update(op.add_columns)
+
+
+def _check_needs(spec, known: _Known, problems: list[Problem]) -> None:
+    """What each version needs of the schema: versions some migration reaches, tables and columns some migration
+    gives."""
     for image, version in spec.versions.items():
         schema = version.schema_needs
         if schema is None:
             continue
         where = f"versions{key_step(image)}.schema"
-        name = resolve(schema.database, f"{where}.database")
+        name = known.resolve(schema.database, f"{where}.database")
         if name is None:
             continue
-        if schema.requires is not None and schema.requires not in known_versions[name]:
-            problems.append(Problem(f"{where}.requires", f"no migration of {name} has version {schema.requires}"))
-        if (
-            schema.migrate is not None
-            and schema.migrate.to is not None
-            and schema.migrate.to not in known_versions[name]
-        ):
-            problems.append(Problem(f"{where}.migrate.to", f"no migration of {name} has version {schema.migrate.to}"))
+        wanted = [("requires", schema.requires), ("migrate.to", schema.migrate.to if schema.migrate else None)]
+        for field, target in wanted:
+            if target is not None and target not in known.versions[name]:
+                problems.append(Problem(f"{where}.{field}", f"no migration of {name} has version {target}"))
+        ever = known.ever[name]
         for field in ("reads", "writes"):
             for number, reference in enumerate(getattr(schema, field)):
                 table, _, column = reference.partition(".")
-                if table not in ever[name]:
+                if table not in ever:
                     problems.append(
                         Problem(f"{where}.{field}[{number}]", f"unknown table {table!r} in database {name}")
                     )
-                elif column and column not in ever[name][table]:
+                elif column and column not in ever[table]:
                     problems.append(
                         Problem(
                             f"{where}.{field}[{number}]",
                             f"no migration of {name} ever gives {table} a column {column!r}",
                         )
                     )
+
+
+def _check_timeline(spec, known: _Known, problems: list[Problem]) -> None:
+    """`migrate` to a version some migration reaches; a long transaction on a table that exists."""
     for index, action in enumerate(spec.timeline):
         where = f"timeline[{index}]"
-        if isinstance(action, MigrateAction | LongTransactionAction):
-            name = resolve(action.database, f"{where}.database")
-            if name is None:
-                continue
-            if isinstance(action, MigrateAction) and action.to is not None and action.to not in known_versions[name]:
-                problems.append(Problem(f"{where}.to", f"no migration of {name} has version {action.to}"))
-            if isinstance(action, LongTransactionAction) and action.table not in ever[name]:
-                problems.append(Problem(f"{where}.table", f"unknown table {action.table!r} in database {name}"))
+        if not isinstance(action, MigrateAction | LongTransactionAction):
+            continue
+        name = known.resolve(action.database, f"{where}.database")
+        if name is None:
+            continue
+        if isinstance(action, MigrateAction) and action.to is not None and action.to not in known.versions[name]:
+            problems.append(Problem(f"{where}.to", f"no migration of {name} has version {action.to}"))
+        if isinstance(action, LongTransactionAction) and action.table not in known.ever[name]:
+            problems.append(Problem(f"{where}.table", f"unknown table {action.table!r} in database {name}"))
 
 
 def schema_warnings(scenario: Scenario) -> list[str]:
