@@ -14,6 +14,8 @@ From the release (the cell's `releaseAt`):
 
 from __future__ import annotations
 
+from simdeploy.delivery.runbook.incident import calm_after
+
 _DETECTIONS = {"AlertFiring", "ProgressDeadlineExceeded"}
 
 
@@ -28,7 +30,7 @@ def outcome(result: dict, release: float, availability: float, p99: float, hold:
     settled = _settled(result, release)
     recovered = None
     if failed:
-        calm = _calm_after(intervals, impact, ceiling, p99, hold) if impact else release
+        calm = _calm_after(intervals, ceiling, p99, hold) if impact else release
         if calm is not None and settled is not None:
             recovered = max(calm, settled)
     live = _live(result, release)
@@ -81,19 +83,13 @@ def _bad(requests: float, errors: float, slowest: float, ceiling: float, p99: fl
     return requests > 0 and (errors / requests > ceiling or slowest > p99)
 
 
-def _calm_after(intervals: list, impact: list[float], ceiling: float, p99: float, hold: float) -> float | None:
-    """The end of the last interval with impact, once good intervals follow it for `hold` (incident.py's rule)."""
-    candidate, calm = None, 0.0
-    for t, requests, errors, slowest, length in intervals:
-        if t < impact[0]:
-            continue
-        if _bad(requests, errors, slowest, ceiling, p99):
-            candidate, calm = t, 0.0
-        else:
-            calm += length
-            if candidate is not None and calm >= hold:
-                return candidate
-    return None
+def _calm_after(intervals: list, ceiling: float, p99: float, hold: float) -> float | None:
+    """The end of the last interval with impact, once good intervals follow it for `hold` (a drill's rule for
+    mitigation, with latency as well as errors)."""
+    steps = (
+        (t, _bad(requests, errors, slowest, ceiling, p99), length) for t, requests, errors, slowest, length in intervals
+    )
+    return calm_after(steps, hold)
 
 
 def _settled(result: dict, release: float) -> float | None:

@@ -12,6 +12,7 @@ Definitions (all times from the fault, the scenario's first timeline action, exc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -62,19 +63,24 @@ def _intervals(rows: list[dict]) -> list[tuple[float, float, float, float]]:
 
 def _mitigated(intervals: list, fault: float, ceiling: float, hold: float) -> float | None:
     """The end of the last bad interval after the fault, once good intervals follow it for `hold` seconds."""
-    after = [(t, requests, errors, length) for t, requests, errors, length in intervals if t > fault]
-    bad = [t for t, requests, errors, _ in after if requests > 0 and errors / requests > ceiling]
-    if not bad:
+    steps = [(t, requests > 0 and errors / requests > ceiling, length) for t, requests, errors, length in intervals]
+    after = [step for step in steps if step[0] > fault]
+    if not any(bad for _, bad, _ in after):
         return fault  # the error ratio never left the SLO
-    candidate, good_for = None, 0.0
-    for t, requests, errors, length in after:
-        if t < bad[0]:
-            continue
-        if requests > 0 and errors / requests > ceiling:
-            candidate, good_for = t, 0.0
+    return calm_after(after, hold)
+
+
+def calm_after(steps: Iterable[tuple[float, bool, float]], hold: float) -> float | None:
+    """The end of the last bad step once good steps have followed it for `hold` seconds; None if that never came.
+
+    `steps` are (end, bad, length) in time order; good steps before the first bad one count for nothing."""
+    candidate, calm = None, 0.0
+    for t, bad, length in steps:
+        if bad:
+            candidate, calm = t, 0.0
         else:
-            good_for += length
-            if candidate is not None and good_for >= hold:
+            calm += length
+            if candidate is not None and calm >= hold:
                 return candidate
     return None
 
